@@ -1,0 +1,281 @@
+"""The ``keras-taylorglo`` command line.
+
+One small function per subcommand. Heavy imports (TensorFlow, Keras, TFDS, matplotlib, Textual)
+happen inside the subcommand that needs them, so ``keras-taylorglo status`` and ``monitor`` start
+instantly. The project's own errors (:class:`~keras_taylorglo.errors.TaylorGLOError`) become one
+line on stderr and exit status 2; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .errors import TaylorGLOError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up chatter before it is first imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+
+
+def _add_recipe_args(parser: argparse.ArgumentParser, many: bool = False) -> None:
+    parser.add_argument(
+        "recipe",
+        nargs="+" if many else None,
+        help="recipe TOML file(s)" if many else "recipe TOML file",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a recipe value (repeatable), e.g. --set evolution.population=4",
+    )
+
+
+def _parse_theta(text: str) -> list[float]:
+    """Parse ``--theta 1,2,3`` into floats; a bad value is a one-line error."""
+    values: list[float] = []
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            values.append(float(part))
+        except ValueError:
+            raise TaylorGLOError(
+                f"--theta: {part!r} is not a number (expected comma-separated floats, "
+                "e.g. --theta 0,0,1,0.5,0,0,0,0)"
+            ) from None
+    return values
+
+
+# ---------------------------------------------------------------------------------- subcommands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate recipes and print each resolved recipe (defaults filled in)."""
+    from .recipe import load_recipe
+
+    for i, path in enumerate(args.recipe):
+        recipe = load_recipe(path, args.overrides)
+        if len(args.recipe) > 1:
+            print(f"{'' if i == 0 else chr(10)}# {path}")
+        print(recipe.to_toml(), end="")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Score one loss (θ, a preset, or cross-entropy) with the recipe's training budget."""
+    from .recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    _quiet_tensorflow()
+    from .evaluation import Evaluator
+
+    loss = "crossentropy" if args.crossentropy else "taylorglo"
+    theta: list[float] | None = None
+    if args.preset:
+        from .presets import get_preset
+
+        theta = list(get_preset(args.preset)["theta"])
+    elif args.theta is not None:
+        theta = _parse_theta(args.theta)
+    evaluator = Evaluator(
+        recipe,
+        loss=loss,
+        budget="full" if args.full else "partial",
+        split="test" if args.full else "validation",
+    )
+    outcome = evaluator.evaluate(theta, seed=args.seed)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "status": outcome.status,
+                    "fitness": outcome.fitness,
+                    "val_accuracy": outcome.val_accuracy,
+                    "steps": outcome.steps,
+                    "seconds": round(outcome.seconds, 3),
+                    **({"error": outcome.error} if outcome.error else {}),
+                }
+            )
+        )
+    else:
+        what = "cross-entropy" if args.crossentropy else (args.preset or "theta")
+        split = "test" if args.full else "validation"
+        print(
+            f"{what}: {outcome.status}, {split} accuracy {outcome.fitness:.4f} "
+            f"after {outcome.steps} steps in {outcome.seconds:.1f} s"
+            + (f" ({outcome.error})" if outcome.error else "")
+        )
+    return 0
+
+
+def _run_search(run: Callable[[], dict], run_dir: Path) -> int:
+    """Run a search or resume, turning Ctrl-C into a resumable stop with exit status 130."""
+    from .search.engine import SearchInterrupted
+
+    try:
+        best = run()
+    except SearchInterrupted:
+        print(
+            f"interrupted: the run is resumable with `keras-taylorglo resume {run_dir}`",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if best:
+        theta = ", ".join(f"{v:.4f}" for v in best["theta"])
+        print(
+            f"best fitness {best['fitness']:.4f} (generation {best['generation']}, "
+            f"candidate {best['candidate']}) in {run_dir}\nθ = [{theta}]"
+        )
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run a new search from a recipe."""
+    from .recipe import load_recipe
+    from .search.engine import ProgressDisplay, default_run_dir, start_search
+
+    recipe = load_recipe(args.recipe, args.overrides)
+    run_dir = args.out or default_run_dir(recipe)
+    return _run_search(
+        lambda: start_search(recipe, run_dir, overwrite=args.overwrite, display=ProgressDisplay()),
+        run_dir,
+    )
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """Continue an interrupted search."""
+    from .search.engine import ProgressDisplay, resume_search
+
+    return _run_search(lambda: resume_search(args.run_dir, display=ProgressDisplay()), args.run_dir)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print a run's state, generations and best candidate."""
+    from .store import Store
+
+    status = Store.open_existing(args.run_dir).status_json()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.run_dir} — {status['state']}, {status['evaluations']} evaluations")
+    for column in ("gen", "best", "mean", "σ", "evals", "cand. failures", "infra"):
+        table.add_column(column, justify="right")
+    for g in status["generations"]:
+        table.add_row(
+            str(g["index"]),
+            _fmt(g["best_fitness"]),
+            _fmt(g["mean_fitness"]),
+            _fmt(g["sigma"], 3),
+            str(g["evaluations"]),
+            str(g["candidate_failures"]),
+            str(g["infra_failures"]),
+        )
+    console = Console()
+    console.print(table)
+    best = status.get("best")
+    if best:
+        theta = ", ".join(f"{v:.4f}" for v in best["theta"])
+        console.print(
+            f"best fitness {best['fitness']:.4f} (generation {best['generation']}, "
+            f"candidate {best['candidate']}): θ = [{theta}]"
+        )
+    return 0
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+# ------------------------------------------------------------------------------------- parsing
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand.
+
+    Returns:
+        The configured :class:`argparse.ArgumentParser`.
+    """
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="keras-taylorglo",
+        description="TaylorGLO loss-function metalearning for Keras 3.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("validate", help="check recipes and print them resolved")
+    _add_recipe_args(p, many=True)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("evaluate", help="score one loss with a partial (or full) training")
+    _add_recipe_args(p)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--theta", help="comma-separated θ values (default: zeros)")
+    which.add_argument("--preset", help="a named θ, e.g. paper-mnist")
+    which.add_argument("--crossentropy", action="store_true", help="the cross-entropy baseline")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and data order")
+    p.add_argument("--full", action="store_true", help="full budget, scored on the test split")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("search", help="run a CMA-ES search of the loss")
+    _add_recipe_args(p)
+    p.add_argument("--out", type=Path, help="run directory (default: runs/<experiment.name>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run there")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("resume", help="continue an interrupted search exactly")
+    p.add_argument("run_dir", type=Path)
+    p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("status", help="summarise a run (JSON with --json)")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--json", action="store_true", help="print the status as JSON")
+    p.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Args:
+        argv: Arguments without the program name; ``None`` reads ``sys.argv``.
+
+    Returns:
+        The exit status: 0 on success, 2 for a user error (one line on stderr), 130 on Ctrl-C.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except TaylorGLOError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `keras-taylorglo validate … | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
