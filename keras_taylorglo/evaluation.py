@@ -1,0 +1,363 @@
+"""Score one candidate loss by (partially) training a model with it.
+
+An :class:`Evaluator` builds the data pipelines, the model, the optimizer and the compiled train
+step once. Each :meth:`Evaluator.evaluate` call then only sets θ, re-initialises the weights from
+the given seed, resets the optimizer and trains the budget: no recompilation and no retrace between
+candidates (DESIGN.md §4). This is what keeps a search's workers warm.
+
+A recipe whose ``evaluation.fitness`` is a ``module:function`` gets a :class:`FunctionEvaluator`
+instead, which calls that function and never imports TensorFlow.
+
+Example:
+    >>> from keras_taylorglo.recipe import load_recipe
+    >>> evaluator = make_evaluator(load_recipe("recipes/digits.toml"))
+    >>> outcome = evaluator.evaluate(theta=None, seed=0)  # θ = zeros
+    >>> outcome.status, outcome.fitness
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .search.trial import ABORTED, DIVERGED, FAILED, OK, Outcome
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .recipe import Recipe
+
+LOSSES = ("taylorglo", "crossentropy")
+BUDGETS = ("partial", "full")
+SPLITS = ("validation", "test")
+
+
+def make_evaluator(
+    recipe: Recipe, loss: str = "taylorglo", budget: str = "partial", split: str = "validation"
+) -> Evaluator | FunctionEvaluator:
+    """Build the evaluator a recipe asks for.
+
+    Args:
+        recipe: A validated recipe.
+        loss: ``"taylorglo"`` or ``"crossentropy"`` (the baseline through the same path).
+        budget: ``"partial"`` (a fitness evaluation) or ``"full"`` (a full training).
+        split: The split that is scored: ``"validation"`` or ``"test"``.
+
+    Returns:
+        A :class:`FunctionEvaluator` when ``evaluation.fitness`` is a ``module:function``,
+        otherwise a training :class:`Evaluator`.
+    """
+    if recipe.evaluation.fitness != "validation_accuracy":
+        return FunctionEvaluator(recipe)
+    return Evaluator(recipe, loss=loss, budget=budget, split=split)
+
+
+class FunctionEvaluator:
+    """Fitness from a user function ``function(theta: list[float], seed: int) -> float``.
+
+    Higher is better. An exception is a failed attempt (retried by the engine); NaN or infinity
+    is divergence. Imports no TensorFlow, which makes it the cheap evaluator of tests and
+    benchmarks.
+
+    Args:
+        recipe: A recipe whose ``evaluation.fitness`` is a ``module:function``.
+    """
+
+    def __init__(self, recipe: Recipe) -> None:
+        from .recipe import resolve_callable
+
+        self.recipe = recipe
+        self.function: Callable[[list[float], int], float] = resolve_callable(
+            recipe.evaluation.fitness,
+            recipe.base_dir,
+            field="evaluation.fitness",
+            file=recipe.source,
+        )
+
+    def evaluate(self, theta: Sequence[float] | None, seed: int) -> Outcome:
+        """Call the fitness function once.
+
+        Args:
+            theta: The candidate's parameters (``None`` = the recipe's initial θ).
+            seed: The attempt's seed, passed through to the function.
+
+        Returns:
+            The :class:`Outcome`: ``ok`` with the function's value, ``diverged`` for NaN/Inf,
+            ``failed`` with the exception text when it raised.
+        """
+        values = list(self.recipe.initial_theta() if theta is None else theta)
+        start = time.perf_counter()
+        try:
+            value = float(self.function([float(v) for v in values], int(seed)))
+        except Exception as exc:  # the user's code: any exception is a failed attempt
+            seconds = time.perf_counter() - start
+            return Outcome(FAILED, 0.0, seconds=seconds, error=_one_line(exc))
+        seconds = time.perf_counter() - start
+        if not math.isfinite(value):
+            return Outcome(DIVERGED, 0.0, seconds=seconds, error=f"fitness function gave {value}")
+        return Outcome(OK, value, val_accuracy=None, seconds=seconds, train_seconds=seconds)
+
+
+class Evaluator:
+    """Partial (or full) training of one model with a candidate loss, kept warm across calls.
+
+    Args:
+        recipe: A validated recipe with ``[data]`` and ``[model]`` sections.
+        loss: ``"taylorglo"`` (θ per call) or ``"crossentropy"`` (θ ignored).
+        budget: ``"partial"`` uses ``training.partial`` and the abort rule; ``"full"`` uses
+            ``training.full`` with no abort rule.
+        split: ``"validation"`` scores the held-out part of the training split (the search's
+            fitness); ``"test"`` scores the test split (full trainings in the analysis).
+
+    Attributes:
+        model: The compiled Keras model (its weights change on every call).
+        data: The :class:`~keras_taylorglo.data.DataBundle` built once.
+        strategy: The ``tf.distribute`` strategy, mirrored when several devices are visible.
+        trace_count: How many times the train step was traced (stays 1 across candidates).
+    """
+
+    def __init__(
+        self,
+        recipe: Recipe,
+        loss: str = "taylorglo",
+        budget: str = "partial",
+        split: str = "validation",
+    ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if budget not in BUDGETS:
+            raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if recipe.data is None or recipe.model is None:
+            from .errors import RecipeError
+
+            raise RecipeError(
+                recipe.source,
+                "data" if recipe.data is None else "model",
+                "a training evaluator needs [data] and [model]",
+            )
+        import keras
+        import tensorflow as tf
+
+        from .data import load_dataset
+        from .models import build_model
+
+        self.recipe = recipe
+        self.loss_kind = loss
+        self.budget_kind = budget
+        self.split = split
+        self._keras = keras
+        self._tf = tf
+        self.data = load_dataset(recipe.data, recipe.base_dir, seed=recipe.experiment.seed)
+        self.strategy = _choose_strategy(tf)
+        self._build_model = lambda seed: build_model(
+            recipe.model,
+            self.data.input_shape,
+            self.data.num_classes,
+            recipe.base_dir,
+            seed=seed,
+        )
+        budget_cfg = recipe.training.partial if budget == "partial" else recipe.training.full
+        spe = self.data.steps_per_epoch
+        if budget_cfg.steps is not None:
+            self.total_steps = int(budget_cfg.steps)
+        else:
+            self.total_steps = int(budget_cfg.epochs) * spe
+        # Whole epochs, the last one cut short by PartialTraining: validation runs at each end.
+        self.epochs = max(1, math.ceil(self.total_steps / spe))
+        self.trace_count = 0
+
+        with self.strategy.scope():
+            self.model = self._build_model(recipe.experiment.seed)
+            self.loss = self._make_loss()
+            self.optimizer = self._make_optimizer()
+            self.optimizer.build(self.model.trainable_variables)
+            self.model.compile(
+                optimizer=self.optimizer,
+                loss=self.loss,
+                metrics=["accuracy"],
+                jit_compile=False,  # XLA was ~3x slower per step on CPU (DESIGN.md §4)
+            )
+        # Values to restore before every candidate: not zeros, the learning rate is among them.
+        self._initial_optimizer_values = [v.numpy() for v in self.optimizer.variables]
+        self._count_traces()
+
+    # ------------------------------------------------------------------------------ building
+
+    def _make_loss(self) -> Any:
+        keras = self._keras
+        if self.loss_kind == "crossentropy":
+            return keras.losses.SparseCategoricalCrossentropy()
+        from .losses import TaylorGLOLoss
+
+        cfg = self.recipe.loss
+        return TaylorGLOLoss(
+            theta=None,
+            order=cfg.order,
+            inputs=tuple(cfg.inputs),
+            trim=cfg.trim,
+            convention=cfg.convention,
+        )
+
+    def _make_optimizer(self) -> Any:
+        keras = self._keras
+        t = self.recipe.training
+        wd = t.weight_decay or None
+        if t.optimizer == "adam":
+            return keras.optimizers.Adam(learning_rate=t.learning_rate, weight_decay=wd)
+        momentum = 0.0 if t.optimizer == "sgd" else t.momentum
+        return keras.optimizers.SGD(
+            learning_rate=t.learning_rate,
+            momentum=momentum,
+            nesterov=t.optimizer == "nesterov",
+            weight_decay=wd,
+        )
+
+    def _count_traces(self) -> None:
+        """Wrap the loss so that each trace of the train step increments ``trace_count``."""
+        inner_call = self.loss.call
+
+        def counting_call(y_true: Any, y_pred: Any) -> Any:
+            # Runs in Python only while tracing: inside a tf.function it is compiled away.
+            if not self._tf.executing_eagerly():
+                self.trace_count += 1
+            return inner_call(y_true, y_pred)
+
+        self.loss.call = counting_call
+
+    # ----------------------------------------------------------------------------- evaluate
+
+    def reset(self, seed: int) -> None:
+        """Give the model fresh seeded weights and the optimizer its initial state.
+
+        Args:
+            seed: Seed of the initial weights; the same seed gives the same weights.
+        """
+        twin = self._build_model(seed)
+        self.model.set_weights(twin.get_weights())
+        for variable, value in zip(
+            self.optimizer.variables, self._initial_optimizer_values, strict=True
+        ):
+            variable.assign(value)
+
+    def evaluate(self, theta: Sequence[float] | None, seed: int) -> Outcome:
+        """Train with a candidate θ from fresh weights and score it.
+
+        Args:
+            theta: The loss parameters (``None`` = zeros; ignored for cross-entropy).
+            seed: Seed of the initial weights and of the data order.
+
+        Returns:
+            The :class:`Outcome`. ``fitness`` is the final accuracy on the scored split
+            (0 when diverged); ``history`` holds the per-epoch logs.
+        """
+        from ._step_timer import StepTimer
+        from .callbacks import AbortBelowAccuracy, PartialTraining, TrainingProgress
+
+        keras = self._keras
+        start = time.perf_counter()
+        try:
+            if self.loss_kind == "taylorglo":
+                self.loss.set_theta(theta if theta is not None else self.recipe.initial_theta())
+            self._tf.random.set_seed(seed)
+            self.reset(seed)
+            timer = StepTimer()
+            partial = PartialTraining(steps=self.total_steps)
+            # TerminateOnNaN stops at the first non-finite batch loss: divergence is a property
+            # of θ, not worth training on.
+            callbacks: list[Any] = [timer, partial, keras.callbacks.TerminateOnNaN()]
+            abort = None
+            if self.budget_kind == "partial":
+                rule = self.recipe.evaluation.abort
+                abort = AbortBelowAccuracy(threshold=rule.threshold, epoch=rule.epoch)
+                callbacks.append(abort)
+            if self.loss_kind == "taylorglo" and "progress" in self.recipe.loss.inputs:
+                callbacks.append(TrainingProgress(self.total_steps))
+            schedule = self.recipe.training.schedule
+            if schedule.decay_epochs:
+                base_lr = self.recipe.training.learning_rate
+                callbacks.append(
+                    keras.callbacks.LearningRateScheduler(
+                        lambda epoch, _lr: base_lr
+                        * schedule.gamma ** sum(epoch >= e for e in schedule.decay_epochs)
+                    )
+                )
+            scored = self.data.validation if self.split == "validation" else self.data.test
+            history = self.model.fit(
+                self.data.train,
+                epochs=self.epochs,
+                steps_per_epoch=self.data.steps_per_epoch,
+                validation_data=self.data.validation if self.budget_kind == "partial" else None,
+                callbacks=callbacks,
+                verbose=0,
+            )
+            logs = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+            steps = int(self.optimizer.iterations.numpy())
+            last_loss = logs.get("loss", [0.0])[-1]
+            if not math.isfinite(last_loss):
+                return Outcome(
+                    DIVERGED,
+                    0.0,
+                    steps=steps,
+                    seconds=time.perf_counter() - start,
+                    history=logs,
+                    train_seconds=timer.seconds,
+                    error=f"non-finite training loss ({last_loss}) at step {steps}",
+                )
+            if self.budget_kind == "partial" and self.split == "validation":
+                accuracy = logs.get("val_accuracy", [math.nan])[-1]
+            else:
+                test_start = time.perf_counter()
+                accuracy = float(self.model.evaluate(scored, verbose=0, return_dict=True)["accuracy"])
+                timer.seconds += time.perf_counter() - test_start
+            status = ABORTED if abort is not None and abort.aborted else OK
+            if not math.isfinite(accuracy):
+                status, accuracy = DIVERGED, 0.0
+            return Outcome(
+                status,
+                float(accuracy),
+                val_accuracy=float(accuracy) if self.split == "validation" else None,
+                steps=steps,
+                seconds=time.perf_counter() - start,
+                history=logs,
+                train_seconds=timer.seconds,
+            )
+        except Exception as exc:
+            if _is_infrastructure_error(exc):
+                raise  # out of memory and the like: the worker reports it as infra
+            return Outcome(
+                FAILED,
+                0.0,
+                seconds=time.perf_counter() - start,
+                error=_one_line(exc),
+            )
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def _choose_strategy(tf: Any) -> Any:
+    """MirroredStrategy over every visible GPU, or over logical CPUs when there are several."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in gpus])
+    cpus = tf.config.list_logical_devices("CPU")
+    if not gpus and len(cpus) > 1:
+        return tf.distribute.MirroredStrategy([d.name for d in cpus])
+    return tf.distribute.get_strategy()
+
+
+def _is_infrastructure_error(exc: BaseException) -> bool:
+    """Out of memory is not the candidate's fault: let the worker report it as infra."""
+    name = type(exc).__name__
+    return name in {"ResourceExhaustedError", "MemoryError"}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    suffix = f" [{where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno}]" if where else ""
+    return (first[:300] + suffix).strip()

@@ -1,0 +1,551 @@
+"""The generation loop: ask → journal → dispatch → retry → tell → checkpoint.
+
+The engine is the only writer of the run's store. Every step that changes the run is one SQLite
+transaction, so a driver killed at any moment leaves a store from which :func:`resume_search`
+continues exactly: the oracle state saved before ``ask`` reproduces the same candidates, finished
+attempts are never run again, and unfinished ones are re-run with the same seed.
+
+Fitness rules (DESIGN.md §3):
+
+- ``ok``: fitness is the final validation accuracy.
+- ``aborted`` (below the accuracy threshold at the abort epoch) and ``failed`` (an exception in
+  the evaluation): retried with a new seed up to ``evaluation.attempts`` attempts in all; the last
+  attempt's result stands.
+- ``diverged`` (non-finite loss): fitness 0, no retry: it is a property of θ.
+- infrastructure failure (worker died, timeout, out of memory): the same attempt is re-run on a
+  healthy worker, at most :data:`MAX_INFRA_RERUNS` times, and counted apart.
+- ``screened`` (the optional invariant pre-screen): fitness 0 without training.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import TaylorGLOError
+from .executors import Fatal, TaskDone, TaskLost, WorkerDown, WorkerUp
+from .executors import Task as Task
+from .trial import (
+    ABORTED,
+    DIVERGED,
+    FAILED,
+    INFRA,
+    OK,
+    SCREENED,
+    Outcome,
+    derive_seed,
+)
+
+# An attempt lost this many times to infrastructure failures counts as a failed attempt.
+MAX_INFRA_RERUNS = 3
+
+
+@dataclass
+class _CandidateState:
+    """Where one candidate stands within its generation."""
+
+    theta: tuple[float, ...]
+    final_status: str | None = None
+    fitness: float = 0.0
+    next_attempt: int = 0
+    infra: dict[int, int] = field(default_factory=dict)
+
+
+class SearchInterrupted(Exception):
+    """Raised when Ctrl-C stopped the search; the run is left resumable."""
+
+
+class Engine:
+    """Runs a TaylorGLO search against a store and an executor.
+
+    Args:
+        recipe: The validated recipe (the store's copy when resuming).
+        store: The run's store, opened for writing; the engine is its only writer.
+        executor: A started-or-startable executor (:class:`~.executors.LocalPool` or Ray).
+        display: Progress display; ``None`` for silence.
+    """
+
+    def __init__(self, recipe: Any, store: Any, executor: Any, display: Any = None) -> None:
+        self.recipe = recipe
+        self.store = store
+        self.executor = executor
+        self.display = display
+        self._next_task_id = 0
+        self._attempt_rows: dict[int, int] = {}
+        self._busy_since: dict[str, float] = {}
+        self.best_fitness = -math.inf
+
+    # -------------------------------------------------------------------------------- run
+
+    def run(self) -> dict[str, Any]:
+        """Run (or continue) the search until the generation budget or CMA-ES stops it.
+
+        Returns:
+            The store's best: ``{"theta", "fitness", "generation", "candidate"}``.
+
+        Raises:
+            TaylorGLOError: Workers cannot start (recipe or data problem).
+            SearchInterrupted: Ctrl-C; the run is left resumable.
+        """
+        from .oracle import Oracle
+
+        evo = self.recipe.evolution
+        oracle = self._restore_oracle()
+        best = self.store.best()
+        if best:
+            self.best_fitness = best["fitness"]
+        self.store.set_state("running", pid=os.getpid(), host=socket.gethostname())
+        self.executor.start()
+        if self.display:
+            self.display.start(self.store, evo.generations, evo.population)
+        try:
+            while not oracle.stop():
+                g = oracle.generation
+                begun = self.store.generation_candidates(g)
+                if begun is not None:
+                    # Resume inside a generation: the state saved before ask reproduces it.
+                    state_before = self.store.generation_state_before(g)
+                    oracle = Oracle.from_state(state_before)
+                    candidates = oracle.ask()
+                    _check_same_candidates(g, candidates, begun)
+                else:
+                    state_before = oracle.get_state()
+                    candidates = oracle.ask()
+                    self.store.begin_generation(g, state_before, candidates)
+                fitnesses = self._run_generation(g, [tuple(c) for c in candidates])
+                oracle.tell(fitnesses)
+                self._finish_generation(g, oracle, fitnesses)
+            self.store.set_state("finished")
+            self.store.add_event("info", "search finished")
+        except KeyboardInterrupt:
+            self.store.set_state("interrupted")
+            self.store.add_event("info", "interrupted by the user (Ctrl-C)")
+            raise SearchInterrupted() from None
+        except BaseException:
+            self.store.set_state("interrupted")
+            raise
+        finally:
+            self.executor.shutdown(kill=True)
+            if self.display:
+                self.display.stop()
+        return self.store.best() or {}
+
+    # -------------------------------------------------------------------------- internals
+
+    def _restore_oracle(self) -> Any:
+        from .oracle import Oracle
+
+        state = self.store.latest_oracle_state()
+        if state is not None:
+            return Oracle.from_state(state)
+        evo = self.recipe.evolution
+        return Oracle(
+            num_params=self.recipe.loss.num_params,
+            x0=self.recipe.initial_theta(),
+            sigma=evo.sigma,
+            population=evo.population,
+            generations=evo.generations,
+            seed=self.recipe.experiment.seed,
+        )
+
+    def _prescreen(self, theta: tuple[float, ...]) -> bool:
+        if not self.recipe.evolution.invariant_check:
+            return True
+        from .oracle import invariant_check
+
+        cfg = self.recipe.loss
+        return invariant_check(
+            list(theta), order=cfg.order, inputs=tuple(cfg.inputs), trim=cfg.trim,
+            convention=cfg.convention,
+        )
+
+    def _new_task(self, g: int, c: int, attempt: int, theta: tuple[float, ...]) -> Task:
+        self._next_task_id += 1
+        seed = derive_seed(self.recipe.experiment.seed, g, c, attempt)
+        return Task(self._next_task_id, g, c, attempt, seed, theta)
+
+    def _run_generation(self, g: int, candidates: list[tuple[float, ...]]) -> list[float]:
+        attempts_allowed = self.recipe.evaluation.attempts
+        states = [_CandidateState(theta=c) for c in candidates]
+        pending: deque[Task] = deque()
+        # Replay what the store already knows (resume); unfinished attempts are simply re-run.
+        for row in self.store.finished_attempts(g):
+            st = states[row["candidate"]]
+            if row["status"] == INFRA:
+                st.infra[row["attempt"]] = st.infra.get(row["attempt"], 0) + 1
+                continue
+            self._apply(st, row["attempt"], row["status"], row["fitness"], attempts_allowed)
+        for c, st in enumerate(states):
+            done = self.store.candidate_result(g, c)
+            if done is not None and done["status"] is not None and st.final_status is None:
+                st.final_status, st.fitness = done["status"], done["fitness"]
+            if st.final_status is None and st.next_attempt == 0 and not self._prescreen(st.theta):
+                st.final_status, st.fitness = SCREENED, 0.0
+                self.store.set_candidate_result(g, c, SCREENED, 0.0)
+                self.store.add_event("screened", "failed the invariant pre-screen", g, c)
+            if st.final_status is None:
+                pending.append(self._new_task(g, c, st.next_attempt, st.theta))
+            elif done is None or done["status"] is None:
+                self.store.set_candidate_result(g, c, st.final_status, st.fitness)
+        in_flight: dict[int, Task] = {}
+        while any(st.final_status is None for st in states):
+            for worker_id in self.executor.idle_workers():
+                if not pending:
+                    break
+                task = pending.popleft()
+                self._dispatch(task, worker_id)
+                in_flight[task.task_id] = task
+            for event in self.executor.poll(0.5):
+                self._handle(event, g, states, pending, in_flight, attempts_allowed)
+            if self.display:
+                self.display.update(self.store)
+        return [st.fitness for st in states]
+
+    def _dispatch(self, task: Task, worker_id: str) -> None:
+        device = self.executor.workers[worker_id]["device"]
+        row = self.store.start_attempt(
+            task.generation, task.candidate, task.attempt, task.seed, worker_id, device
+        )
+        self._attempt_rows[task.task_id] = row
+        self.executor.submit(task, worker_id)
+        self.store.update_worker(
+            worker_id,
+            state="busy",
+            generation=task.generation,
+            candidate=task.candidate,
+            attempt=task.attempt,
+        )
+
+    def _apply(
+        self, st: _CandidateState, attempt: int, status: str, fitness: float | None, allowed: int
+    ) -> str | None:
+        """Apply the fitness rules to one finished attempt; return the event kind if any."""
+        fitness = 0.0 if fitness is None or not math.isfinite(fitness) else float(fitness)
+        st.next_attempt = max(st.next_attempt, attempt + 1)
+        if status in (OK, SCREENED):
+            st.final_status, st.fitness = status, fitness
+            return None
+        if status == DIVERGED:
+            st.final_status, st.fitness = DIVERGED, 0.0
+            return "divergence"
+        # aborted or failed: retry with a new seed while attempts remain
+        if st.next_attempt < allowed:
+            return "retry"
+        st.final_status = status
+        st.fitness = fitness if status == ABORTED else 0.0
+        return "abort" if status == ABORTED else "failure"
+
+    def _handle(
+        self,
+        event: Any,
+        g: int,
+        states: list[_CandidateState],
+        pending: deque[Task],
+        in_flight: dict[int, Task],
+        allowed: int,
+    ) -> None:
+        store = self.store
+        if isinstance(event, Fatal):
+            raise TaylorGLOError(event.message)
+        if isinstance(event, WorkerUp):
+            store.update_worker(event.worker_id, state="idle", device=event.device, pid=event.pid)
+            store.add_event("worker_started", f"{event.worker_id} ready on {event.device}")
+            return
+        if isinstance(event, WorkerDown):
+            store.update_worker(event.worker_id, state="dead")
+            store.add_event("worker_died", f"{event.worker_id}: {event.reason}")
+            return
+        task: Task = event.task
+        in_flight.pop(task.task_id, None)
+        row = self._attempt_rows.pop(task.task_id)
+        st = states[task.candidate]
+        if isinstance(event, TaskLost):
+            store.finish_attempt(row, Outcome(INFRA, 0.0, error=event.reason))
+            count = st.infra.get(task.attempt, 0) + 1
+            st.infra[task.attempt] = count
+            if count <= MAX_INFRA_RERUNS:
+                store.add_event(
+                    "infra",
+                    f"attempt {task.attempt} lost ({event.reason}); re-running it",
+                    g,
+                    task.candidate,
+                )
+                pending.appendleft(self._new_task(g, task.candidate, task.attempt, task.theta))
+                return
+            outcome = Outcome(FAILED, 0.0, error=f"lost {count} times: {event.reason}")
+            kind = self._apply(st, task.attempt, FAILED, 0.0, allowed)
+        else:
+            outcome = Outcome.from_dict(event.outcome)
+            store.finish_attempt(row, outcome)
+            store.update_worker(
+                event.worker_id,
+                state="idle",
+                last_status=outcome.status,
+                last_fitness=outcome.fitness,
+            )
+            kind = self._apply(st, task.attempt, outcome.status, outcome.fitness, allowed)
+        if kind is not None:
+            detail = f"attempt {task.attempt}: {outcome.status}"
+            if outcome.error:
+                detail += f" ({outcome.error})"
+            store.add_event(kind, detail, g, task.candidate)
+        if kind == "retry":
+            pending.append(self._new_task(g, task.candidate, st.next_attempt, task.theta))
+        if st.final_status is not None:
+            store.set_candidate_result(g, task.candidate, st.final_status, st.fitness)
+            if st.fitness > self.best_fitness:
+                self.best_fitness = st.fitness
+                store.add_event(
+                    "new_best", f"new best fitness {st.fitness:.4f}", g, task.candidate
+                )
+
+    def _finish_generation(self, g: int, oracle: Any, fitnesses: list[float]) -> None:
+        self.store.finish_generation(
+            g,
+            state_after=oracle.get_state(),
+            mean=list(oracle.mean),
+            sigma=float(oracle.sigma),
+        )
+        if self.display:
+            self.display.generation_done(self.store, g)
+
+
+def _check_same_candidates(g: int, asked: list[Any], journaled: list[Any]) -> None:
+    """Resume relies on ask() being reproducible from the saved state: verify it."""
+    if len(asked) != len(journaled) or any(
+        any(abs(a - b) > 1e-9 * max(1.0, abs(b)) for a, b in zip(x, y, strict=True))
+        for x, y in zip(asked, journaled, strict=True)
+    ):
+        raise TaylorGLOError(
+            f"generation {g}: the restored oracle proposed other candidates than the journal "
+            "holds; the store was written by another version of keras-taylorglo"
+        )
+
+
+# -------------------------------------------------------------------------------- commands
+
+
+def make_executor(recipe: Any, recipe_text: str) -> Any:
+    """Build the executor the recipe's ``[execution]`` section asks for.
+
+    Args:
+        recipe: The validated recipe.
+        recipe_text: The resolved recipe TOML the workers parse.
+
+    Returns:
+        A :class:`~.executors.LocalPool` or a Ray executor (not yet started).
+    """
+    ex = recipe.execution
+    if ex.executor == "ray":
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(
+            recipe_text, recipe.source, str(recipe.base_dir), ex, recipe.evaluation.timeout
+        )
+    from .executors import LocalPool
+
+    return LocalPool(recipe_text, recipe.source, str(recipe.base_dir), ex, recipe.evaluation.timeout)
+
+
+def default_run_dir(recipe: Any) -> Path:
+    """``runs/<experiment.name>`` under the current directory."""
+    return Path("runs") / recipe.experiment.name
+
+
+def start_search(
+    recipe: Any,
+    run_dir: Path,
+    overwrite: bool = False,
+    display: Any = None,
+    executor: Any = None,
+) -> dict[str, Any]:
+    """Create a run directory and run a new search in it.
+
+    Args:
+        recipe: The validated recipe.
+        run_dir: Where the store goes.
+        overwrite: Replace an existing run in ``run_dir``.
+        display: Progress display, or ``None``.
+        executor: An executor to use instead of the recipe's (tests, benchmarks).
+
+    Returns:
+        The best candidate found.
+
+    Raises:
+        TaylorGLOError: ``run_dir`` holds a run and ``overwrite`` is false, or it is in use.
+    """
+    from ..store import RunLock, Store
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with RunLock(run_dir):
+        if Store.exists(run_dir):
+            if not overwrite:
+                state = Store.open(run_dir, readonly=True).status_json()["state"]
+                hint = (
+                    f"resume it with `keras-taylorglo resume {run_dir}` or pass --overwrite"
+                    if state != "finished"
+                    else "pass --overwrite to replace it, or --out for another directory"
+                )
+                raise TaylorGLOError(f"{run_dir} already holds a {state} search: {hint}")
+            Store.remove(run_dir)
+            shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
+        text = recipe.to_toml()
+        store = Store.create(run_dir, recipe_text=text, recipe_source=recipe.source, meta=_meta(recipe))
+        try:
+            engine = Engine(recipe, store, executor or make_executor(recipe, text), display)
+            return engine.run()
+        finally:
+            store.close()
+
+
+def resume_search(run_dir: Path, display: Any = None, executor: Any = None) -> dict[str, Any]:
+    """Continue an interrupted search exactly where it stopped.
+
+    Args:
+        run_dir: The run directory.
+        display: Progress display, or ``None``.
+        executor: An executor to use instead of the recipe's.
+
+    Returns:
+        The best candidate found.
+
+    Raises:
+        TaylorGLOError: No store in ``run_dir``, or it is in use.
+    """
+    from ..recipe import parse_recipe
+    from ..store import RunLock, Store
+
+    run_dir = Path(run_dir)
+    if not Store.exists(run_dir):
+        raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")
+    with RunLock(run_dir):
+        store = Store.open(run_dir)
+        try:
+            meta = store.meta()
+            source = meta.get("recipe_source", "<store>")
+            base_dir = meta.get("base_dir") or str(Path(source).parent)
+            recipe = parse_recipe(store.recipe_text(), source=source, base_dir=Path(base_dir))
+            if meta.get("state") == "finished":
+                return store.best() or {}
+            store.add_event("info", f"resumed by process {os.getpid()}")
+            engine = Engine(recipe, store, executor or make_executor(recipe, recipe.to_toml()), display)
+            return engine.run()
+        finally:
+            store.close()
+
+
+def _meta(recipe: Any) -> dict[str, Any]:
+    evo = recipe.evolution
+    return {
+        "name": recipe.experiment.name,
+        "seed": recipe.experiment.seed,
+        "base_dir": str(Path(recipe.base_dir).resolve()),
+        "planned_evaluations": evo.population * evo.generations,
+        "population": evo.population,
+        "generations": evo.generations,
+        "num_params": recipe.loss.num_params,
+        "order": recipe.loss.order,
+        "inputs": list(recipe.loss.inputs),
+        "trim": recipe.loss.trim,
+        "convention": recipe.loss.convention,
+        "python": sys.version.split()[0],
+    }
+
+
+# ------------------------------------------------------------------------------- progress
+
+
+class ProgressDisplay:
+    """A live Rich progress line on a terminal; plain log lines otherwise.
+
+    Shows generation g/G, evaluations done/total, best so far, retries and failures, elapsed
+    time and ETA.
+
+    Args:
+        console: A :class:`rich.console.Console` (default: stderr).
+        live: Force the live display on or off (default: only on a terminal).
+    """
+
+    def __init__(self, console: Any = None, live: bool | None = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(stderr=True)
+        self.live = self.console.is_terminal if live is None else live
+        self._progress: Any = None
+        self._task: Any = None
+        self._t0 = time.monotonic()
+        self._last = 0.0
+        self.generations = 0
+
+    def start(self, store: Any, generations: int, population: int) -> None:
+        """Begin showing progress for a search of ``generations`` × ``population``."""
+        self.generations = generations
+        self._t0 = time.monotonic()
+        total = generations * population
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("evals"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("search", total=total)
+        self.update(store, force=True)
+
+    def _summary(self, store: Any) -> tuple[str, int]:
+        s = store.progress_summary()
+        best = "—" if s["best"] is None else f"{s['best']:.4f}"
+        text = (
+            f"gen {min(s['generation'] + 1, self.generations)}/{self.generations} · "
+            f"best {best} · retries {s['retries']} · failures {s['candidate_failures']}"
+            f"+{s['infra_failures']} infra"
+        )
+        return text, s["evaluations"]
+
+    def update(self, store: Any, force: bool = False) -> None:
+        """Refresh the live line (at most a few times a second)."""
+        now = time.monotonic()
+        if not self.live or (not force and now - self._last < 0.25):
+            return
+        self._last = now
+        text, done = self._summary(store)
+        self._progress.update(self._task, description=text, completed=done)
+
+    def generation_done(self, store: Any, g: int) -> None:
+        """Report a finished generation (a log line when not on a terminal)."""
+        if self.live:
+            self.update(store, force=True)
+            return
+        text, done = self._summary(store)
+        elapsed = time.monotonic() - self._t0
+        self.console.print(f"generation {g + 1} done: {text} · {done} evals · {elapsed:.0f} s")
+
+    def stop(self) -> None:
+        """Stop the live display."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

@@ -1,0 +1,482 @@
+"""Executors run attempts; they never decide what to try (the engine and oracle do).
+
+:class:`LocalPool` keeps one long-lived worker process per device group on this machine. The
+engine drives any executor through the same small surface:
+
+- ``start()``; ``idle_workers()``; ``submit(task, worker_id)``; ``poll(timeout) -> events``;
+  ``shutdown()``; ``workers`` (a description of each for the store).
+
+Events are small dataclasses: :class:`WorkerUp`, :class:`TaskDone`, :class:`TaskLost` (an
+infrastructure failure: the attempt is not the candidate's fault and is re-run),
+:class:`WorkerDown` and :class:`Fatal` (the evaluator cannot be built at all, e.g. a data set that
+is not prepared: the search stops with that one line).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any
+
+from ..errors import TaylorGLOError
+from .worker import WorkerSpec, worker_main
+
+# A worker that dies before it is ready this many times in a row is a crash loop, not bad luck.
+MAX_START_FAILURES = 3
+
+
+@dataclass(frozen=True)
+class Task:
+    """One attempt of one candidate, as dispatched to a worker.
+
+    Attributes:
+        task_id: Unique per dispatch (an infra re-run of the same attempt gets a new id).
+        generation: Generation index.
+        candidate: Candidate index within the generation.
+        attempt: Attempt number (0-based).
+        seed: The attempt's seed (derived from experiment seed, generation, candidate, attempt).
+        theta: The candidate's parameters.
+    """
+
+    task_id: int
+    generation: int
+    candidate: int
+    attempt: int
+    seed: int
+    theta: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class WorkerUp:
+    """A worker finished building its evaluator and is ready."""
+
+    worker_id: str
+    device: str
+    pid: int
+
+
+@dataclass(frozen=True)
+class TaskDone:
+    """A task finished with an outcome (any candidate status, including failed)."""
+
+    task: Task
+    worker_id: str
+    outcome: dict[str, Any]
+    received: float = 0.0
+    finished: float = 0.0
+
+
+@dataclass(frozen=True)
+class TaskLost:
+    """A task did not finish for reasons outside the candidate (worker died, timeout, OOM)."""
+
+    task: Task
+    worker_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class WorkerDown:
+    """A worker process ended unexpectedly; the pool starts a replacement."""
+
+    worker_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """The evaluator cannot be built (a recipe or data problem): the search must stop."""
+
+    message: str
+
+
+@dataclass
+class _Slot:
+    spec: WorkerSpec
+    process: Any = None
+    conn: Any = None
+    ready: bool = False
+    task: Task | None = None
+    task_started: float = 0.0
+    start_failures: int = 0
+    pid: int = 0
+    incarnation: int = 0
+    pending: list[Any] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------- device groups
+
+
+def detect_gpus() -> list[int]:
+    """GPU indices visible to this process, found without importing TensorFlow.
+
+    ``CUDA_VISIBLE_DEVICES`` wins when set; otherwise ``nvidia-smi -L`` is asked.
+
+    Returns:
+        The GPU indices (empty on a machine without NVIDIA GPUs).
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [int(v) for v in visible.split(",") if v.strip().lstrip("-").isdigit() and int(v) >= 0]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [i for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def plan_workers(execution: Any, source: str = "<recipe>") -> list[tuple[str, dict[str, str], int]]:
+    """Decide the worker processes: one per device group, or ``workers`` CPU processes.
+
+    Args:
+        execution: The recipe's ``[execution]`` section.
+        source: The recipe file, for error messages.
+
+    Returns:
+        One ``(device label, environment, cpu threads)`` triple per worker.
+
+    Raises:
+        TaylorGLOError: The devices cannot be split into groups of ``gpus_per_worker``.
+    """
+    from ..errors import RecipeError
+
+    devices = execution.devices
+    if devices == "auto":
+        gpus = detect_gpus()
+    elif devices == "cpu":
+        gpus = []
+    else:
+        gpus = list(devices)
+    if not gpus:
+        cores = os.cpu_count() or 1
+        count = execution.workers or max(1, min(4, cores // 2))
+        threads = max(1, cores // count)
+        env = {
+            "CUDA_VISIBLE_DEVICES": "-1",
+            "OMP_NUM_THREADS": str(threads),
+            "TF_NUM_INTRAOP_THREADS": str(threads),
+            "TF_NUM_INTEROP_THREADS": "1",
+        }
+        return [("cpu", dict(env), threads) for _ in range(count)]
+    per = execution.gpus_per_worker
+    if len(gpus) % per:
+        raise RecipeError(
+            source,
+            "execution.gpus_per_worker",
+            f"{len(gpus)} GPUs {gpus} cannot be split into groups of {per}",
+            per,
+            f"a divisor of {len(gpus)}",
+        )
+    groups = [gpus[i : i + per] for i in range(0, len(gpus), per)]
+    if execution.workers:
+        groups = groups[: execution.workers]
+    plan = []
+    for group in groups:
+        ids = ",".join(str(g) for g in group)
+        plan.append((f"gpu:{ids}", {"CUDA_VISIBLE_DEVICES": ids}, 0))
+    return plan
+
+
+# ---------------------------------------------------------------------------------- the pool
+
+
+class LocalPool:
+    """One warm worker process per device group on this machine.
+
+    Args:
+        recipe_text: The resolved recipe TOML.
+        recipe_source: The recipe's path as given (for messages).
+        base_dir: The recipe's directory.
+        execution: The recipe's ``[execution]`` section.
+        timeout: Seconds one attempt may take before its worker is killed (0 = no limit).
+        start_method: ``multiprocessing`` start method; ``spawn`` because TensorFlow is not
+            fork-safe.
+
+    Example:
+        >>> pool = LocalPool(text, "recipes/digits.toml", ".", recipe.execution)
+        >>> pool.start()
+        >>> pool.submit(task, pool.idle_workers()[0])
+        >>> events = pool.poll(1.0)
+    """
+
+    def __init__(
+        self,
+        recipe_text: str,
+        recipe_source: str,
+        base_dir: str,
+        execution: Any,
+        timeout: float = 0.0,
+        start_method: str = "spawn",
+    ) -> None:
+        self._ctx = mp.get_context(start_method)
+        self.timeout = float(timeout or 0.0)
+        self._slots: dict[str, _Slot] = {}
+        for i, (device, env, threads) in enumerate(plan_workers(execution, recipe_source)):
+            worker_id = f"w{i}"
+            spec = WorkerSpec(
+                worker_id=worker_id,
+                recipe_text=recipe_text,
+                recipe_source=recipe_source,
+                base_dir=str(base_dir),
+                device=device,
+                env=env,
+                threads=threads,
+            )
+            self._slots[worker_id] = _Slot(spec=spec)
+
+    # ------------------------------------------------------------------------------ public
+
+    @property
+    def size(self) -> int:
+        """Number of worker slots."""
+        return len(self._slots)
+
+    @property
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """A description of each worker: device, pid, ready, current task."""
+        return {
+            wid: {
+                "device": slot.spec.device,
+                "pid": slot.pid,
+                "ready": slot.ready,
+                "task": slot.task,
+            }
+            for wid, slot in self._slots.items()
+        }
+
+    def start(self) -> None:
+        """Start every worker process (they build their evaluators in parallel)."""
+        for worker_id in self._slots:
+            self._spawn(worker_id)
+
+    def idle_workers(self) -> list[str]:
+        """Workers that are ready and have no task."""
+        return [w for w, s in self._slots.items() if s.ready and s.task is None]
+
+    def submit(self, task: Task, worker_id: str) -> None:
+        """Send a task to an idle worker.
+
+        Args:
+            task: The attempt to run.
+            worker_id: One of :meth:`idle_workers`.
+        """
+        slot = self._slots[worker_id]
+        assert slot.ready and slot.task is None, f"{worker_id} is not idle"
+        slot.task = task
+        slot.task_started = time.monotonic()
+        try:
+            slot.conn.send(("eval", task.task_id, list(task.theta), task.seed))
+        except (BrokenPipeError, OSError):
+            pass  # the worker just died: poll() reports it and the task as lost
+
+    def kill_worker(self, worker_id: str) -> None:
+        """SIGKILL one worker (tests and timeouts); poll() then reports it.
+
+        Args:
+            worker_id: The worker to kill.
+        """
+        slot = self._slots[worker_id]
+        if slot.process is not None and slot.process.is_alive():
+            slot.process.kill()
+
+    def poll(self, timeout: float = 1.0) -> list[Any]:
+        """Wait up to ``timeout`` seconds for something to happen.
+
+        Args:
+            timeout: Seconds to wait when nothing is ready.
+
+        Returns:
+            The events that happened, possibly none.
+        """
+        events: list[Any] = []
+        for slot in self._slots.values():
+            events.extend(slot.pending)
+            slot.pending.clear()
+        events.extend(self._check_timeouts())
+        waitables: dict[Any, tuple[str, str]] = {}
+        for worker_id, slot in self._slots.items():
+            if slot.process is None:
+                continue
+            waitables[slot.conn] = (worker_id, "conn")
+            waitables[slot.process.sentinel] = (worker_id, "sentinel")
+        if not waitables:
+            return events
+        ready = wait(list(waitables), timeout=0 if events else self._wait_budget(timeout))
+        dead: set[str] = set()
+        for obj in ready:
+            worker_id, kind = waitables[obj]
+            if kind == "conn":
+                events.extend(self._drain(worker_id))
+            else:
+                dead.add(worker_id)
+        for worker_id in dead:
+            events.extend(self._drain(worker_id))  # a result sent just before dying still counts
+            events.extend(self._handle_death(worker_id))
+        return events
+
+    def shutdown(self, kill: bool = False) -> None:
+        """Stop every worker.
+
+        Args:
+            kill: Kill at once instead of asking them to finish politely.
+        """
+        for slot in self._slots.values():
+            if slot.process is None:
+                continue
+            if not kill:
+                try:
+                    slot.conn.send(("stop",))
+                except (BrokenPipeError, OSError):
+                    pass
+        deadline = time.monotonic() + (0 if kill else 5.0)
+        for slot in self._slots.values():
+            if slot.process is None:
+                continue
+            slot.process.join(max(0.0, deadline - time.monotonic()))
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(5.0)
+            slot.conn.close()
+            slot.process = None
+
+    # ----------------------------------------------------------------------------- private
+
+    def _wait_budget(self, timeout: float) -> float:
+        if not self.timeout:
+            return timeout
+        remaining = [
+            self.timeout - (time.monotonic() - s.task_started)
+            for s in self._slots.values()
+            if s.task is not None
+        ]
+        return max(0.0, min([timeout, *remaining]))
+
+    def _spawn(self, worker_id: str) -> None:
+        slot = self._slots[worker_id]
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=worker_main,
+            args=(child_conn, slot.spec),
+            name=f"taylorglo-{worker_id}",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        slot.process, slot.conn = process, parent_conn
+        slot.ready, slot.task, slot.pid = False, None, process.pid or 0
+        slot.incarnation += 1
+
+    def _drain(self, worker_id: str) -> list[Any]:
+        slot = self._slots[worker_id]
+        events: list[Any] = []
+        while slot.conn is not None:
+            try:
+                if not slot.conn.poll():
+                    break
+                message = slot.conn.recv()
+            except (EOFError, OSError):
+                break
+            kind = message[0]
+            if kind == "ready":
+                slot.ready, slot.start_failures = True, 0
+                slot.pid = message[1].get("pid", slot.pid)
+                events.append(WorkerUp(worker_id, slot.spec.device, slot.pid))
+            elif kind == "fatal":
+                events.append(Fatal(message[1]))
+            elif kind in ("result", "infra"):
+                task = slot.task
+                if task is None or task.task_id != message[1]:
+                    continue  # a stale answer from before a timeout: ignore
+                slot.task = None
+                if kind == "result":
+                    events.append(TaskDone(task, worker_id, message[2], message[3], message[4]))
+                else:
+                    events.append(TaskLost(task, worker_id, message[2]))
+        return events
+
+    def _handle_death(self, worker_id: str, reason: str | None = None) -> list[Any]:
+        slot = self._slots[worker_id]
+        process = slot.process
+        if process is None:
+            return []
+        process.join(1.0)
+        code = process.exitcode
+        if reason is None:
+            reason = _describe_exit(code)
+        events: list[Any] = []
+        if slot.task is not None:
+            events.append(TaskLost(slot.task, worker_id, reason))
+        events.append(WorkerDown(worker_id, reason))
+        was_ready = slot.ready
+        slot.conn.close()
+        slot.process, slot.task, slot.ready = None, None, False
+        if not was_ready:
+            slot.start_failures += 1
+            if slot.start_failures >= MAX_START_FAILURES:
+                events.append(
+                    Fatal(
+                        f"worker {worker_id} ({slot.spec.device}) died {slot.start_failures} "
+                        f"times while starting ({reason})"
+                    )
+                )
+                return events
+        self._spawn(worker_id)
+        return events
+
+    def _check_timeouts(self) -> list[Any]:
+        if not self.timeout:
+            return []
+        events: list[Any] = []
+        now = time.monotonic()
+        for worker_id, slot in self._slots.items():
+            if slot.task is not None and now - slot.task_started > self.timeout:
+                self.kill_worker(worker_id)
+                if slot.process is not None:
+                    slot.process.join(5.0)
+                events.extend(
+                    self._handle_death(worker_id, f"timeout after {self.timeout:g} s")
+                )
+        return events
+
+
+def _describe_exit(code: int | None) -> str:
+    """Say how a worker process ended, in words."""
+    if code is None:
+        return "worker stopped answering"
+    if code < 0:
+        import signal
+
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        hint = " (out of memory?)" if name == "SIGKILL" else ""
+        return f"worker killed by {name}{hint}"
+    return f"worker exited with status {code}"
+
+
+def require_ray() -> Any:
+    """Import Ray or explain in one line how to install it.
+
+    Returns:
+        The ``ray`` module.
+
+    Raises:
+        TaylorGLOError: Ray is not installed.
+    """
+    try:
+        import ray
+    except ImportError:
+        raise TaylorGLOError(
+            "execution.executor = 'ray' needs Ray: pip install 'keras-taylorglo[ray]'"
+        ) from None
+    return ray

@@ -1,0 +1,159 @@
+"""The worker loop: one long-lived process that owns one warm evaluator.
+
+A worker builds its evaluator once (data pipelines, model, compiled train step) and then scores
+candidates as they arrive, so a search pays the start-up cost once per worker instead of once per
+candidate. It talks to the driver over one duplex pipe with small tuples:
+
+- driver → worker: ``("eval", task_id, theta, seed)`` and ``("stop",)``
+- worker → driver: ``("ready", info)``, ``("result", task_id, outcome_dict, received, done)``
+  (wall-clock times the task arrived and finished, for the dispatch-latency benchmark), ``("fatal", message)`` (the evaluator could not be
+  built: a recipe or data problem that no retry can fix), ``("infra", task_id, message)``
+  (out of memory and the like: the attempt is re-run elsewhere).
+
+The worker exits when the driver dies (parent-death signal on Linux, plus a watchdog thread
+that notices re-parenting), so a SIGKILLed search leaves no orphans holding GPUs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import TaylorGLOError
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker process needs to build its evaluator.
+
+    Attributes:
+        worker_id: A short stable name, e.g. ``"w0"``.
+        recipe_text: The resolved recipe TOML (the store's copy: resume uses the same one).
+        recipe_source: The recipe's path as given (for error messages).
+        base_dir: The recipe's directory: relative paths and ``module:function`` names resolve
+            against it.
+        device: What the worker runs on, for people: ``"cpu"`` or ``"gpu:0,1"``.
+        env: Environment variables set before TensorFlow is imported (``CUDA_VISIBLE_DEVICES``,
+            thread counts).
+        threads: Intra-op threads for TensorFlow on CPU (0 = TensorFlow's default).
+    """
+
+    worker_id: str
+    recipe_text: str
+    recipe_source: str
+    base_dir: str
+    device: str = "cpu"
+    env: dict[str, str] = field(default_factory=dict)
+    threads: int = 0
+
+
+def _die_with_parent() -> None:
+    """Make the kernel SIGKILL this process when the driver dies (Linux), plus a watchdog."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        except OSError:  # pragma: no cover - no libc: the watchdog below still works
+            pass
+
+    def watchdog() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
+
+
+def _configure_threads(threads: int) -> None:
+    """Limit TensorFlow's CPU threads so that several workers do not oversubscribe the cores."""
+    if threads <= 0 or "tensorflow" not in sys.modules:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    except RuntimeError:  # already initialised: too late to change, keep going
+        pass
+
+
+def build_evaluator(spec: WorkerSpec) -> Any:
+    """Parse the recipe and build the evaluator it asks for (imports TF only if it must).
+
+    Args:
+        spec: The worker's specification.
+
+    Returns:
+        An object with ``evaluate(theta, seed) -> Outcome``.
+    """
+    from ..recipe import parse_recipe
+
+    recipe = parse_recipe(
+        spec.recipe_text, source=spec.recipe_source, base_dir=Path(spec.base_dir)
+    )
+    if recipe.evaluation.fitness == "validation_accuracy":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow  # noqa: F401  (imported here so threads can be set before any op)
+
+        _configure_threads(spec.threads)
+    from ..evaluation import make_evaluator
+
+    return make_evaluator(recipe)
+
+
+def worker_main(conn: Any, spec: WorkerSpec) -> None:
+    """Entry point of a worker process.
+
+    Args:
+        conn: The worker's end of a ``multiprocessing.Pipe``.
+        spec: What to build and where to run.
+    """
+    # Ctrl-C in the terminal reaches the whole process group: the driver handles it and stops us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+    os.environ.update(spec.env)
+    try:
+        evaluator = build_evaluator(spec)
+    except TaylorGLOError as exc:
+        conn.send(("fatal", str(exc)))
+        return
+    except Exception as exc:  # the worker cannot start: say why in one line
+        conn.send(("fatal", f"worker {spec.worker_id} could not start: {type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", {"pid": os.getpid(), "device": spec.device}))
+    serve(conn, evaluator)
+
+
+def serve(conn: Any, evaluator: Any) -> None:
+    """Score tasks from ``conn`` with ``evaluator`` until told to stop or the pipe closes.
+
+    Args:
+        conn: A connection with ``recv`` and ``send``.
+        evaluator: An object with ``evaluate(theta, seed) -> Outcome``.
+    """
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the driver went away
+        if message[0] == "stop":
+            return
+        received = time.time()
+        _, task_id, theta, seed = message
+        try:
+            outcome = evaluator.evaluate(theta, seed)
+        except Exception as exc:  # out of memory and the like (the evaluator re-raises those)
+            conn.send(("infra", task_id, f"{type(exc).__name__}: {exc}".splitlines()[0][:300]))
+            continue
+        conn.send(("result", task_id, outcome.to_dict(), received, time.time()))
