@@ -1,0 +1,439 @@
+"""The TaylorGLO expansion in pure NumPy: multi-indices, θ layout, parameter counts, loss values.
+
+TaylorGLO (Gonzalez & Miikkulainen, 2020) parameterises a loss function as a multivariate Taylor
+polynomial of order ``k`` in a few per-element inputs ``u = (u_1, ..., u_m)``: the one-hot label
+``x``, the predicted probability ``y`` and, optionally, the training progress ``t`` in [0, 1]
+(broadcast to every element). For each kept multi-index ``α = (α_1, ..., α_m)`` with
+``|α| = Σ α_j ≤ k`` there is one coefficient ``c_α``, and there is one centre ``a_j`` per input::
+
+    f(u) = Σ_α  s_α · c_α · Π_j (u_j - a_j) ** α_j
+
+where ``s_α = 1 / α!`` with ``α! = Π_j α_j!`` in the paper's convention (``"paper"``) and
+``s_α = 1`` in the original implementation's convention (``"lossferatu"``, which folds the
+reciprocal factorials into the coefficients). The per-sample loss over ``n`` classes is::
+
+    paper:       L = -(1/n) Σ_classes f(x_i, y_i, ...)
+    lossferatu:  L = -      Σ_classes f(x_i, y_i, ...)
+
+θ layout (the same everywhere in this project): the centres first, one per input in input order,
+then one coefficient per kept multi-index in lexicographic order of (α_1, α_2, ...), where the
+inputs are in the order given (canonically ``("label", "prediction", "progress")``). ``trim=True``
+keeps only the multi-indices with ``α_prediction ≥ 1``: the other terms have zero derivative with
+respect to the prediction and so cannot affect training. For the paper's Eq. 5 (inputs label and
+prediction, order 3, trimmed) that is ``θ = (a_x, a_y, c_01, c_02, c_03, c_11, c_12, c_21)``::
+
+    L(x, y) = -(1/n) Σ_i [ θ2 (y_i-θ1) + ½ θ3 (y_i-θ1)² + ⅙ θ4 (y_i-θ1)³ + θ5 (x_i-θ0)(y_i-θ1)
+                           + ½ θ6 (x_i-θ0)(y_i-θ1)² + ½ θ7 (x_i-θ0)² (y_i-θ1) ]
+
+This module imports NumPy only (no TensorFlow, no Keras), so plots, the monitor and the search's
+invariant pre-screen can use it cheaply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+INPUT_NAMES: tuple[str, ...] = ("label", "prediction", "progress")
+"""The inputs a TaylorGLO expansion may use, in canonical order."""
+
+CONVENTIONS: tuple[str, ...] = ("paper", "lossferatu")
+"""``"paper"``: reciprocal factorials and a mean over classes; ``"lossferatu"``: neither."""
+
+DEFAULT_INPUTS: tuple[str, ...] = ("label", "prediction")
+
+
+def _check_order(order: int) -> int:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
+        raise ValueError(f"order must be an integer >= 1; got {order!r}")
+    return int(order)
+
+
+def _check_num_inputs(num_inputs: int) -> int:
+    if isinstance(num_inputs, bool) or not isinstance(num_inputs, (int, np.integer)):
+        raise ValueError(f"num_inputs must be an integer >= 1; got {num_inputs!r}")
+    if num_inputs < 1:
+        raise ValueError(f"num_inputs must be an integer >= 1; got {num_inputs!r}")
+    return int(num_inputs)
+
+
+def check_convention(convention: str) -> str:
+    """Validates a convention name.
+
+    Args:
+        convention: ``"paper"`` or ``"lossferatu"``.
+
+    Returns:
+        The convention, unchanged.
+
+    Raises:
+        ValueError: if ``convention`` is not one of :data:`CONVENTIONS`.
+    """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}; got {convention!r}")
+    return convention
+
+
+def check_inputs(inputs: Sequence[str]) -> tuple[str, ...]:
+    """Validates the names of the inputs of an expansion.
+
+    Args:
+        inputs: distinct names from :data:`INPUT_NAMES`, including ``"prediction"`` (a loss that
+            ignores the prediction cannot train anything). Their order defines the θ layout.
+
+    Returns:
+        The names as a tuple.
+
+    Raises:
+        ValueError: if a name is unknown or repeated, or ``"prediction"`` is missing.
+
+    Example:
+        >>> check_inputs(["label", "prediction"])
+        ('label', 'prediction')
+    """
+    if isinstance(inputs, str):
+        raise ValueError(
+            f"inputs must be a sequence of names such as ('label', 'prediction'); got {inputs!r}"
+        )
+    names = tuple(inputs)
+    unknown = [name for name in names if name not in INPUT_NAMES]
+    if unknown:
+        raise ValueError(f"unknown input(s) {unknown} in inputs {names}; allowed: {INPUT_NAMES}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"inputs must not repeat a name; got {names}")
+    if "prediction" not in names:
+        raise ValueError(f"inputs must include 'prediction'; got {names}")
+    return names
+
+
+def _default_prediction_axis(num_inputs: int) -> int:
+    # With one input it can only be the prediction; otherwise canonical order puts it second.
+    return 0 if num_inputs == 1 else 1
+
+
+def multi_indices(
+    num_inputs: int, order: int, trim: bool = True, prediction_axis: int | None = None
+) -> list[tuple[int, ...]]:
+    """Lists the kept multi-indices α of an expansion, in θ order.
+
+    All α with ``|α| ≤ order`` (including the constant term α = 0) in lexicographic order; with
+    ``trim=True`` only those with ``α[prediction_axis] ≥ 1``.
+
+    Args:
+        num_inputs: number of inputs m (length of each α).
+        order: the Taylor order k (>= 1).
+        trim: keep only the terms that depend on the prediction.
+        prediction_axis: position of the prediction among the inputs. Defaults to 1 (canonical
+            order ``("label", "prediction", "progress")``), or 0 when there is a single input.
+
+    Returns:
+        The multi-indices as tuples of ints.
+
+    Raises:
+        ValueError: for a non-positive ``num_inputs`` or ``order`` or an out-of-range axis.
+
+    Example:
+        >>> multi_indices(2, 3)
+        [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (2, 1)]
+    """
+    num_inputs = _check_num_inputs(num_inputs)
+    order = _check_order(order)
+    if prediction_axis is None:
+        prediction_axis = _default_prediction_axis(num_inputs)
+    if not 0 <= prediction_axis < num_inputs:
+        raise ValueError(
+            f"prediction_axis must be in [0, {num_inputs - 1}] for {num_inputs} inputs; "
+            f"got {prediction_axis!r}"
+        )
+    # itertools.product enumerates in lexicographic order, which is the θ layout.
+    kept = []
+    for alpha in itertools.product(range(order + 1), repeat=num_inputs):
+        if sum(alpha) > order:
+            continue
+        if trim and alpha[prediction_axis] == 0:
+            continue
+        kept.append(alpha)
+    return kept
+
+
+def num_params(num_inputs: int = 2, order: int = 3, trim: bool = True) -> int:
+    """Counts the θ values of an expansion: one centre per input plus one coefficient per α.
+
+    Untrimmed this is ``m + C(m + k, k)`` (Eq. 4: 12 for m = 2, k = 3); trimmed it is
+    ``m + C(m + k, k) - C(m - 1 + k, k)`` (Eq. 5: 8).
+
+    Args:
+        num_inputs: number of inputs m, or the sequence of input names.
+        order: the Taylor order k.
+        trim: whether terms independent of the prediction are dropped.
+
+    Returns:
+        The length θ must have.
+
+    Example:
+        >>> num_params(2, 3, trim=True), num_params(2, 3, trim=False)
+        (8, 12)
+    """
+    if not isinstance(num_inputs, (int, np.integer)):
+        num_inputs = len(check_inputs(num_inputs))
+    return int(num_inputs) + len(multi_indices(num_inputs, order, trim))
+
+
+def theta_labels(
+    inputs: Sequence[str] = DEFAULT_INPUTS, order: int = 3, trim: bool = True
+) -> list[str]:
+    """Names each θ entry, for tables and plots.
+
+    Args:
+        inputs: the input names (their order defines the layout).
+        order: the Taylor order.
+        trim: whether terms independent of the prediction are dropped.
+
+    Returns:
+        ``"a_<input>"`` for each centre, then ``"c_<α>"`` (digits of α joined by commas when any
+        exponent has two digits) for each coefficient.
+
+    Example:
+        >>> theta_labels(("label", "prediction"), 3)[:4]
+        ['a_label', 'a_prediction', 'c_01', 'c_02']
+    """
+    names = check_inputs(inputs)
+    alphas = multi_indices(len(names), order, trim, names.index("prediction"))
+    sep = "," if order >= 10 else ""
+    return [f"a_{name}" for name in names] + [
+        "c_" + sep.join(str(a) for a in alpha) for alpha in alphas
+    ]
+
+
+def check_theta_length(
+    theta: Sequence[float] | np.ndarray | None,
+    num_inputs: int | Sequence[str] = DEFAULT_INPUTS,
+    order: int = 3,
+    trim: bool = True,
+) -> np.ndarray:
+    """Converts θ to a float array and checks its length against the expansion.
+
+    Args:
+        theta: the parameters (``None`` means all zeros).
+        num_inputs: number of inputs, or the sequence of input names (gives a clearer message).
+        order: the Taylor order.
+        trim: whether terms independent of the prediction are dropped.
+
+    Returns:
+        θ as a 1-D float64 array.
+
+    Raises:
+        ValueError: if θ is not 1-D, has the wrong length or holds non-numbers; the message gives
+            the expected length and why.
+
+    Example:
+        >>> check_theta_length([0.0] * 8).shape
+        (8,)
+    """
+    if isinstance(num_inputs, (int, np.integer)):
+        m = _check_num_inputs(num_inputs)
+        described = f"{m} inputs"
+    else:
+        names = check_inputs(num_inputs)
+        m = len(names)
+        described = f"inputs {names}"
+    expected = num_params(m, order, trim)
+    if theta is None:
+        return np.zeros(expected, dtype=np.float64)
+    try:
+        values = np.asarray(theta, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"theta must be a sequence of numbers; got {theta!r}") from exc
+    if values.ndim != 1:
+        raise ValueError(f"theta must be a flat sequence of numbers; got shape {values.shape}")
+    if values.shape[0] != expected:
+        raise ValueError(
+            f"theta has {values.shape[0]} values; expected {expected} = {m} centres + "
+            f"{expected - m} coefficients for {described}, order {order}, trim={trim}"
+        )
+    return values
+
+
+def scales(alphas: Sequence[Sequence[int]], convention: str = "paper") -> np.ndarray:
+    """The constant factor of each term: ``1/α!`` (paper) or 1 (lossferatu).
+
+    Args:
+        alphas: multi-indices as returned by :func:`multi_indices`.
+        convention: ``"paper"`` or ``"lossferatu"``.
+
+    Returns:
+        One float per multi-index.
+
+    Example:
+        >>> scales([(0, 2), (1, 2)]).tolist()
+        [0.5, 0.5]
+    """
+    check_convention(convention)
+    if convention == "lossferatu":
+        return np.ones(len(alphas))
+    return np.array([1.0 / math.prod(math.factorial(a) for a in alpha) for alpha in alphas])
+
+
+def evaluate(
+    theta: Sequence[float] | np.ndarray,
+    inputs: Sequence[np.ndarray | float],
+    order: int = 3,
+    trim: bool = True,
+    convention: str = "paper",
+    prediction_axis: int | None = None,
+) -> np.ndarray:
+    """Evaluates the polynomial ``f(u) = Σ_α s_α c_α Π_j (u_j - a_j)^α_j`` elementwise.
+
+    This is the bare polynomial: it is NOT negated and NOT averaged or summed over classes (see
+    :func:`loss_value` for the loss).
+
+    Args:
+        theta: centres then coefficients, in the layout of :func:`multi_indices`.
+        inputs: one array (or scalar) per input, broadcastable against each other, in θ order.
+        order: the Taylor order.
+        trim: whether terms independent of the prediction are dropped.
+        convention: ``"paper"`` (``s_α = 1/α!``) or ``"lossferatu"`` (``s_α = 1``).
+        prediction_axis: position of the prediction among the inputs (see :func:`multi_indices`).
+
+    Returns:
+        ``f`` with the broadcast shape of the inputs.
+
+    Raises:
+        ValueError: for a θ of the wrong length or an unknown convention.
+
+    Example:
+        >>> theta = [0, 0, 1, 0, 0, 0, 0, 0]  # f = y
+        >>> float(evaluate(theta, [1.0, 0.25]))
+        0.25
+    """
+    arrays = [np.asarray(u, dtype=np.float64) for u in inputs]
+    m = len(arrays)
+    values = check_theta_length(theta, m, order, trim)
+    alphas = multi_indices(m, order, trim, prediction_axis)
+    factors = scales(alphas, convention)
+    diffs = [u - values[j] for j, u in enumerate(arrays)]
+    # Powers are shared between terms; index p holds diff ** p.
+    powers = [[np.ones_like(d), d] for d in diffs]
+    for j in range(m):
+        for _ in range(2, order + 1):
+            powers[j].append(powers[j][-1] * diffs[j])
+    total = np.zeros(np.broadcast_shapes(*(d.shape for d in diffs)))
+    for i, alpha in enumerate(alphas):
+        term = values[m + i] * factors[i]
+        for j, a in enumerate(alpha):
+            if a:
+                term = term * powers[j][a]
+        total = total + term
+    return total
+
+
+def loss_value(
+    theta: Sequence[float] | np.ndarray,
+    label_onehot: np.ndarray,
+    probs: np.ndarray,
+    progress: float | None = None,
+    order: int = 3,
+    trim: bool = True,
+    convention: str = "paper",
+    inputs: Sequence[str] = DEFAULT_INPUTS,
+) -> np.ndarray:
+    """The TaylorGLO loss per sample, in NumPy (the reference for the Keras loss).
+
+    ``paper``: ``-(1/n) Σ_classes f``; ``lossferatu``: ``-Σ_classes f`` (n = number of classes,
+    the last axis).
+
+    Args:
+        theta: centres then coefficients.
+        label_onehot: one-hot labels, shape ``[..., n]``.
+        probs: predicted probabilities, same shape.
+        progress: training progress t in [0, 1]; required when ``"progress"`` is in ``inputs``.
+        order: the Taylor order.
+        trim: whether terms independent of the prediction are dropped.
+        convention: ``"paper"`` or ``"lossferatu"``.
+        inputs: the input names in θ order.
+
+    Returns:
+        The loss per sample, shape ``[...]`` (the class axis reduced).
+
+    Raises:
+        ValueError: for a θ of the wrong length, mismatched shapes or a missing progress.
+
+    Example:
+        >>> theta = [0, 0, 1, 0, 0, 0, 0, 0]  # f = y: loss = -mean(y) = -1/n
+        >>> loss_value(theta, np.eye(2), np.full((2, 2), 0.5)).tolist()
+        [-0.5, -0.5]
+    """
+    names = check_inputs(inputs)
+    check_convention(convention)
+    x = np.asarray(label_onehot, dtype=np.float64)
+    y = np.asarray(probs, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(
+            f"label_onehot and probs must have the same shape; got {x.shape} and {y.shape}"
+        )
+    if "progress" in names and progress is None:
+        raise ValueError(f"inputs {names} include 'progress', so progress must be given")
+    by_name = {"label": x, "prediction": y, "progress": np.float64(progress or 0.0)}
+    f = evaluate(
+        theta,
+        [by_name[name] for name in names],
+        order,
+        trim,
+        convention,
+        prediction_axis=names.index("prediction"),
+    )
+    f = np.broadcast_to(f, y.shape)
+    if convention == "paper":
+        return -np.mean(f, axis=-1)
+    return -np.sum(f, axis=-1)
+
+
+def loss_shape(
+    theta: Sequence[float] | np.ndarray,
+    y0: np.ndarray | None = None,
+    order: int = 3,
+    inputs: Sequence[str] = DEFAULT_INPUTS,
+    trim: bool = True,
+    convention: str = "paper",
+    progress: float = 1.0,
+    num_classes: int = 2,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The loss in the paper's binary modality (Fig. 3a): true class 0, prediction ``y0``.
+
+    The prediction is ``[y0, 1 - y0]`` for two classes; with more classes the remaining
+    probability ``1 - y0`` is spread evenly over the other classes.
+
+    Args:
+        theta: centres then coefficients.
+        y0: predicted probabilities of the true class; defaults to ``np.linspace(0, 1, 101)``.
+        order: the Taylor order.
+        inputs: the input names in θ order.
+        trim: whether terms independent of the prediction are dropped.
+        convention: ``"paper"`` or ``"lossferatu"``.
+        progress: the training progress t used when ``"progress"`` is an input.
+        num_classes: number of classes n (>= 2).
+
+    Returns:
+        ``(y0, loss)``, two 1-D arrays of the same length.
+
+    Example:
+        >>> from keras_taylorglo.presets import PAPER_MNIST
+        >>> y0, loss = loss_shape(PAPER_MNIST)
+        >>> 0.7 <= y0[loss.argmin()] <= 0.95
+        True
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
+    grid = np.linspace(0.0, 1.0, 101) if y0 is None else np.asarray(y0, dtype=np.float64)
+    grid = np.atleast_1d(grid)
+    rest = (1.0 - grid)[:, None] / (num_classes - 1)
+    probs = np.concatenate([grid[:, None], np.repeat(rest, num_classes - 1, axis=1)], axis=1)
+    labels = np.zeros_like(probs)
+    labels[:, 0] = 1.0
+    loss = loss_value(theta, labels, probs, progress, order, trim, convention, inputs)
+    return grid, loss
