@@ -1,0 +1,480 @@
+"""Trial and attempt records, status constants and the fitness rules of a TaylorGLO search.
+
+A *trial* is one candidate θ of one generation. It is evaluated by one or more *attempts*
+(partial trainings with derived seeds). The rules that turn attempt outcomes into the one fitness
+CMA-ES is told live here, as plain functions, so that the engine, the store and the tests share
+them:
+
+========== ============================================ ===================================
+status     meaning                                      what happens next
+========== ============================================ ===================================
+ok         training finished                            done: fitness = validation accuracy
+aborted    validation accuracy below the abort          retried with a new seed (attempt + 1)
+           threshold at the abort epoch                 up to ``attempts`` in all; the last
+                                                        attempt's result stands (its
+                                                        fitness = its accuracy at abort)
+diverged   NaN/Inf loss or weights (custom fitness NaN) done: fitness 0, no retry
+failed     exception in the evaluation or the custom    retried like an abort; if the last
+           fitness function                             attempt fails, fitness 0
+infra      the worker died, ran out of memory or timed  the SAME attempt (same seed) is
+           out: not the candidate's fault               re-run on a healthy worker, at most
+                                                        ``max_infra_reruns`` times; after
+                                                        that it counts as ``failed``
+screened   rejected by the invariant pre-screen         done: fitness 0, no training
+========== ============================================ ===================================
+
+CMA-ES minimises, so it is told ``1 - fitness`` (:func:`tell_value`); a missing or NaN fitness is
+told as fitness 0, never as NaN (pycma would replace NaN with the median, which makes a failure
+look average).
+
+Attempts are numbered from 0, like generations and candidates. Seeds derive from (experiment
+seed, generation, candidate, attempt) (:func:`derive_seed`), so any evaluation can be replayed
+on its own.
+
+This module imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ABORTED",
+    "DIVERGED",
+    "FAILED",
+    "FINAL_STATUSES",
+    "INFRA",
+    "INTERRUPTED",
+    "MAX_INFRA_RERUNS",
+    "OK",
+    "OUTCOME_STATUSES",
+    "PENDING",
+    "RUNNING",
+    "SCREENED",
+    "STATUSES",
+    "Attempt",
+    "Decision",
+    "Outcome",
+    "Trial",
+    "decide",
+    "derive_seed",
+    "final_fitness",
+    "should_rerun",
+    "should_retry",
+    "tell_value",
+]
+
+OK = "ok"
+"""The attempt trained to the end of its budget; fitness is its validation accuracy."""
+ABORTED = "aborted"
+"""Validation accuracy fell below the abort threshold at the abort epoch; retried."""
+DIVERGED = "diverged"
+"""The loss or the weights became NaN/Inf (or a custom fitness returned NaN); fitness 0."""
+FAILED = "failed"
+"""The evaluation (or a custom fitness function) raised; retried like an abort."""
+INFRA = "infra"
+"""The worker died, ran out of memory or timed out; the same attempt is re-run elsewhere."""
+SCREENED = "screened"
+"""Rejected by the invariant pre-screen: fitness 0 without training."""
+RUNNING = "running"
+"""An attempt (or a candidate) that has started and not yet ended."""
+PENDING = "pending"
+"""A candidate that is journaled but has no attempt running yet."""
+INTERRUPTED = "interrupted"
+"""An attempt that was running when the driver stopped; resume re-runs it with the same seed."""
+
+STATUSES: tuple[str, ...] = (
+    OK,
+    ABORTED,
+    DIVERGED,
+    FAILED,
+    INFRA,
+    SCREENED,
+    RUNNING,
+    PENDING,
+    INTERRUPTED,
+)
+"""Every status a candidate or an attempt can have in the store."""
+FINAL_STATUSES: tuple[str, ...] = (OK, ABORTED, DIVERGED, FAILED, SCREENED)
+"""The statuses a candidate can end with (``infra`` never ends a candidate)."""
+OUTCOME_STATUSES: tuple[str, ...] = (OK, ABORTED, DIVERGED, FAILED, INFRA, SCREENED)
+"""The statuses an :class:`Outcome` can have."""
+
+MAX_INFRA_RERUNS = 3
+"""How many times one attempt is re-run after infrastructure failures before it counts as failed."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+@dataclass
+class Outcome:
+    """What one attempt (one partial training of one candidate) produced.
+
+    Args:
+        status: one of :data:`OUTCOME_STATUSES`.
+        fitness: the attempt's fitness (higher is better): the validation accuracy at the end (or
+            at the abort), the custom fitness value, or 0 for diverged/failed/infra/screened.
+        val_accuracy: the last validation accuracy seen, if any.
+        steps: training steps run.
+        seconds: wall time of the attempt, end to end.
+        history: per-epoch metric lists as Keras reports them (``{"val_accuracy": [...]}``).
+        error: the error text of a failed or infra attempt (one line or a traceback).
+        train_seconds: time inside the train and validation steps (for the overhead benchmark).
+
+    Raises:
+        ValueError: for an unknown status.
+
+    Example:
+        >>> outcome = Outcome(OK, 0.93, val_accuracy=0.93, steps=300)
+        >>> Outcome.from_dict(outcome.to_dict()) == outcome
+        True
+    """
+
+    status: str
+    fitness: float
+    val_accuracy: float | None = None
+    steps: int = 0
+    seconds: float = 0.0
+    history: dict[str, list[float]] = field(default_factory=dict)
+    error: str = ""
+    train_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.status not in OUTCOME_STATUSES:
+            raise ValueError(
+                f"Outcome status must be one of {OUTCOME_STATUSES}; got {self.status!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the outcome as a JSON-serialisable dict (NaN fitness stays a float NaN).
+
+        Returns:
+            A dict with exactly the dataclass fields.
+        """
+        data = asdict(self)
+        data["history"] = {str(k): [float(v) for v in values] for k, values in self.history.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Outcome:
+        """Rebuilds an outcome from :meth:`to_dict`'s dict; unknown keys are ignored.
+
+        Args:
+            data: a dict with at least ``status`` and ``fitness``.
+
+        Returns:
+            The outcome.
+
+        Raises:
+            ValueError: if ``status`` or ``fitness`` is missing or the status is unknown.
+        """
+        if "status" not in data or "fitness" not in data:
+            raise ValueError(
+                f"an Outcome dict needs 'status' and 'fitness'; got keys {sorted(data)}"
+            )
+        known = {
+            "status",
+            "fitness",
+            "val_accuracy",
+            "steps",
+            "seconds",
+            "history",
+            "error",
+            "train_seconds",
+        }
+        values = {k: v for k, v in data.items() if k in known}
+        values["history"] = dict(values.get("history") or {})
+        fitness = values["fitness"]
+        values["fitness"] = float("nan") if fitness is None else float(fitness)
+        return cls(**values)
+
+
+def _clean_fitness(fitness: float | None) -> float:
+    """Maps a missing or non-finite fitness to 0 (the worst a candidate can do)."""
+    if fitness is None or not _is_number(fitness) or not math.isfinite(float(fitness)):
+        return 0.0
+    return float(fitness)
+
+
+def tell_value(fitness: float | None) -> float:
+    """The value CMA-ES is told for a fitness: ``1 - fitness``, never NaN.
+
+    Args:
+        fitness: higher is better; ``None``, NaN and ±Inf count as fitness 0.
+
+    Returns:
+        ``1 - fitness`` (so a missing fitness is told as 1.0).
+
+    Example:
+        >>> tell_value(0.75), tell_value(float("nan")), tell_value(None)
+        (0.25, 1.0, 1.0)
+    """
+    return 1.0 - _clean_fitness(fitness)
+
+
+def final_fitness(outcome: Outcome) -> float:
+    """The fitness a candidate gets when ``outcome`` is its last attempt.
+
+    ``ok`` and ``aborted`` keep the attempt's fitness (its validation accuracy, at the end or at
+    the abort); ``diverged``, ``failed``, ``infra`` and ``screened`` give 0. NaN becomes 0.
+
+    Args:
+        outcome: the last attempt's outcome.
+
+    Returns:
+        A finite float.
+
+    Example:
+        >>> final_fitness(Outcome(ABORTED, 0.11)), final_fitness(Outcome(DIVERGED, float("nan")))
+        (0.11, 0.0)
+    """
+    if outcome.status in (OK, ABORTED):
+        return _clean_fitness(outcome.fitness)
+    return 0.0
+
+
+def should_retry(outcome: Outcome, attempt: int, attempts: int) -> bool:
+    """Whether the candidate gets another attempt with a new seed after ``outcome``.
+
+    Aborted and failed attempts are retried while ``attempt + 1 < attempts``. Diverged, ok and
+    screened outcomes are final. An ``infra`` outcome is not retried with a new seed: it is
+    re-run as the same attempt (see :func:`should_rerun`).
+
+    Args:
+        outcome: the outcome of attempt number ``attempt``.
+        attempt: the attempt number that produced it, from 0.
+        attempts: how many attempts a candidate may have in all (``evaluation.attempts``).
+
+    Returns:
+        True if attempt ``attempt + 1`` should run.
+
+    Raises:
+        ValueError: if ``attempt`` is negative or ``attempts`` is below 1.
+
+    Example:
+        >>> should_retry(Outcome(ABORTED, 0.1), 0, 3), should_retry(Outcome(ABORTED, 0.1), 2, 3)
+        (True, False)
+    """
+    _check_attempt(attempt, attempts)
+    return outcome.status in (ABORTED, FAILED) and attempt + 1 < attempts
+
+
+def should_rerun(
+    outcome: Outcome, infra_reruns: int, max_infra_reruns: int = MAX_INFRA_RERUNS
+) -> bool:
+    """Whether an infrastructure failure is re-run as the same attempt (same seed).
+
+    Args:
+        outcome: the outcome just received.
+        infra_reruns: how many times this attempt has already been re-run after infra failures.
+        max_infra_reruns: the bound; after that many re-runs an infra outcome counts as failed.
+
+    Returns:
+        True if ``outcome`` is ``infra`` and the bound is not reached.
+
+    Example:
+        >>> should_rerun(Outcome(INFRA, 0.0), 0), should_rerun(Outcome(INFRA, 0.0), 3)
+        (True, False)
+    """
+    return outcome.status == INFRA and infra_reruns < max_infra_reruns
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the engine does after an attempt ends (see :func:`decide`).
+
+    Attributes:
+        action: ``"rerun"`` (same attempt, same seed, after an infra failure), ``"retry"`` (next
+            attempt, new seed) or ``"done"`` (the candidate has its fitness).
+        attempt: the attempt number to run next (``rerun``/``retry``) or the last attempt
+            (``done``).
+        status: the candidate's final status when ``done``, else the outcome's status.
+        fitness: the candidate's final fitness when ``done`` (finite), else 0.0.
+    """
+
+    action: str
+    attempt: int
+    status: str
+    fitness: float
+
+
+def _check_attempt(attempt: int, attempts: int) -> None:
+    if attempts < 1:
+        raise ValueError(f"attempts must be >= 1; got {attempts!r}")
+    if attempt < 0:
+        raise ValueError(f"attempt numbers start at 0; got {attempt!r}")
+
+
+def decide(
+    outcome: Outcome,
+    attempt: int,
+    attempts: int,
+    infra_reruns: int = 0,
+    max_infra_reruns: int = MAX_INFRA_RERUNS,
+) -> Decision:
+    """Applies the fitness rules to one attempt's outcome.
+
+    Args:
+        outcome: the outcome of attempt number ``attempt``.
+        attempt: its number, from 0.
+        attempts: attempts allowed per candidate (``evaluation.attempts``).
+        infra_reruns: infra re-runs this attempt has already had before ``outcome``.
+        max_infra_reruns: bound on infra re-runs per attempt; beyond it infra counts as failed.
+
+    Returns:
+        The :class:`Decision`.
+
+    Raises:
+        ValueError: for a negative attempt number or ``attempts < 1``.
+
+    Example:
+        >>> decide(Outcome(ABORTED, 0.1), 0, 3)
+        Decision(action='retry', attempt=1, status='aborted', fitness=0.0)
+        >>> decide(Outcome(ABORTED, 0.12), 2, 3)
+        Decision(action='done', attempt=2, status='aborted', fitness=0.12)
+        >>> decide(Outcome(INFRA, 0.0), 1, 3, infra_reruns=3)
+        Decision(action='retry', attempt=2, status='failed', fitness=0.0)
+    """
+    _check_attempt(attempt, attempts)
+    if should_rerun(outcome, infra_reruns, max_infra_reruns):
+        return Decision("rerun", attempt, INFRA, 0.0)
+    status = FAILED if outcome.status == INFRA else outcome.status
+    if status in (ABORTED, FAILED) and attempt + 1 < attempts:
+        return Decision("retry", attempt + 1, status, 0.0)
+    fitness = final_fitness(Outcome(status, outcome.fitness))
+    return Decision("done", attempt, status, fitness)
+
+
+def derive_seed(experiment_seed: int, generation: int, candidate: int, attempt: int) -> int:
+    """A seed for one attempt, stable across runs, platforms and Python versions.
+
+    ``numpy.random.SeedSequence([seed, generation, candidate, attempt]).generate_state(1)[0]``
+    modulo 2**31 (so it fits every framework's seed argument).
+
+    Args:
+        experiment_seed: ``experiment.seed`` (>= 0).
+        generation: generation index, from 0.
+        candidate: candidate index within the generation, from 0.
+        attempt: attempt number, from 0 (infra re-runs reuse the attempt's seed).
+
+    Returns:
+        An int in ``[0, 2**31)``.
+
+    Raises:
+        ValueError: if any part is negative or not an integer.
+
+    Example:
+        >>> derive_seed(0, 0, 0, 0) == derive_seed(0, 0, 0, 0) != derive_seed(0, 0, 0, 1)
+        True
+    """
+    parts = (experiment_seed, generation, candidate, attempt)
+    names = ("experiment_seed", "generation", "candidate", "attempt")
+    for name, value in zip(names, parts, strict=True):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
+    state = np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0]
+    return int(state) % 2**31
+
+
+@dataclass
+class Attempt:
+    """One attempt of one candidate, as the engine and the store record it.
+
+    Attributes:
+        number: attempt number, from 0.
+        seed: the derived seed it trains with.
+        outcome: its outcome, ``None`` while it runs.
+        infra_reruns: how many infra re-runs of this attempt came before this record.
+        worker: the worker id that ran it.
+        device: the device (group) it ran on, e.g. ``"GPU:0"`` or ``"CPU"``.
+        started: POSIX start time.
+        ended: POSIX end time, ``None`` while it runs.
+    """
+
+    number: int
+    seed: int
+    outcome: Outcome | None = None
+    infra_reruns: int = 0
+    worker: str = ""
+    device: str = ""
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def status(self) -> str:
+        """The outcome's status, or ``running`` while there is none."""
+        return RUNNING if self.outcome is None else self.outcome.status
+
+
+@dataclass
+class Trial:
+    """One candidate θ of one generation, with its attempts and (once done) its fitness.
+
+    Attributes:
+        generation: generation index, from 0.
+        index: candidate index within the generation, from 0.
+        theta: the candidate's θ.
+        status: :data:`PENDING`, :data:`RUNNING` or one of :data:`FINAL_STATUSES`.
+        fitness: the final fitness once done, else ``None``.
+        attempts: the attempt records, in the order they ran (infra re-runs included).
+
+    Example:
+        >>> trial = Trial(0, 2, [0.0] * 8)
+        >>> trial.record(Attempt(0, seed=5, outcome=Outcome(ABORTED, 0.1)), attempts=3).action
+        'retry'
+        >>> trial.record(Attempt(1, seed=6, outcome=Outcome(OK, 0.9)), attempts=3).action
+        'done'
+        >>> trial.status, trial.fitness, trial.done
+        ('ok', 0.9, True)
+    """
+
+    generation: int
+    index: int
+    theta: list[float]
+    status: str = PENDING
+    fitness: float | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def done(self) -> bool:
+        """Whether the trial has its final fitness."""
+        return self.status in FINAL_STATUSES
+
+    def record(
+        self, attempt: Attempt, attempts: int, max_infra_reruns: int = MAX_INFRA_RERUNS
+    ) -> Decision:
+        """Adds a finished attempt and applies the fitness rules.
+
+        Args:
+            attempt: the finished attempt (its ``outcome`` set).
+            attempts: attempts allowed per candidate.
+            max_infra_reruns: bound on infra re-runs per attempt.
+
+        Returns:
+            The :class:`Decision`; when it is ``done`` the trial's status and fitness are set.
+
+        Raises:
+            ValueError: if the attempt has no outcome or the trial is already done.
+        """
+        if attempt.outcome is None:
+            raise ValueError(f"attempt {attempt.number} has no outcome yet; record it when it ends")
+        if self.done:
+            raise ValueError(
+                f"trial {self.generation}/{self.index} is already done with status {self.status!r}"
+            )
+        self.attempts.append(attempt)
+        decision = decide(
+            attempt.outcome, attempt.number, attempts, attempt.infra_reruns, max_infra_reruns
+        )
+        if decision.action == "done":
+            self.status = decision.status
+            self.fitness = decision.fitness
+        else:
+            self.status = RUNNING
+        return decision
