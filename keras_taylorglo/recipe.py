@@ -446,7 +446,7 @@ class Recipe:
             TOML text ending with a newline.
 
         Example:
-            >>> print(load_default_recipe().to_toml().splitlines()[1])
+            >>> print(load_default_recipe().to_toml().splitlines()[2])
             [experiment]
         """
         lines = [f"# resolved recipe: {self.source}", ""]
@@ -697,9 +697,13 @@ class _Checker:
     def keys(self, name: str, table: Mapping[str, Any], allowed: Sequence[str]) -> None:
         for key in table:
             if key not in allowed:
+                hint = _did_you_mean(key, allowed, prefix=name + ".")
+                if not hint and key in SECTIONS:
+                    # `training = {...}` written below a [model] header lands inside [model]
+                    hint = f"; '{key}' is a section: write it as a [{key}] header"
                 raise self.error(
                     f"{name}.{key}",
-                    f"unknown key{_did_you_mean(key, allowed, prefix=name + '.')}",
+                    f"unknown key{hint}",
                     expected=f"one of {', '.join(allowed)}",
                 )
 
