@@ -34,11 +34,25 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _tomlish(value: Any) -> str:
+    """Spell a value the way the user wrote it in TOML: `true`, `"x"`, `[1, 2]`, `{ a = 1 }`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return '"' + escaped + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_tomlish(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        return "{ " + ", ".join(f"{k} = {_tomlish(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
 def _show(value: Any, limit: int = 80) -> str:
     """Format an offending value for a message: TOML-ish, short, on one line."""
-    # TOML spelling for booleans: the user wrote `true`, not Python's `True`
-    shown = ("true" if value else "false") if isinstance(value, bool) else repr(value)
-    shown = _one_line(shown)
+    shown = _one_line(_tomlish(value))
     if len(shown) > limit:
         shown = shown[: limit - 3] + "..."
     return shown

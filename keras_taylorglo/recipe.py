@@ -719,7 +719,7 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int):
             problem = "must be an integer"
             if isinstance(value, bool):
-                problem += " (a boolean is not a number)"
+                problem += ", not a boolean"
             raise self.error(name, problem, value, expected)
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             raise self.error(name, "out of range", value, expected)
@@ -738,7 +738,7 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             problem = "must be a number"
             if isinstance(value, bool):
-                problem += " (a boolean is not a number)"
+                problem += ", not a boolean"
             raise self.error(name, problem, value, expected)
         number = float(value)
         if not math.isfinite(number):
@@ -758,7 +758,7 @@ class _Checker:
         expected = "one of " + ", ".join(f'"{c}"' for c in choices)
         value = self.string(name, value, expected)
         if value not in choices:
-            raise self.error(name, f"not allowed{_did_you_mean(value, choices)}", value, expected)
+            raise self.error(name, f"unknown value{_did_you_mean(value, choices)}", value, expected)
         return value
 
     def callable_spec(self, name: str, value: str, builtin: str) -> str:

@@ -278,7 +278,7 @@ def test_overrides_apply_to_a_loaded_file_and_with_overrides(tmp_path: Path):
         ("evolution..population=4", "evolution..population", "malformed override key"),
         ("evolutoin.population=4", "evolutoin.population", "did you mean 'evolution'"),
         ("evolution.populaton=4", "evolution.populaton", "did you mean 'evolution.population'"),
-        ("evolution.population=true", "evolution.population", "a boolean is not a number"),
+        ("evolution.population=true", "evolution.population", "not a boolean"),
         ("evolution.population=four", "evolution.population", "must be an integer"),
         ("training.learning_rate=-0.1", "training.learning_rate", "out of range"),
         ("data.augment.flip=yes", "data.augment.flip", "must be a boolean"),
