@@ -234,8 +234,8 @@ class TrainingConfig:
     Attributes:
         optimizer: One of :data:`OPTIMIZERS`.
         learning_rate: Initial learning rate (> 0).
-        momentum: Momentum in [0, 1) for ``momentum``/``nesterov`` (``adam``: beta_1).
-        weight_decay: L2 weight decay (>= 0).
+        momentum: Momentum in [0, 1) for ``momentum`` and ``nesterov`` (``sgd``, ``adam``: unused).
+        weight_decay: Weight decay coefficient (>= 0), the literature's L2 value.
         schedule: Learning-rate decay.
         partial: Budget of one fitness evaluation.
         full: Budget of a full training (analysis, baselines).
