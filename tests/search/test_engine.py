@@ -1,0 +1,293 @@
+"""The search end to end through the CLI, with custom fitness functions (no TensorFlow).
+
+Each test runs real driver and worker processes. Kill tests SIGKILL the driver at chosen
+moments and check that `resume` ends with exactly the uninterrupted run's result and that no
+finished attempt was run again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+
+RECIPE = """
+[experiment]
+name = "t"
+seed = 3
+
+[evolution]
+population = {population}
+generations = {generations}
+sigma = 1.2
+
+[evaluation]
+fitness = "fitness_fns:{fitness}"
+attempts = 3
+timeout = {timeout}
+
+[execution]
+devices = "cpu"
+workers = 2
+"""
+
+
+def write_recipe(tmp: Path, fitness: str = "sphere", population: int = 6, generations: int = 4,
+                 timeout: float = 0) -> Path:
+    shutil.copy(HERE / "fitness_fns.py", tmp / "fitness_fns.py")
+    path = tmp / "recipe.toml"
+    path.write_text(RECIPE.format(fitness=fitness, population=population,
+                                  generations=generations, timeout=timeout))
+    return path
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "keras_taylorglo", *args],
+        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+    )
+
+
+def spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "keras_taylorglo", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, **(env or {})}, start_new_session=True,
+    )
+
+
+def status(run_dir: Path) -> dict:
+    out = cli("status", str(run_dir), "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def query(run_dir: Path, sql: str) -> list[tuple]:
+    con = sqlite3.connect(f"file:{run_dir / 'experiment.sqlite'}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def wait_for(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except sqlite3.Error:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process ended early: {proc.communicate()}")
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def finished_attempts(run_dir: Path) -> list[tuple]:
+    return query(
+        run_dir,
+        "SELECT generation, candidate, attempt, status FROM attempts "
+        "WHERE ended IS NOT NULL AND status NOT IN ('infra', 'interrupted')",
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    """The uninterrupted run every resumed run must equal."""
+    tmp = tmp_path_factory.mktemp("ref")
+    recipe = write_recipe(tmp)
+    out = cli("search", str(recipe), "--out", str(tmp / "run"))
+    assert out.returncode == 0, out.stderr
+    return status(tmp / "run")
+
+
+def test_search_finishes_with_contract_status(reference):
+    s = reference
+    assert s["state"] == "finished"
+    assert s["evaluations"] == 6 * 4
+    assert [g["index"] for g in s["generations"]] == [0, 1, 2, 3]
+    for g in s["generations"]:
+        assert set(g) >= {"index", "best_fitness", "mean_fitness", "sigma", "evaluations",
+                          "candidate_failures", "infra_failures"}
+        assert g["evaluations"] == 6 and g["candidate_failures"] == 0 and g["infra_failures"] == 0
+        assert 0 < g["mean_fitness"] <= g["best_fitness"] <= 1.0
+    best = s["best"]
+    assert best["fitness"] == max(g["best_fitness"] for g in s["generations"])
+    assert len(best["theta"]) == 8
+    # CMA-ES improves on a sphere: the last generation's mean beats the first's.
+    assert s["generations"][-1]["mean_fitness"] > s["generations"][0]["mean_fitness"]
+
+
+def test_same_seed_same_search(tmp_path, reference):
+    recipe = write_recipe(tmp_path)
+    out = cli("search", str(recipe), "--out", str(tmp_path / "run"))
+    assert out.returncode == 0, out.stderr
+    assert status(tmp_path / "run")["best"] == reference["best"]
+
+
+KILL_POINTS = {
+    # between generations: generation 1 is told and checkpointed, generation 2 not begun
+    "between_generations": "SELECT COUNT(*) >= 2 FROM generations WHERE finished IS NOT NULL",
+    # mid-generation: some attempts of generation 2 finished, others not
+    "mid_generation": "SELECT COUNT(*) >= 3 FROM attempts WHERE generation = 2 AND ended IS NOT NULL",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
+def test_sigkill_and_resume_is_exact(tmp_path, reference, point):
+    recipe = write_recipe(tmp_path)
+    run_dir = tmp_path / "run"
+    proc = spawn("search", str(recipe), "--out", str(run_dir), env={"TG_FITNESS_SLEEP": "0.05"})
+    wait_for(lambda: query(run_dir, KILL_POINTS[point])[0][0] == 1, proc=proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = set(finished_attempts(run_dir))
+    assert status(run_dir)["state"] == "interrupted"
+    out = cli("resume", str(run_dir))
+    assert out.returncode == 0, out.stderr
+    final = status(run_dir)
+    assert final["state"] == "finished"
+    assert final["best"] == reference["best"]
+    assert [g["best_fitness"] for g in final["generations"]] == [
+        g["best_fitness"] for g in reference["generations"]
+    ]
+    rows = finished_attempts(run_dir)
+    assert len(rows) == len(set(rows)) == 24, "a finished attempt was run again"
+    assert before <= set(rows)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["begin_generation:2", "finish_attempt:9", "finish_generation:1"])
+def test_crash_while_journaling_then_resume(tmp_path, reference, fault):
+    """The driver dies inside a store transaction: nothing half-written, resume is exact."""
+    recipe = write_recipe(tmp_path)
+    run_dir = tmp_path / "run"
+    out = cli("search", str(recipe), "--out", str(run_dir),
+              env={"KERAS_TAYLORGLO_FAULT": fault})
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    # The transaction that was cut is wholly absent.
+    generations = query(run_dir, "SELECT idx, finished FROM generations ORDER BY idx")
+    name, n = fault.split(":")
+    if name == "begin_generation":
+        assert [g for g, _ in generations] == [0, 1]
+        assert query(run_dir, "SELECT COUNT(*) FROM candidates WHERE generation = 2")[0][0] == 0
+    if name == "finish_generation":
+        assert generations[1][1] is None  # generation 1 begun, not finished
+    out = cli("resume", str(run_dir))
+    assert out.returncode == 0, out.stderr
+    final = status(run_dir)
+    assert final["best"] == reference["best"]
+    rows = finished_attempts(run_dir)
+    assert len(rows) == len(set(rows)) == 24
+
+
+@pytest.mark.slow
+def test_fitness_rules(tmp_path):
+    recipe = write_recipe(tmp_path, fitness="rules", population=8, generations=2)
+    run_dir = tmp_path / "run"
+    out = cli("search", str(recipe), "--out", str(run_dir))
+    assert out.returncode == 0, out.stderr
+    rows = query(run_dir, "SELECT generation, candidate, attempt, status, fitness FROM attempts "
+                          "WHERE ended IS NOT NULL")
+    cands = query(run_dir, "SELECT generation, idx, theta, status, fitness FROM candidates")
+    by_cand: dict = {}
+    for g, c, a, st, f in rows:
+        by_cand.setdefault((g, c), []).append((a, st, f))
+    saw_fail = saw_div = False
+    for g, c, theta_json, cst, cfit in cands:
+        theta = json.loads(theta_json)
+        attempts = sorted(by_cand[(g, c)])
+        if theta[1] > 1.5:  # NaN: diverged, fitness 0, no retry
+            saw_div = True
+            assert [s for _, s, _ in attempts] == ["diverged"] and cst == "diverged" and cfit == 0
+        elif theta[0] > 1.0:  # exception: failed, retried up to 3 attempts, fitness 0
+            saw_fail = True
+            assert [(a, s) for a, s, _ in attempts] == [(0, "failed"), (1, "failed"), (2, "failed")]
+            assert cst == "failed" and cfit == 0
+        else:
+            assert [s for _, s, _ in attempts] == ["ok"] and cst == "ok" and cfit > 0
+    assert saw_fail and saw_div, "the sampled candidates did not exercise both rules"
+    s = status(run_dir)
+    assert sum(g["candidate_failures"] for g in s["generations"]) > 0
+    assert all(g["infra_failures"] == 0 for g in s["generations"])
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_attempt_is_replaced(tmp_path):
+    recipe = write_recipe(tmp_path, fitness="die_once", population=4, generations=2)
+    run_dir = tmp_path / "run"
+    out = cli("search", str(recipe), "--out", str(run_dir),
+              env={"TG_DIE_MARKER": str(tmp_path / "died")})
+    assert out.returncode == 0, out.stderr
+    s = status(run_dir)
+    assert s["state"] == "finished" and s["evaluations"] == 8
+    assert sum(g["infra_failures"] for g in s["generations"]) == 1
+    assert sum(g["candidate_failures"] for g in s["generations"]) == 0
+    kinds = [k for (k,) in query(run_dir, "SELECT kind FROM events")]
+    assert "worker_died" in kinds and "infra" in kinds
+    # The lost attempt was re-run with the same seed and counted once as a candidate result.
+    seed = int((tmp_path / "died").read_text())
+    assert query(run_dir, f"SELECT status FROM attempts WHERE seed = {seed} ORDER BY id") == [
+        ("infra",), ("ok",)
+    ]
+
+
+@pytest.mark.slow
+def test_timeout_is_enforced(tmp_path):
+    recipe = write_recipe(tmp_path, fitness="slow_once", population=4, generations=1, timeout=2)
+    run_dir = tmp_path / "run"
+    t0 = time.monotonic()
+    out = cli("search", str(recipe), "--out", str(run_dir),
+              env={"TG_SLOW_MARKER": str(tmp_path / "slow")})
+    assert out.returncode == 0, out.stderr
+    assert time.monotonic() - t0 < 45
+    errors = [e for (e,) in query(run_dir, "SELECT error FROM attempts WHERE status = 'infra'")]
+    assert len(errors) == 1 and "timeout after 2 s" in errors[0]
+
+
+@pytest.mark.slow
+def test_lock_refuses_second_search_and_ctrl_c_is_resumable(tmp_path):
+    recipe = write_recipe(tmp_path, generations=3)
+    run_dir = tmp_path / "run"
+    proc = spawn("search", str(recipe), "--out", str(run_dir), env={"TG_FITNESS_SLEEP": "0.2"})
+    wait_for(lambda: query(run_dir, "SELECT COUNT(*) FROM attempts")[0][0] >= 1, proc=proc)
+    second = cli("search", str(recipe), "--out", str(run_dir), "--overwrite")
+    assert second.returncode == 2
+    assert second.stderr.count("\n") == 1 and "in use by process" in second.stderr
+    assert str(proc.pid) in second.stderr
+    assert status(run_dir)["state"] == "running"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert f"keras-taylorglo resume {run_dir}" in err
+    assert status(run_dir)["state"] == "interrupted"
+    out = cli("resume", str(run_dir))
+    assert out.returncode == 0, out.stderr
+    assert status(run_dir)["state"] == "finished"
+
+
+def test_existing_run_is_not_overwritten(tmp_path):
+    recipe = write_recipe(tmp_path, population=4, generations=1)
+    run_dir = tmp_path / "run"
+    assert cli("search", str(recipe), "--out", str(run_dir)).returncode == 0
+    again = cli("search", str(recipe), "--out", str(run_dir))
+    assert again.returncode == 2 and "already holds a finished search" in again.stderr
+    assert cli("search", str(recipe), "--out", str(run_dir), "--overwrite").returncode == 0
+
+
+def test_status_of_missing_run_is_one_line(tmp_path):
+    out = cli("status", str(tmp_path / "nothing"))
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
