@@ -1,0 +1,71 @@
+"""Data sets for TaylorGLO searches: digits (offline), any TFDS image set, or your own function.
+
+- :func:`load_dataset` turns a recipe's ``[data]`` section into a :class:`DataBundle`.
+- :mod:`keras_taylorglo.data.digits` registers scikit-learn's digits as the TFDS data set
+  ``taylorglo_digits`` (recipe name ``digits``), prepared offline.
+- :mod:`keras_taylorglo.data.augment` holds the stateless flip, crop and Cutout ops.
+
+Example:
+    >>> from keras_taylorglo.data import load_dataset
+    >>> bundle = load_dataset(recipe.data, recipe.base_dir, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import sys
+import types
+
+
+def _provide_importlib_resources() -> None:
+    """Let TFDS 4.9 import ``importlib_resources`` on Python >= 3.9 without the backport.
+
+    ``DatasetBuilder.code_path`` (used by ``download_and_prepare``) imports the backport, which
+    TFDS only declares as a dependency for Python < 3.9 (tensorflow/datasets#11212). The standard
+    library's ``importlib.resources`` has the one name it uses, ``abc.Traversable``.
+    """
+    try:
+        importlib.import_module("importlib_resources")
+    except ModuleNotFoundError:
+        shim = types.ModuleType("importlib_resources")
+        shim.__dict__.update(vars(importlib.resources))
+        try:
+            shim.abc = importlib.import_module("importlib.resources.abc")  # Python >= 3.11
+        except ModuleNotFoundError:
+            shim.abc = importlib.import_module("importlib.abc")  # Python 3.10: Traversable here
+        sys.modules["importlib_resources"] = shim
+
+
+_provide_importlib_resources()
+
+from .augment import augment_image, cutout, make_augment_fn, random_crop, random_flip  # noqa: E402
+from .digits import DIGITS_BUILDER_NAME, TaylorgloDigits  # noqa: E402
+from .loading import (  # noqa: E402
+    DATASET_ALIASES,
+    PAPER_VALIDATION_SIZES,
+    SPLIT_SEED,
+    DataBundle,
+    from_arrays,
+    load_dataset,
+    load_tfds_arrays,
+    prepare_tfds_builder,
+)
+
+__all__ = [
+    "DATASET_ALIASES",
+    "DIGITS_BUILDER_NAME",
+    "PAPER_VALIDATION_SIZES",
+    "SPLIT_SEED",
+    "DataBundle",
+    "TaylorgloDigits",
+    "augment_image",
+    "cutout",
+    "from_arrays",
+    "load_dataset",
+    "load_tfds_arrays",
+    "make_augment_fn",
+    "prepare_tfds_builder",
+    "random_crop",
+    "random_flip",
+]
