@@ -205,7 +205,8 @@ class TrainingProgress(_StepCounter):
     Before each train step, every :class:`~keras_taylorglo.TaylorGLOLoss` in ``model.loss`` that
     has a ``"progress"`` input gets ``t = min(steps done, total_steps) / total_steps``, so t is 0
     for the first step and approaches 1 at the end of the budget. The count restarts at 0 with
-    every ``fit``. With ``steps_per_execution > 1`` t is constant within one execution.
+    every ``fit``. With ``steps_per_execution > 1`` t is constant within one execution. On the
+    JAX backend compile the model with ``jit_compile=False`` (a jitted JAX step reads t once).
 
     Args:
         total_steps: the training budget in steps (t reaches 1 after that many steps).
@@ -240,6 +241,13 @@ class TrainingProgress(_StepCounter):
             warnings.warn(
                 "TrainingProgress: the model has no TaylorGLOLoss with a 'progress' input "
                 "(model.loss); it does nothing.",
+                stacklevel=2,
+            )
+        elif keras.backend.backend() == "jax" and getattr(self.model, "jit_compile", False):
+            # A jitted JAX train step captures variables outside the model's state as constants.
+            warnings.warn(
+                "TrainingProgress: on the JAX backend a jit-compiled train step reads the loss's "
+                "progress only once; compile the model with jit_compile=False for t to advance.",
                 stacklevel=2,
             )
         self._set(0.0)

@@ -3,7 +3,11 @@
 The maths is the plain function :func:`taylorglo`; :class:`TaylorGLOLoss` is a thin
 ``keras.losses.Loss`` that holds θ (and the training progress t) in non-trainable variables, so
 that a compiled model can be re-used with a new θ without retracing. Written with ``keras.ops``
-only, so it runs on every Keras backend (TensorFlow, JAX, PyTorch).
+only (tested on the TensorFlow and JAX backends).
+
+On the JAX backend a jit-compiled train step captures θ and t as constants (Keras's JAX trainer
+threads only the model's own variables through ``jax.jit``): after ``set_theta`` call
+``model.make_train_function(force=True)`` (one retrace), or compile with ``jit_compile=False``.
 
 Example:
     >>> import keras
@@ -165,6 +169,7 @@ class TaylorGLOLoss(keras.losses.Loss):
     θ lives in the non-trainable variable :attr:`theta`: :meth:`set_theta` changes it and a
     compiled model's next ``fit`` uses the new value without retracing. The training progress t
     lives in :attr:`progress` (fed by :class:`keras_taylorglo.callbacks.TrainingProgress`).
+    Both hold for the TensorFlow backend; on JAX see the module docstring.
 
     Args:
         theta: the parameters; ``None`` means all zeros (the search's unbiased start).
