@@ -37,7 +37,26 @@ _LAZY: dict[str, str] = {
     "TaylorGLOError": "errors",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
+__all__ = [
+    "AbortBelowAccuracy",
+    "Evaluator",
+    "Outcome",
+    "PAPER_MNIST",
+    "PartialTraining",
+    "Recipe",
+    "Store",
+    "TaylorGLOError",
+    "TaylorGLOLoss",
+    "TrainingProgress",
+    "__version__",
+    "load_recipe",
+    "loss_shape",
+    "multi_indices",
+    "num_params",
+    "parse_recipe",
+    "presets",
+    "taylorglo",
+]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import presets

@@ -294,8 +294,10 @@ class Evaluator:
                 base_lr = self.recipe.training.learning_rate
                 callbacks.append(
                     keras.callbacks.LearningRateScheduler(
-                        lambda epoch, _lr: base_lr
-                        * schedule.gamma ** sum(epoch >= e for e in schedule.decay_epochs)
+                        lambda epoch, _lr: (
+                            base_lr
+                            * schedule.gamma ** sum(epoch >= e for e in schedule.decay_epochs)
+                        )
                     )
                 )
             scored = self.data.validation if self.split == "validation" else self.data.test
@@ -324,7 +326,9 @@ class Evaluator:
                 accuracy = logs.get("val_accuracy", [math.nan])[-1]
             else:
                 test_start = time.perf_counter()
-                accuracy = float(self.model.evaluate(scored, verbose=0, return_dict=True)["accuracy"])
+                accuracy = float(
+                    self.model.evaluate(scored, verbose=0, return_dict=True)["accuracy"]
+                )
                 timer.seconds += time.perf_counter() - test_start
             status = ABORTED if abort is not None and abort.aborted else OK
             if not math.isfinite(accuracy):

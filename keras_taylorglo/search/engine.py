@@ -31,21 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
-from .executors import Fatal, TaskDone, TaskLost, WorkerDown, WorkerUp
+from .executors import Fatal, TaskLost, WorkerDown, WorkerUp
 from .executors import Task as Task
-from .trial import (
-    ABORTED,
-    DIVERGED,
-    FAILED,
-    INFRA,
-    OK,
-    SCREENED,
-    Outcome,
-    derive_seed,
-)
-
-# An attempt lost this many times to infrastructure failures counts as a failed attempt.
-MAX_INFRA_RERUNS = 3
+from .trial import DIVERGED, INFRA, SCREENED, Decision, Outcome, decide, derive_seed
 
 
 @dataclass
@@ -57,6 +45,17 @@ class _CandidateState:
     fitness: float = 0.0
     next_attempt: int = 0
     infra: dict[int, int] = field(default_factory=dict)
+
+    def apply(self, outcome: Outcome, attempt: int, allowed: int) -> Decision:
+        """Apply the fitness rules (:func:`~.trial.decide`) to one finished attempt."""
+        decision = decide(outcome, attempt, allowed, infra_reruns=self.infra.get(attempt, 0))
+        if outcome.status == INFRA:
+            self.infra[attempt] = self.infra.get(attempt, 0) + 1
+        if decision.action == "done":
+            self.final_status, self.fitness = decision.status, decision.fitness
+        else:
+            self.next_attempt = decision.attempt
+        return decision
 
 
 class SearchInterrupted(Exception):
@@ -102,6 +101,7 @@ class Engine:
         best = self.store.best()
         if best:
             self.best_fitness = best["fitness"]
+        self.store.close_interrupted_attempts()
         self.store.set_state("running", pid=os.getpid(), host=socket.gethostname())
         self.executor.start()
         if self.display:
@@ -163,7 +163,10 @@ class Engine:
 
         cfg = self.recipe.loss
         return invariant_check(
-            list(theta), order=cfg.order, inputs=tuple(cfg.inputs), trim=cfg.trim,
+            list(theta),
+            order=cfg.order,
+            inputs=tuple(cfg.inputs),
+            trim=cfg.trim,
             convention=cfg.convention,
         )
 
@@ -173,38 +176,30 @@ class Engine:
         return Task(self._next_task_id, g, c, attempt, seed, theta)
 
     def _run_generation(self, g: int, candidates: list[tuple[float, ...]]) -> list[float]:
-        attempts_allowed = self.recipe.evaluation.attempts
+        allowed = self.recipe.evaluation.attempts
         states = [_CandidateState(theta=c) for c in candidates]
-        pending: deque[Task] = deque()
-        # Replay what the store already knows (resume); unfinished attempts are simply re-run.
+        # Replay what the store already knows (resume): finished attempts are never run again;
+        # attempts the driver died under were closed as interrupted and simply run again.
         for row in self.store.finished_attempts(g):
-            st = states[row["candidate"]]
-            if row["status"] == INFRA:
-                st.infra[row["attempt"]] = st.infra.get(row["attempt"], 0) + 1
-                continue
-            self._apply(st, row["attempt"], row["status"], row["fitness"], attempts_allowed)
+            outcome = Outcome(row["status"], row["fitness"])
+            states[row["candidate"]].apply(outcome, row["attempt"], allowed)
+        pending: deque[Task] = deque()
         for c, st in enumerate(states):
-            done = self.store.candidate_result(g, c)
-            if done is not None and done["status"] is not None and st.final_status is None:
-                st.final_status, st.fitness = done["status"], done["fitness"]
-            if st.final_status is None and st.next_attempt == 0 and not self._prescreen(st.theta):
-                st.final_status, st.fitness = SCREENED, 0.0
-                self.store.set_candidate_result(g, c, SCREENED, 0.0)
-                self.store.add_event("screened", "failed the invariant pre-screen", g, c)
+            if st.final_status is None and st.next_attempt == 0 and not self.store.attempts(g, c):
+                if not self._prescreen(st.theta):
+                    st.final_status, st.fitness = SCREENED, 0.0
+                    self.store.add_event("screened", "failed the invariant pre-screen", g, c)
             if st.final_status is None:
                 pending.append(self._new_task(g, c, st.next_attempt, st.theta))
-            elif done is None or done["status"] is None:
+            elif self.store.candidate_result(g, c) is None:
                 self.store.set_candidate_result(g, c, st.final_status, st.fitness)
-        in_flight: dict[int, Task] = {}
         while any(st.final_status is None for st in states):
             for worker_id in self.executor.idle_workers():
                 if not pending:
                     break
-                task = pending.popleft()
-                self._dispatch(task, worker_id)
-                in_flight[task.task_id] = task
+                self._dispatch(pending.popleft(), worker_id)
             for event in self.executor.poll(0.5):
-                self._handle(event, g, states, pending, in_flight, attempts_allowed)
+                self._handle(event, g, states, pending, allowed)
             if self.display:
                 self.display.update(self.store)
         return [st.fitness for st in states]
@@ -224,32 +219,12 @@ class Engine:
             attempt=task.attempt,
         )
 
-    def _apply(
-        self, st: _CandidateState, attempt: int, status: str, fitness: float | None, allowed: int
-    ) -> str | None:
-        """Apply the fitness rules to one finished attempt; return the event kind if any."""
-        fitness = 0.0 if fitness is None or not math.isfinite(fitness) else float(fitness)
-        st.next_attempt = max(st.next_attempt, attempt + 1)
-        if status in (OK, SCREENED):
-            st.final_status, st.fitness = status, fitness
-            return None
-        if status == DIVERGED:
-            st.final_status, st.fitness = DIVERGED, 0.0
-            return "divergence"
-        # aborted or failed: retry with a new seed while attempts remain
-        if st.next_attempt < allowed:
-            return "retry"
-        st.final_status = status
-        st.fitness = fitness if status == ABORTED else 0.0
-        return "abort" if status == ABORTED else "failure"
-
     def _handle(
         self,
         event: Any,
         g: int,
         states: list[_CandidateState],
         pending: deque[Task],
-        in_flight: dict[int, Task],
         allowed: int,
     ) -> None:
         store = self.store
@@ -264,48 +239,44 @@ class Engine:
             store.add_event("worker_died", f"{event.worker_id}: {event.reason}")
             return
         task: Task = event.task
-        in_flight.pop(task.task_id, None)
         row = self._attempt_rows.pop(task.task_id)
         st = states[task.candidate]
         if isinstance(event, TaskLost):
-            store.finish_attempt(row, Outcome(INFRA, 0.0, error=event.reason))
-            count = st.infra.get(task.attempt, 0) + 1
-            st.infra[task.attempt] = count
-            if count <= MAX_INFRA_RERUNS:
-                store.add_event(
-                    "infra",
-                    f"attempt {task.attempt} lost ({event.reason}); re-running it",
-                    g,
-                    task.candidate,
-                )
-                pending.appendleft(self._new_task(g, task.candidate, task.attempt, task.theta))
-                return
-            outcome = Outcome(FAILED, 0.0, error=f"lost {count} times: {event.reason}")
-            kind = self._apply(st, task.attempt, FAILED, 0.0, allowed)
+            outcome = Outcome(INFRA, 0.0, error=event.reason)
         else:
             outcome = Outcome.from_dict(event.outcome)
-            store.finish_attempt(row, outcome)
             store.update_worker(
                 event.worker_id,
                 state="idle",
                 last_status=outcome.status,
                 last_fitness=outcome.fitness,
             )
-            kind = self._apply(st, task.attempt, outcome.status, outcome.fitness, allowed)
-        if kind is not None:
-            detail = f"attempt {task.attempt}: {outcome.status}"
-            if outcome.error:
-                detail += f" ({outcome.error})"
-            store.add_event(kind, detail, g, task.candidate)
-        if kind == "retry":
-            pending.append(self._new_task(g, task.candidate, st.next_attempt, task.theta))
-        if st.final_status is not None:
-            store.set_candidate_result(g, task.candidate, st.final_status, st.fitness)
-            if st.fitness > self.best_fitness:
-                self.best_fitness = st.fitness
-                store.add_event(
-                    "new_best", f"new best fitness {st.fitness:.4f}", g, task.candidate
-                )
+        decision = st.apply(outcome, task.attempt, allowed)
+        done = decision.action == "done"
+        # The attempt and, when final, its candidate's result: one transaction.
+        store.finish_attempt(
+            row,
+            outcome,
+            candidate_status=st.final_status if done else None,
+            candidate_fitness=st.fitness if done else None,
+        )
+        where = f"attempt {task.attempt}: {outcome.status}" + (
+            f" ({outcome.error})" if outcome.error else ""
+        )
+        if decision.action == "rerun":
+            store.add_event("infra", f"{where}; re-running it", g, task.candidate)
+            pending.appendleft(self._new_task(g, task.candidate, task.attempt, task.theta))
+        elif decision.action == "retry":
+            kind = "abort" if outcome.status == "aborted" else "retry"
+            store.add_event(kind, f"{where}; retrying with a new seed", g, task.candidate)
+            pending.append(self._new_task(g, task.candidate, decision.attempt, task.theta))
+        elif outcome.status == DIVERGED:
+            store.add_event("divergence", where, g, task.candidate)
+        elif outcome.status != "ok" or decision.status != "ok":
+            store.add_event("failure", f"{where}; final ({decision.status})", g, task.candidate)
+        if done and st.fitness > self.best_fitness:
+            self.best_fitness = st.fitness
+            store.add_event("new_best", f"new best fitness {st.fitness:.4f}", g, task.candidate)
 
     def _finish_generation(self, g: int, oracle: Any, fitnesses: list[float]) -> None:
         self.store.finish_generation(
@@ -352,7 +323,9 @@ def make_executor(recipe: Any, recipe_text: str) -> Any:
         )
     from .executors import LocalPool
 
-    return LocalPool(recipe_text, recipe.source, str(recipe.base_dir), ex, recipe.evaluation.timeout)
+    return LocalPool(
+        recipe_text, recipe.source, str(recipe.base_dir), ex, recipe.evaluation.timeout
+    )
 
 
 def default_run_dir(recipe: Any) -> Path:
@@ -399,7 +372,9 @@ def start_search(
             Store.remove(run_dir)
             shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
         text = recipe.to_toml()
-        store = Store.create(run_dir, recipe_text=text, recipe_source=recipe.source, meta=_meta(recipe))
+        store = Store.create(
+            run_dir, recipe_text=text, recipe_source=recipe.source, meta=_meta(recipe)
+        )
         try:
             engine = Engine(recipe, store, executor or make_executor(recipe, text), display)
             return engine.run()
@@ -437,7 +412,9 @@ def resume_search(run_dir: Path, display: Any = None, executor: Any = None) -> d
             if meta.get("state") == "finished":
                 return store.best() or {}
             store.add_event("info", f"resumed by process {os.getpid()}")
-            engine = Engine(recipe, store, executor or make_executor(recipe, recipe.to_toml()), display)
+            engine = Engine(
+                recipe, store, executor or make_executor(recipe, recipe.to_toml()), display
+            )
             return engine.run()
         finally:
             store.close()

@@ -122,7 +122,9 @@ def detect_gpus() -> list[int]:
     """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
-        return [int(v) for v in visible.split(",") if v.strip().lstrip("-").isdigit() and int(v) >= 0]
+        return [
+            int(v) for v in visible.split(",") if v.strip().lstrip("-").isdigit() and int(v) >= 0
+        ]
     if shutil.which("nvidia-smi") is None:
         return []
     try:
@@ -442,9 +444,7 @@ class LocalPool:
                 self.kill_worker(worker_id)
                 if slot.process is not None:
                     slot.process.join(5.0)
-                events.extend(
-                    self._handle_death(worker_id, f"timeout after {self.timeout:g} s")
-                )
+                events.extend(self._handle_death(worker_id, f"timeout after {self.timeout:g} s"))
         return events
 
 

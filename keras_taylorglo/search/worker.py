@@ -6,7 +6,8 @@ candidate. It talks to the driver over one duplex pipe with small tuples:
 
 - driver → worker: ``("eval", task_id, theta, seed)`` and ``("stop",)``
 - worker → driver: ``("ready", info)``, ``("result", task_id, outcome_dict, received, done)``
-  (wall-clock times the task arrived and finished, for the dispatch-latency benchmark), ``("fatal", message)`` (the evaluator could not be
+  (wall-clock times the task arrived and finished, for the dispatch-latency benchmark),
+  ``("fatal", message)`` (the evaluator could not be
   built: a recipe or data problem that no retry can fix), ``("infra", task_id, message)``
   (out of memory and the like: the attempt is re-run elsewhere).
 
@@ -99,9 +100,7 @@ def build_evaluator(spec: WorkerSpec) -> Any:
     """
     from ..recipe import parse_recipe
 
-    recipe = parse_recipe(
-        spec.recipe_text, source=spec.recipe_source, base_dir=Path(spec.base_dir)
-    )
+    recipe = parse_recipe(spec.recipe_text, source=spec.recipe_source, base_dir=Path(spec.base_dir))
     if recipe.evaluation.fitness == "validation_accuracy":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow  # noqa: F401  (imported here so threads can be set before any op)
@@ -129,7 +128,9 @@ def worker_main(conn: Any, spec: WorkerSpec) -> None:
         conn.send(("fatal", str(exc)))
         return
     except Exception as exc:  # the worker cannot start: say why in one line
-        conn.send(("fatal", f"worker {spec.worker_id} could not start: {type(exc).__name__}: {exc}"))
+        conn.send(
+            ("fatal", f"worker {spec.worker_id} could not start: {type(exc).__name__}: {exc}")
+        )
         return
     conn.send(("ready", {"pid": os.getpid(), "device": spec.device}))
     serve(conn, evaluator)

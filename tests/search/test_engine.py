@@ -42,27 +42,41 @@ workers = 2
 """
 
 
-def write_recipe(tmp: Path, fitness: str = "sphere", population: int = 6, generations: int = 4,
-                 timeout: float = 0) -> Path:
+def write_recipe(
+    tmp: Path,
+    fitness: str = "sphere",
+    population: int = 6,
+    generations: int = 4,
+    timeout: float = 0,
+) -> Path:
     shutil.copy(HERE / "fitness_fns.py", tmp / "fitness_fns.py")
     path = tmp / "recipe.toml"
-    path.write_text(RECIPE.format(fitness=fitness, population=population,
-                                  generations=generations, timeout=timeout))
+    path.write_text(
+        RECIPE.format(
+            fitness=fitness, population=population, generations=generations, timeout=timeout
+        )
+    )
     return path
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "keras_taylorglo", *args],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
 def spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "keras_taylorglo", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, **(env or {})}, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
     )
 
 
@@ -118,8 +132,15 @@ def test_search_finishes_with_contract_status(reference):
     assert s["evaluations"] == 6 * 4
     assert [g["index"] for g in s["generations"]] == [0, 1, 2, 3]
     for g in s["generations"]:
-        assert set(g) >= {"index", "best_fitness", "mean_fitness", "sigma", "evaluations",
-                          "candidate_failures", "infra_failures"}
+        assert set(g) >= {
+            "index",
+            "best_fitness",
+            "mean_fitness",
+            "sigma",
+            "evaluations",
+            "candidate_failures",
+            "infra_failures",
+        }
         assert g["evaluations"] == 6 and g["candidate_failures"] == 0 and g["infra_failures"] == 0
         assert 0 < g["mean_fitness"] <= g["best_fitness"] <= 1.0
     best = s["best"]
@@ -140,7 +161,9 @@ KILL_POINTS = {
     # between generations: generation 1 is told and checkpointed, generation 2 not begun
     "between_generations": "SELECT COUNT(*) >= 2 FROM generations WHERE finished IS NOT NULL",
     # mid-generation: some attempts of generation 2 finished, others not
-    "mid_generation": "SELECT COUNT(*) >= 3 FROM attempts WHERE generation = 2 AND ended IS NOT NULL",
+    "mid_generation": (
+        "SELECT COUNT(*) >= 3 FROM attempts WHERE generation = 2 AND ended IS NOT NULL"
+    ),
 }
 
 
@@ -174,11 +197,10 @@ def test_crash_while_journaling_then_resume(tmp_path, reference, fault):
     """The driver dies inside a store transaction: nothing half-written, resume is exact."""
     recipe = write_recipe(tmp_path)
     run_dir = tmp_path / "run"
-    out = cli("search", str(recipe), "--out", str(run_dir),
-              env={"KERAS_TAYLORGLO_FAULT": fault})
+    out = cli("search", str(recipe), "--out", str(run_dir), env={"KERAS_TAYLORGLO_FAULT": fault})
     assert out.returncode == -signal.SIGKILL, out.stderr
     # The transaction that was cut is wholly absent.
-    generations = query(run_dir, "SELECT idx, finished FROM generations ORDER BY idx")
+    generations = query(run_dir, "SELECT generation, finished FROM generations ORDER BY generation")
     name, n = fault.split(":")
     if name == "begin_generation":
         assert [g for g, _ in generations] == [0, 1]
@@ -199,9 +221,12 @@ def test_fitness_rules(tmp_path):
     run_dir = tmp_path / "run"
     out = cli("search", str(recipe), "--out", str(run_dir))
     assert out.returncode == 0, out.stderr
-    rows = query(run_dir, "SELECT generation, candidate, attempt, status, fitness FROM attempts "
-                          "WHERE ended IS NOT NULL")
-    cands = query(run_dir, "SELECT generation, idx, theta, status, fitness FROM candidates")
+    rows = query(
+        run_dir,
+        "SELECT generation, candidate, attempt, status, fitness FROM attempts "
+        "WHERE ended IS NOT NULL",
+    )
+    cands = query(run_dir, "SELECT generation, candidate, theta, status, fitness FROM candidates")
     by_cand: dict = {}
     for g, c, a, st, f in rows:
         by_cand.setdefault((g, c), []).append((a, st, f))
@@ -228,8 +253,9 @@ def test_fitness_rules(tmp_path):
 def test_worker_killed_mid_attempt_is_replaced(tmp_path):
     recipe = write_recipe(tmp_path, fitness="die_once", population=4, generations=2)
     run_dir = tmp_path / "run"
-    out = cli("search", str(recipe), "--out", str(run_dir),
-              env={"TG_DIE_MARKER": str(tmp_path / "died")})
+    out = cli(
+        "search", str(recipe), "--out", str(run_dir), env={"TG_DIE_MARKER": str(tmp_path / "died")}
+    )
     assert out.returncode == 0, out.stderr
     s = status(run_dir)
     assert s["state"] == "finished" and s["evaluations"] == 8
@@ -240,7 +266,8 @@ def test_worker_killed_mid_attempt_is_replaced(tmp_path):
     # The lost attempt was re-run with the same seed and counted once as a candidate result.
     seed = int((tmp_path / "died").read_text())
     assert query(run_dir, f"SELECT status FROM attempts WHERE seed = {seed} ORDER BY id") == [
-        ("infra",), ("ok",)
+        ("infra",),
+        ("ok",),
     ]
 
 
@@ -249,8 +276,9 @@ def test_timeout_is_enforced(tmp_path):
     recipe = write_recipe(tmp_path, fitness="slow_once", population=4, generations=1, timeout=2)
     run_dir = tmp_path / "run"
     t0 = time.monotonic()
-    out = cli("search", str(recipe), "--out", str(run_dir),
-              env={"TG_SLOW_MARKER": str(tmp_path / "slow")})
+    out = cli(
+        "search", str(recipe), "--out", str(run_dir), env={"TG_SLOW_MARKER": str(tmp_path / "slow")}
+    )
     assert out.returncode == 0, out.stderr
     assert time.monotonic() - t0 < 45
     errors = [e for (e,) in query(run_dir, "SELECT error FROM attempts WHERE status = 'infra'")]
