@@ -519,7 +519,9 @@ class ProgressDisplay:
             return
         text, done = self._summary(store)
         elapsed = time.monotonic() - self._t0
-        self.console.print(f"generation {g + 1} done: {text} · {done} evals · {elapsed:.0f} s")
+        self.console.print(
+            f"generation {g + 1} done: {text} · {done} evals · {elapsed:.0f} s", soft_wrap=True
+        )
 
     def stop(self) -> None:
         """Stop the live display."""

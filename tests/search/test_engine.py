@@ -192,12 +192,19 @@ def test_sigkill_and_resume_is_exact(tmp_path, reference, point):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fault", ["begin_generation:2", "finish_attempt:9", "finish_generation:1"])
+@pytest.mark.parametrize("fault", ["begin_generation:3", "finish_attempt:9", "finish_generation:2"])
 def test_crash_while_journaling_then_resume(tmp_path, reference, fault):
     """The driver dies inside a store transaction: nothing half-written, resume is exact."""
     recipe = write_recipe(tmp_path)
     run_dir = tmp_path / "run"
-    out = cli("search", str(recipe), "--out", str(run_dir), env={"KERAS_TAYLORGLO_FAULT": fault})
+    pythonpath = os.pathsep.join([str(HERE / "_fault"), os.environ.get("PYTHONPATH", "")])
+    out = cli(
+        "search",
+        str(recipe),
+        "--out",
+        str(run_dir),
+        env={"TG_FAULT": fault, "PYTHONPATH": pythonpath},
+    )
     assert out.returncode == -signal.SIGKILL, out.stderr
     # The transaction that was cut is wholly absent.
     generations = query(run_dir, "SELECT generation, finished FROM generations ORDER BY generation")
@@ -207,7 +214,7 @@ def test_crash_while_journaling_then_resume(tmp_path, reference, fault):
         assert query(run_dir, "SELECT COUNT(*) FROM candidates WHERE generation = 2")[0][0] == 0
     if name == "finish_generation":
         assert generations[1][1] is None  # generation 1 begun, not finished
-    out = cli("resume", str(run_dir))
+    out = cli("resume", str(run_dir), env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
     assert out.returncode == 0, out.stderr
     final = status(run_dir)
     assert final["best"] == reference["best"]
