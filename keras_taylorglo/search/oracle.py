@@ -311,10 +311,11 @@ def invariant_check(
     softmax) its probability. With ``g(x, y) = ∂f/∂y`` of the expansion and the paper's loss
     ``L = -(1/n) Σ_i f(x_i, y_i)`` this is ``g(1, 1/n) > g(0, 1/n)``; the check computes it
     numerically (central difference of the NumPy loss through a softmax), so it holds for every
-    input set, order and convention. It is the quantity that the original TaylorGLO
-    implementation's ``ignoreInvariantCheck`` option guarded (for two inputs and order 3). A
-    loss that fails it pushes the prediction away from the true class from the first step; a
-    loss that is flat there (θ = 0) cannot train at all.
+    input set, order and convention. For two classes it is the check of the original TaylorGLO
+    implementation (skipped there with ``ignoreInvariantCheck``; written out analytically for two
+    inputs and order 3, and with a different right-hand side for more classes), except that a
+    loss with zero slope difference fails here. A loss that fails it pushes the prediction away
+    from the true class from the first step; a loss that is flat there (θ = 0) cannot train.
 
     Args:
         theta: the candidate's θ.
