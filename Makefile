@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# A real search on the embedded default recipe, then the best loss against cross-entropy.
 demo: $(STAMP)
-	$(VENV)/bin/keras-taylorglo demo
+	$(VENV)/bin/keras-taylorglo search recipes/digits.toml --overwrite
+	$(VENV)/bin/keras-taylorglo analyze runs/digits --runs 3
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
