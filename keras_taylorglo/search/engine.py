@@ -206,11 +206,13 @@ class Engine:
 
     def _dispatch(self, task: Task, worker_id: str) -> None:
         device = self.executor.workers[worker_id]["device"]
+        # Submit first, journal second: the worker starts without waiting for an fsync. A crash
+        # in between loses nothing: an attempt with no finished row is simply run again.
+        self.executor.submit(task, worker_id)
         row = self.store.start_attempt(
             task.generation, task.candidate, task.attempt, task.seed, worker_id, device
         )
         self._attempt_rows[task.task_id] = row
-        self.executor.submit(task, worker_id)
         self.store.update_worker(
             worker_id,
             state="busy",
@@ -269,7 +271,8 @@ class Engine:
         elif decision.action == "retry":
             kind = "abort" if outcome.status == "aborted" else "retry"
             store.add_event(kind, f"{where}; retrying with a new seed", g, task.candidate)
-            pending.append(self._new_task(g, task.candidate, decision.attempt, task.theta))
+            # Retries go first: started late, they would hold the whole generation back.
+            pending.appendleft(self._new_task(g, task.candidate, decision.attempt, task.theta))
         elif outcome.status == DIVERGED:
             store.add_event("divergence", where, g, task.candidate)
         elif outcome.status != "ok" or decision.status != "ok":

@@ -1,0 +1,217 @@
+"""The measurements of ``python -m bench``: each returns absolute times and a ratio.
+
+Every ratio is measured side by side in one run (interleaved where it matters), so the machine's
+load affects both sides alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS = ROOT / "recipes" / "digits.toml"
+FITNESS_FNS = ROOT / "tests" / "search" / "fitness_fns.py"
+
+
+def _digits_recipe(overrides: list[str]) -> Any:
+    from keras_taylorglo.recipe import load_recipe
+
+    return load_recipe(DIGITS, overrides)
+
+
+# ----------------------------------------------------------------------- 1. loss step ratio
+
+
+def loss_step_ratio(quick: bool) -> dict[str, Any]:
+    """Train-step time with TaylorGLOLoss over CategoricalCrossentropy (basic_cnn, MNIST shape).
+
+    Both models are compiled once and warmed up; then blocks of steps alternate between the two
+    losses and the ratio of the medians is reported.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from keras_taylorglo.models import build_model
+
+    from keras_taylorglo.losses import TaylorGLOLoss
+    from keras_taylorglo.presets import PAPER_MNIST
+    from keras_taylorglo.recipe import ModelConfig
+
+    batch, steps, repeats = 100, (10 if quick else 25), (5 if quick else 11)
+    rng = np.random.default_rng(0)
+    x = rng.random((batch * steps, 28, 28, 1), dtype=np.float32)
+    y = keras.utils.to_categorical(rng.integers(0, 10, batch * steps), 10)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch).cache().repeat()
+
+    def compiled(loss: Any) -> Any:
+        model = build_model(ModelConfig("basic_cnn"), (28, 28, 1), 10, ROOT, seed=0)
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss=loss, jit_compile=False)
+        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)  # trace + warm up
+        return model
+
+    models = {
+        "taylorglo": compiled(TaylorGLOLoss(list(PAPER_MNIST))),
+        "crossentropy": compiled(keras.losses.CategoricalCrossentropy()),
+    }
+    times: dict[str, list[float]] = {k: [] for k in models}
+    for _ in range(repeats):
+        for name, model in models.items():
+            t0 = time.perf_counter()
+            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+            times[name].append((time.perf_counter() - t0) / steps)
+    tg, ce = statistics.median(times["taylorglo"]), statistics.median(times["crossentropy"])
+    return {
+        "loss_step_ratio": tg / ce,
+        "taylorglo_step_ms": tg * 1e3,
+        "crossentropy_step_ms": ce * 1e3,
+    }
+
+
+# ------------------------------------------------------------ 2./3. warm overhead, cold start
+
+
+def warm_and_cold(quick: bool, data_dir: str) -> dict[str, Any]:
+    """Overhead of a warm evaluation, and a fresh process per candidate over a warm worker."""
+    from keras_taylorglo.evaluation import Evaluator
+    from keras_taylorglo.presets import PAPER_MNIST
+
+    overrides = [f"data.data_dir={json.dumps(data_dir)}"]
+    recipe = _digits_recipe(overrides)
+    evaluator = Evaluator(recipe)
+    evaluator.evaluate(list(PAPER_MNIST), seed=0)  # the first call traces
+    fractions, warm = [], []
+    for seed in range(1, 3 if quick else 6):
+        outcome = evaluator.evaluate(list(PAPER_MNIST), seed=seed)
+        fractions.append((outcome.seconds - outcome.train_seconds) / outcome.seconds)
+        warm.append(outcome.seconds)
+    cold = []
+    for seed in range(1 if quick else 3):
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "keras_taylorglo",
+                "evaluate",
+                str(DIGITS),
+                "--preset",
+                "paper-mnist",
+                "--seed",
+                str(seed),
+                "--json",
+                "--set",
+                f"data.data_dir={json.dumps(data_dir)}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        cold.append(time.perf_counter() - t0)
+        json.loads(out.stdout.strip().splitlines()[-1])
+    warm_s, cold_s = statistics.median(warm), statistics.median(cold)
+    return {
+        "warm_overhead_fraction": statistics.median(fractions),
+        "warm_evaluation_s": warm_s,
+        "cold_evaluation_s": cold_s,
+        "cold_over_warm_ratio": cold_s / warm_s,
+    }
+
+
+# ------------------------------------------------------- 4. pool utilisation, dispatch latency
+
+
+def pool_utilization(quick: bool) -> dict[str, Any]:
+    """Worker-time spent evaluating during a search with a custom fitness of varied durations."""
+    from keras_taylorglo.recipe import parse_recipe
+    from keras_taylorglo.search.engine import make_executor, start_search
+    from keras_taylorglo.search.executors import TaskDone
+
+    workers, population, generations = 2, 8, (4 if quick else 10)
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(FITNESS_FNS, Path(tmp) / "fitness_fns.py")
+        text = (
+            "[experiment]\nname = 'bench'\n[evolution]\n"
+            f"population = {population}\ngenerations = {generations}\n"
+            "[evaluation]\nfitness = 'fitness_fns:varied'\n"
+            f"[execution]\ndevices = 'cpu'\nworkers = {workers}\n"
+        )
+        recipe = parse_recipe(text, source=f"{tmp}/bench.toml", base_dir=Path(tmp))
+        executor = make_executor(recipe, recipe.to_toml())
+        done: list[TaskDone] = []
+        original_poll = executor.poll
+
+        def recording_poll(timeout: float = 1.0) -> list[Any]:
+            events = original_poll(timeout)
+            done.extend(e for e in events if isinstance(e, TaskDone))
+            return events
+
+        executor.poll = recording_poll  # type: ignore[method-assign]
+        start_search(recipe, Path(tmp) / "run", executor=executor)
+    start = min(e.received for e in done)
+    end = max(e.finished for e in done)
+    busy = sum(e.finished - e.received for e in done)
+    gaps = []
+    by_worker: dict[str, list[TaskDone]] = {}
+    for e in done:
+        by_worker.setdefault(e.worker_id, []).append(e)
+    for events in by_worker.values():
+        events.sort(key=lambda e: e.received)
+        gaps += [b.received - a.finished for a, b in zip(events, events[1:], strict=False)]
+    return {
+        "pool_utilization": busy / (workers * (end - start)),
+        "dispatch_latency_ms": statistics.median(gaps) * 1e3,
+        "pool_evaluations": len(done),
+    }
+
+
+# ------------------------------------------------------------------- 5. two-worker speedup
+
+
+def two_worker_speedup(quick: bool, data_dir: str) -> dict[str, Any]:
+    """Evaluations per second with 2 workers over 1, on the real digits evaluator."""
+    from keras_taylorglo.presets import PAPER_MNIST
+    from keras_taylorglo.search.executors import LocalPool, Task, TaskDone, WorkerUp
+
+    count = 4 if quick else 8
+    rates = {}
+    for workers in (1, 2):
+        recipe = _digits_recipe(
+            [f"data.data_dir={json.dumps(data_dir)}", f"execution.workers={workers}"]
+        )
+        pool = LocalPool(recipe.to_toml(), recipe.source, str(recipe.base_dir), recipe.execution)
+        pool.start()
+        try:
+            ready = 0
+            while ready < workers:
+                ready += sum(isinstance(e, WorkerUp) for e in pool.poll(1.0))
+            # one warm-up candidate per worker so tracing is not measured
+            pending = [Task(i, 0, i, 0, i, tuple(PAPER_MNIST)) for i in range(workers + count)]
+            finished: list[TaskDone] = []
+            sent = 0
+            while len(finished) < len(pending):
+                for worker_id in pool.idle_workers():
+                    if sent < len(pending):
+                        pool.submit(pending[sent], worker_id)
+                        sent += 1
+                finished += [e for e in pool.poll(0.5) if isinstance(e, TaskDone)]
+        finally:
+            pool.shutdown()
+        measured = sorted(finished, key=lambda e: e.received)[workers:]
+        span = max(e.finished for e in measured) - min(e.received for e in measured)
+        rates[workers] = len(measured) / span
+    return {
+        "two_worker_speedup": rates[2] / rates[1],
+        "evals_per_s_1_worker": rates[1],
+        "evals_per_s_2_workers": rates[2],
+    }
