@@ -23,10 +23,10 @@ class StepTimer(keras.callbacks.Callback):
         self.seconds = 0.0
         self._t0 = 0.0
 
-    def _begin(self, *_: Any) -> None:
+    def _begin(self, *_: Any, **__: Any) -> None:
         self._t0 = time.perf_counter()
 
-    def _end(self, *_: Any) -> None:
+    def _end(self, *_: Any, **__: Any) -> None:
         self.seconds += time.perf_counter() - self._t0
 
     on_train_batch_begin = _begin

@@ -23,8 +23,7 @@ EXIT_INTERRUPTED = 130
 
 def _quiet_tensorflow() -> None:
     """Silence TensorFlow's C++ start-up chatter before it is first imported."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _add_recipe_args(parser: argparse.ArgumentParser, many: bool = False) -> None:

@@ -283,8 +283,13 @@ class Evaluator:
             # of θ, not worth training on.
             callbacks: list[Any] = [timer, partial, keras.callbacks.TerminateOnNaN()]
             abort = None
-            if self.budget_kind == "partial":
-                rule = self.recipe.evaluation.abort
+            rule = self.recipe.evaluation.abort
+            # The abort rule applies only when training would go on past the abort epoch: a
+            # budget that ends at or before it is simply scored.
+            if (
+                self.budget_kind == "partial"
+                and rule.epoch * self.data.steps_per_epoch < self.total_steps
+            ):
                 abort = AbortBelowAccuracy(threshold=rule.threshold, epoch=rule.epoch)
                 callbacks.append(abort)
             if self.loss_kind == "taylorglo" and "progress" in self.recipe.loss.inputs:

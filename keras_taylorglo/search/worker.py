@@ -102,7 +102,7 @@ def build_evaluator(spec: WorkerSpec) -> Any:
 
     recipe = parse_recipe(spec.recipe_text, source=spec.recipe_source, base_dir=Path(spec.base_dir))
     if recipe.evaluation.fitness == "validation_accuracy":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         import tensorflow  # noqa: F401  (imported here so threads can be set before any op)
 
         _configure_threads(spec.threads)

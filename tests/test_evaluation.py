@@ -1,0 +1,185 @@
+"""The warm partial-training evaluator on the real digits data and basic CNN."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_taylorglo.presets import PAPER_MNIST  # noqa: E402
+from keras_taylorglo.recipe import load_recipe  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DIGITS = ROOT / "recipes" / "digits.toml"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("tfds")
+
+
+@pytest.fixture(scope="module")
+def evaluator(data_dir):
+    from keras_taylorglo.evaluation import Evaluator
+
+    recipe = load_recipe(
+        DIGITS,
+        [
+            f"data.data_dir={json.dumps(str(data_dir))}",
+            "training.partial.steps=40",
+            "evaluation.abort={threshold = 0.0, epoch = 1}",  # this fixture tests training
+        ],
+    )
+    return Evaluator(recipe)
+
+
+@pytest.mark.slow
+def test_three_candidates_one_trace_and_real_training(evaluator):
+    first = evaluator.evaluate(list(PAPER_MNIST), seed=1)
+    traces = evaluator.trace_count
+    assert traces >= 1
+    second = evaluator.evaluate([0.5 * v for v in PAPER_MNIST], seed=2)
+    third = evaluator.evaluate(list(PAPER_MNIST), seed=3)
+    assert evaluator.trace_count == traces, "a candidate caused a retrace"
+    for outcome in (first, second, third):
+        assert outcome.status == "ok", outcome
+        assert outcome.steps == 40
+        assert 0.0 <= outcome.fitness <= 1.0
+        assert outcome.fitness == outcome.val_accuracy == outcome.history["val_accuracy"][-1]
+        assert 0 < outcome.train_seconds <= outcome.seconds
+    # The paper's loss learns the digits well above chance (10 classes) in 40 steps.
+    assert first.fitness > 0.3 and third.fitness > 0.3
+
+
+@pytest.mark.slow
+def test_same_seed_same_initial_weights(evaluator):
+    evaluator.reset(5)
+    a = [w.copy() for w in evaluator.model.get_weights()]
+    evaluator.reset(6)
+    b = [w.copy() for w in evaluator.model.get_weights()]
+    evaluator.reset(5)
+    c = evaluator.model.get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+    assert any(not np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.slow
+def test_optimizer_state_is_reset_between_candidates(evaluator):
+    evaluator.evaluate(list(PAPER_MNIST), seed=1)
+    evaluator.reset(1)
+    assert int(evaluator.optimizer.iterations.numpy()) == 0
+    lr = float(np.asarray(evaluator.optimizer.learning_rate))
+    assert lr == pytest.approx(evaluator.recipe.training.learning_rate)
+
+
+@pytest.mark.slow
+def test_huge_coefficients_diverge_fast(evaluator):
+    theta = [0.0, -5.0, 1e38, 1e38, 1e38, 1e38, 1e38, 1e38]  # overflows float32
+    outcome = evaluator.evaluate(theta, seed=1)
+    assert outcome.status == "diverged"
+    assert outcome.fitness == 0.0
+    assert outcome.steps <= evaluator.data.steps_per_epoch
+    assert "non-finite" in outcome.error
+
+
+@pytest.mark.slow
+def test_abort_rule_fires_and_is_reported(data_dir):
+    from keras_taylorglo.evaluation import Evaluator
+
+    recipe = load_recipe(
+        DIGITS,
+        [
+            f"data.data_dir={json.dumps(str(data_dir))}",
+            "training.partial.steps=100",
+            "evaluation.abort={threshold = 0.999, epoch = 1}",
+        ],
+    )
+    evaluator = Evaluator(recipe)
+    outcome = evaluator.evaluate(None, seed=0)  # θ = zeros: no gradient, chance accuracy
+    assert outcome.status == "aborted"
+    assert outcome.steps == evaluator.data.steps_per_epoch < 100
+    assert outcome.fitness == outcome.history["val_accuracy"][0] < 0.999
+
+
+@pytest.mark.slow
+def test_crossentropy_baseline_through_same_path(data_dir):
+    from keras_taylorglo.evaluation import Evaluator
+
+    recipe = load_recipe(
+        DIGITS, [f"data.data_dir={json.dumps(str(data_dir))}", "training.full.steps=60"]
+    )
+    evaluator = Evaluator(recipe, loss="crossentropy", budget="full", split="test")
+    outcome = evaluator.evaluate(None, seed=0)
+    assert outcome.status == "ok" and outcome.steps == 60
+    assert outcome.val_accuracy is None  # scored on the test split
+    assert outcome.fitness > 0.5
+
+
+@pytest.mark.slow
+def test_evaluate_cli_json_offline():
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_taylorglo",
+            "evaluate",
+            str(DIGITS),
+            "--preset",
+            "paper-mnist",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert set(result) >= {"status", "fitness", "val_accuracy", "steps", "seconds"}
+    assert result["status"] == "ok" and result["steps"] == 150
+    assert result["fitness"] == result["val_accuracy"] > 0.5
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(data_dir):
+    script = textwrap.dedent(
+        f"""
+        import json, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from keras_taylorglo.recipe import load_recipe
+        from keras_taylorglo.evaluation import Evaluator
+        recipe = load_recipe({str(DIGITS)!r}, [
+            {"data.data_dir=" + json.dumps(str(data_dir))!r}, "training.partial.steps=30"])
+        ev = Evaluator(recipe)
+        out = ev.evaluate({list(PAPER_MNIST)!r}, seed=0)
+        out2 = ev.evaluate({[0.5 * v for v in PAPER_MNIST]!r}, seed=1)
+        print(json.dumps({{"strategy": type(ev.strategy).__name__,
+                          "replicas": ev.strategy.num_replicas_in_sync,
+                          "status": [out.status, out2.status], "steps": out2.steps}}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {
+        "strategy": "MirroredStrategy",
+        "replicas": 2,
+        "status": ["ok", "ok"],
+        "steps": 30,
+    }
