@@ -1,0 +1,413 @@
+"""The Ray executor: warm actors, deaths, timeouts, and the same search result as the local pool.
+
+One local Ray (2 CPUs, no dashboard) serves the whole module. Executor-level tests drive
+RayExecutor directly; engine-level tests run whole searches with custom fitness functions and
+compare them with the local pool's result, run through the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray  # the [ray] extra (CI installs it)
+
+from keras_taylorglo.errors import TaylorGLOError
+from keras_taylorglo.recipe import load_recipe
+from keras_taylorglo.search.executors import Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE))
+
+import fitness_fns  # noqa: E402
+
+RECIPE = """
+[experiment]
+name = "t"
+seed = 3
+
+[evolution]
+population = {population}
+generations = {generations}
+sigma = 1.2
+
+[evaluation]
+fitness = "fitness_fns:{fitness}"
+attempts = 3
+timeout = {timeout}
+
+[execution]
+executor = "{executor}"
+devices = "cpu"
+workers = 2
+"""
+
+
+def write_recipe(
+    tmp: Path,
+    fitness: str = "sphere",
+    population: int = 6,
+    generations: int = 3,
+    timeout: float = 0,
+    executor: str = "ray",
+) -> Path:
+    (tmp / "fitness_fns.py").write_text((HERE / "fitness_fns.py").read_text())
+    path = tmp / "recipe.toml"
+    path.write_text(
+        RECIPE.format(
+            fitness=fitness,
+            population=population,
+            generations=generations,
+            timeout=timeout,
+            executor=executor,
+        )
+    )
+    return path
+
+
+def make_ray_executor(recipe_path: Path, env: dict | None = None, overrides=()):
+    from keras_taylorglo.search.ray_executor import RayExecutor
+
+    recipe = load_recipe(recipe_path, overrides=list(overrides))
+    ex = recipe.execution
+    return recipe, RayExecutor(
+        recipe.to_toml(),
+        recipe.source,
+        str(recipe.base_dir),
+        ex,
+        recipe.evaluation.timeout,
+        env=env,
+    )
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "keras_taylorglo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def store_status(run_dir: Path) -> dict:
+    from keras_taylorglo.store import Store
+
+    store = Store.open(run_dir, readonly=True)
+    try:
+        return store.status_json()
+    finally:
+        store.close()
+
+
+def query(run_dir: Path, sql: str) -> list[tuple]:
+    con = sqlite3.connect(f"file:{run_dir / 'experiment.sqlite'}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def poll_until(executor, predicate, timeout: float = 60.0) -> list:
+    """Poll, collecting events, until predicate(events) holds."""
+    events: list = []
+    deadline = time.monotonic() + timeout
+    while not predicate(events):
+        assert time.monotonic() < deadline, f"not reached in time; events so far: {events}"
+        events.extend(executor.poll(0.5))
+    return events
+
+
+def count(events, kind) -> int:
+    return sum(isinstance(e, kind) for e in events)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    """One local Ray for the whole module (its start-up is slow on 2 cores)."""
+    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=100 * 1024**2)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    """The local pool's uninterrupted search: the Ray executor must reach the same result."""
+    tmp = tmp_path_factory.mktemp("local")
+    recipe = write_recipe(tmp, executor="local")
+    out = cli("search", str(recipe), "--out", str(tmp / "run"))
+    assert out.returncode == 0, out.stderr
+    return store_status(tmp / "run")
+
+
+# ----------------------------------------------------------------------------- executor level
+
+
+def test_missing_ray_is_one_clear_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` sees without the extra
+    from keras_taylorglo.search.ray_executor import RayExecutor
+
+    with pytest.raises(TaylorGLOError) as info:
+        RayExecutor("", "r.toml", ".", object())
+    message = str(info.value)
+    assert "\n" not in message
+    assert "pip install 'keras-taylorglo[ray]'" in message
+
+
+def test_cli_without_ray_says_how_to_install(tmp_path):
+    recipe = write_recipe(tmp_path)
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from keras_taylorglo.cli import main\n"
+        f"sys.exit(main(['search', {str(recipe)!r}, '--out', {str(tmp_path / 'run')!r}]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1
+    assert "pip install 'keras-taylorglo[ray]'" in out.stderr
+
+
+def test_actors_evaluate_like_the_fitness_function(tmp_path):
+    recipe, executor = make_ray_executor(write_recipe(tmp_path))
+    executor.start()
+    try:
+        assert executor.size == 2  # workers = 2 CPU actors
+        ups = poll_until(executor, lambda ev: count(ev, WorkerUp) == 2)
+        assert {e.worker_id for e in ups} == {"r0", "r1"}
+        assert all(e.device.startswith("cpu@") and e.pid > 0 for e in ups)
+        assert len({e.pid for e in ups}) == 2  # two processes
+        assert sorted(executor.idle_workers()) == ["r0", "r1"]
+        tasks = [Task(i, 0, i, 0, 1000 + i, tuple([0.25 * i] * 8)) for i in range(5)]
+        queue, done, pids_by_worker = list(tasks), [], {e.worker_id: e.pid for e in ups}
+        deadline = time.monotonic() + 60
+        while len(done) < len(tasks):
+            assert time.monotonic() < deadline
+            for worker_id in executor.idle_workers():
+                if queue:
+                    executor.submit(queue.pop(0), worker_id)
+            done.extend(executor.poll(0.5))
+        assert all(isinstance(e, TaskDone) for e in done)
+        for event in done:
+            expected = fitness_fns.sphere(list(event.task.theta), event.task.seed)
+            assert event.outcome["status"] == "ok"
+            assert event.outcome["fitness"] == pytest.approx(expected, abs=1e-12)
+            assert event.received <= event.finished
+        # Warm: the same two actors served every task.
+        assert {w: d["pid"] for w, d in executor.workers.items()} == pids_by_worker
+    finally:
+        executor.shutdown(kill=True)
+
+
+def test_killed_actor_loses_its_task_and_is_replaced(tmp_path):
+    _, executor = make_ray_executor(write_recipe(tmp_path), env={"TG_FITNESS_SLEEP": "3"})
+    executor.start()
+    try:
+        ups = poll_until(executor, lambda ev: count(ev, WorkerUp) == 2)
+        old_pid = {e.worker_id: e.pid for e in ups}["r0"]
+        task = Task(1, 0, 0, 0, 7, tuple([0.0] * 8))
+        executor.submit(task, "r0")
+        time.sleep(0.5)  # the actor is inside the (slow) fitness function
+        executor.kill_worker("r0")
+        events = poll_until(executor, lambda ev: count(ev, WorkerUp) == 1)
+        lost = [e for e in events if isinstance(e, TaskLost)]
+        down = [e for e in events if isinstance(e, WorkerDown)]
+        assert [(e.task, e.worker_id) for e in lost] == [(task, "r0")]
+        assert [e.worker_id for e in down] == ["r0"]
+        assert "ray.kill" in lost[0].reason
+        up = next(e for e in events if isinstance(e, WorkerUp))
+        assert up.worker_id == "r0" and up.pid != old_pid
+        # The replacement works (a fresh actor; the lost attempt is re-runnable on it).
+        executor.submit(task, "r0")
+        done = poll_until(executor, lambda ev: count(ev, TaskDone) == 1)
+        assert done[-1].outcome["status"] == "ok"
+    finally:
+        executor.shutdown(kill=True)
+
+
+def test_idle_actor_death_is_noticed(tmp_path):
+    _, executor = make_ray_executor(write_recipe(tmp_path))
+    executor.start()
+    try:
+        poll_until(executor, lambda ev: count(ev, WorkerUp) == 2)
+        executor.kill_worker("r1")
+        events = poll_until(executor, lambda ev: count(ev, WorkerUp) == 1, timeout=30)
+        assert [e.worker_id for e in events if isinstance(e, WorkerDown)] == ["r1"]
+        assert count(events, TaskLost) == 0
+        assert sorted(executor.idle_workers()) == ["r0", "r1"]
+    finally:
+        executor.shutdown(kill=True)
+
+
+def test_timeout_kills_the_actor_and_loses_the_task(tmp_path):
+    recipe_path = write_recipe(tmp_path, timeout=1)
+    _, executor = make_ray_executor(recipe_path, env={"TG_FITNESS_SLEEP": "30"})
+    executor.start()
+    try:
+        poll_until(executor, lambda ev: count(ev, WorkerUp) == 2)
+        task = Task(1, 0, 0, 0, 7, tuple([0.0] * 8))
+        t0 = time.monotonic()
+        executor.submit(task, "r0")
+        events = poll_until(executor, lambda ev: count(ev, TaskLost) == 1, timeout=20)
+        assert 1.0 <= time.monotonic() - t0 < 10
+        lost = next(e for e in events if isinstance(e, TaskLost))
+        assert lost.task == task and lost.reason == "timeout after 1 s"
+        assert [e.worker_id for e in events if isinstance(e, WorkerDown)] == ["r0"]
+        poll_until(executor, lambda ev: count(ev, WorkerUp) == 1)  # restarted
+    finally:
+        executor.shutdown(kill=True)
+
+
+def test_evaluator_that_cannot_be_built_is_fatal(tmp_path):
+    recipe_path = write_recipe(tmp_path, fitness="sphere")
+    recipe_path.write_text(
+        recipe_path.read_text().replace("fitness_fns:sphere", "fitness_fns:no_such_function")
+    )
+    # The driver-side parse does not import the module; the actor does, and says so.
+    _, executor = make_ray_executor(recipe_path)
+    executor.start()
+    try:
+        events = poll_until(executor, lambda ev: count(ev, Fatal) >= 1)
+        message = next(e for e in events if isinstance(e, Fatal)).message
+        assert "no_such_function" in message and "\n" not in message
+        assert executor.idle_workers() == []
+    finally:
+        executor.shutdown(kill=True)
+
+
+# ------------------------------------------------------------------------------- engine level
+
+
+def test_ray_search_equals_local_pool(tmp_path, reference):
+    from keras_taylorglo.search.engine import start_search
+
+    recipe, executor = make_ray_executor(write_recipe(tmp_path))
+    best = start_search(recipe, tmp_path / "run", executor=executor)
+    s = store_status(tmp_path / "run")
+    assert s["state"] == "finished" and s["evaluations"] == 6 * 3
+    assert s["best"] == reference["best"] == best
+    assert [g["best_fitness"] for g in s["generations"]] == [
+        g["best_fitness"] for g in reference["generations"]
+    ]
+    assert [g["sigma"] for g in s["generations"]] == [g["sigma"] for g in reference["generations"]]
+    devices = {d for (d,) in query(tmp_path / "run", "SELECT DISTINCT device FROM attempts")}
+    assert devices and all(d.startswith("cpu@") for d in devices)
+
+
+@pytest.mark.slow
+def test_actor_killed_mid_attempt_is_survived(tmp_path, reference):
+    from keras_taylorglo.search.engine import start_search
+
+    marker = tmp_path / "died"
+    recipe, executor = make_ray_executor(
+        write_recipe(tmp_path, fitness="die_once"), env={"TG_DIE_MARKER": str(marker)}
+    )
+    start_search(recipe, tmp_path / "run", executor=executor)
+    s = store_status(tmp_path / "run")
+    assert s["state"] == "finished" and s["evaluations"] == 18
+    assert sum(g["infra_failures"] for g in s["generations"]) == 1
+    assert sum(g["candidate_failures"] for g in s["generations"]) == 0
+    # die_once is sphere after its one death: the same search as the local pool's.
+    assert s["best"] == reference["best"]
+    kinds = [k for (k,) in query(tmp_path / "run", "SELECT kind FROM events")]
+    assert "worker_died" in kinds and "infra" in kinds
+    seed = int(marker.read_text())
+    rows = query(tmp_path / "run", f"SELECT status, error FROM attempts WHERE seed = {seed}")
+    assert [r[0] for r in rows] == ["infra", "ok"]
+    assert "worker actor died" in rows[0][1]
+
+
+@pytest.mark.slow
+def test_resume_a_local_run_with_ray(tmp_path, reference):
+    """A local-pool run SIGKILLed after generation 0, resumed on Ray: same result, no redo."""
+    from keras_taylorglo.search.engine import resume_search
+
+    recipe_path = write_recipe(tmp_path, executor="local")
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "keras_taylorglo",
+            "search",
+            str(recipe_path),
+            "--out",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "TG_FITNESS_SLEEP": "0.1"},
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    done_sql = "SELECT COUNT(*) FROM generations WHERE finished IS NOT NULL"
+    while True:
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        try:
+            if query(run_dir, done_sql)[0][0] >= 1:
+                break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished_sql = (
+        "SELECT generation, candidate, attempt FROM attempts "
+        "WHERE ended IS NOT NULL AND status NOT IN ('infra', 'interrupted')"
+    )
+    before = query(run_dir, finished_sql)
+    assert store_status(run_dir)["state"] == "interrupted"
+    assert len(before) < 18
+
+    _, executor = make_ray_executor(recipe_path, overrides=["execution.executor=ray"])
+    resume_search(run_dir, executor=executor)
+    s = store_status(run_dir)
+    assert s["state"] == "finished"
+    assert s["best"] == reference["best"]
+    assert [g["best_fitness"] for g in s["generations"]] == [
+        g["best_fitness"] for g in reference["generations"]
+    ]
+    after = query(run_dir, finished_sql)
+    assert len(after) == len(set(after)) == 18, "a finished attempt was run again"
+    assert set(before) <= set(after)
+    devices = query(run_dir, "SELECT device FROM attempts WHERE generation = 2")
+    assert devices and all(d.startswith("cpu@") for (d,) in devices)
+
+
+@pytest.mark.slow
+def test_small_digits_search_on_ray(tmp_path):
+    """The real evaluator (TensorFlow, digits, basic CNN) in one warm actor."""
+    from keras_taylorglo.search.engine import start_search
+
+    overrides = [
+        "execution.workers=1",
+        "evolution.population=2",
+        "evolution.generations=1",
+        "training.partial.steps=20",
+    ]
+    recipe, executor = make_ray_executor(
+        ROOT / "recipes" / "digits.toml", overrides=[*overrides, "execution.executor=ray"]
+    )
+    t0 = time.monotonic()
+    start_search(recipe, tmp_path / "run", executor=executor)
+    elapsed = time.monotonic() - t0
+    s = store_status(tmp_path / "run")
+    assert s["state"] == "finished" and s["evaluations"] == 2
+    assert s["generations"][0]["infra_failures"] == 0
+    assert 0.0 <= s["best"]["fitness"] <= 1.0
+    rows = query(tmp_path / "run", "SELECT DISTINCT worker, device, status FROM attempts")
+    assert {(w, d.split("@")[0]) for w, d, _ in rows} == {("r0", "cpu")}
+    assert {st for _, _, st in rows} <= {"ok", "aborted"}  # trained, no infra failure
+    assert elapsed < 60, f"took {elapsed:.0f} s"
+    # The same training in a local-pool worker (same thread count) finds the same best.
+    sets = [arg for o in overrides for arg in ("--set", o)]
+    recipe_path = str(ROOT / "recipes" / "digits.toml")
+    out = cli("search", recipe_path, "--out", str(tmp_path / "local"), *sets)
+    assert out.returncode == 0, out.stderr
+    assert store_status(tmp_path / "local")["best"] == s["best"]
