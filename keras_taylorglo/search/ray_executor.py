@@ -196,6 +196,30 @@ class RayExecutor:
         self._owns_ray = False
         self._actor_class: Any = None
 
+    @classmethod
+    def from_recipe(cls, recipe: Any, **kwargs: Any) -> RayExecutor:
+        """Build the executor a recipe asks for (its ``[execution]`` and ``evaluation.timeout``).
+
+        Args:
+            recipe: A validated :class:`~keras_taylorglo.recipe.Recipe`; the actors build their
+                evaluators from its resolved TOML.
+            **kwargs: ``env`` and ``num_cpus``, as for the constructor.
+
+        Returns:
+            The executor, not yet started.
+
+        Example:
+            >>> executor = RayExecutor.from_recipe(load_recipe("recipes/digits.toml"))
+        """
+        return cls(
+            recipe.to_toml(),
+            recipe.source,
+            str(recipe.base_dir),
+            recipe.execution,
+            recipe.evaluation.timeout,
+            **kwargs,
+        )
+
     # ------------------------------------------------------------------------------ public
 
     @property

@@ -76,15 +76,7 @@ def make_ray_executor(recipe_path: Path, env: dict | None = None, overrides=()):
     from keras_taylorglo.search.ray_executor import RayExecutor
 
     recipe = load_recipe(recipe_path, overrides=list(overrides))
-    ex = recipe.execution
-    return recipe, RayExecutor(
-        recipe.to_toml(),
-        recipe.source,
-        str(recipe.base_dir),
-        ex,
-        recipe.evaluation.timeout,
-        env=env,
-    )
+    return recipe, RayExecutor.from_recipe(recipe, env=env)
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -205,6 +197,7 @@ def test_actors_evaluate_like_the_fitness_function(tmp_path):
         executor.shutdown(kill=True)
 
 
+@pytest.mark.slow
 def test_killed_actor_loses_its_task_and_is_replaced(tmp_path):
     _, executor = make_ray_executor(write_recipe(tmp_path), env={"TG_FITNESS_SLEEP": "3"})
     executor.start()
@@ -365,8 +358,22 @@ def test_resume_a_local_run_with_ray(tmp_path, reference):
     assert store_status(run_dir)["state"] == "interrupted"
     assert len(before) < 18
 
-    _, executor = make_ray_executor(recipe_path, overrides=["execution.executor=ray"])
-    resume_search(run_dir, executor=executor)
+    # As the README shows: the store's recipe, with the executor switched to Ray.
+    from keras_taylorglo.recipe import parse_recipe
+    from keras_taylorglo.search.ray_executor import RayExecutor
+    from keras_taylorglo.store import Store
+
+    store = Store.open(run_dir, readonly=True)
+    meta, text = store.meta(), store.recipe_text()
+    store.close()
+    recipe = parse_recipe(
+        text,
+        source=meta["recipe_source"],
+        base_dir=Path(meta["base_dir"]),
+        overrides=["execution.executor=ray"],
+    )
+    assert recipe.execution.executor == "ray"
+    resume_search(run_dir, executor=RayExecutor.from_recipe(recipe))
     s = store_status(run_dir)
     assert s["state"] == "finished"
     assert s["best"] == reference["best"]
