@@ -160,6 +160,8 @@ class RayExecutor:
         env: Extra environment variables for the actors, set before the evaluator is built
             (an actor's environment is the cluster's, not the driver's).
         num_cpus: CPUs of a Ray started by this executor (``ray_address = ""``); default: all.
+        purpose: What the actors evaluate: ``"search"`` (the recipe's fitness) or ``"analysis"``
+            (full trainings on the test split), as for :class:`~.executors.LocalPool`.
 
     Raises:
         TaylorGLOError: Ray is not installed (one line saying how to install it).
@@ -181,6 +183,7 @@ class RayExecutor:
         *,
         env: dict[str, str] | None = None,
         num_cpus: int | None = None,
+        purpose: str = "search",
     ) -> None:
         self._ray = require_ray()
         self.recipe_text = recipe_text
@@ -190,6 +193,7 @@ class RayExecutor:
         self.timeout = float(timeout or 0.0)
         self.env = dict(env or {})
         self.num_cpus = num_cpus
+        self.purpose = purpose
         self._slots: dict[str, _ActorSlot] = {}
         self._refs: dict[Any, tuple[str, str, int]] = {}
         self._pending: list[Any] = []
@@ -203,7 +207,7 @@ class RayExecutor:
         Args:
             recipe: A validated :class:`~keras_taylorglo.recipe.Recipe`; the actors build their
                 evaluators from its resolved TOML.
-            **kwargs: ``env`` and ``num_cpus``, as for the constructor.
+            **kwargs: ``env``, ``num_cpus`` and ``purpose``, as for the constructor.
 
         Returns:
             The executor, not yet started.
@@ -258,6 +262,7 @@ class RayExecutor:
                 device=device,
                 env={**env, **self.env},
                 threads=threads,
+                purpose=self.purpose,
             )
             self._slots[worker_id] = _ActorSlot(spec=spec, num_gpus=num_gpus, num_cpus=num_cpus)
         for worker_id in self._slots:
