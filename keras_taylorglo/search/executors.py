@@ -202,6 +202,9 @@ class LocalPool:
         timeout: Seconds one attempt may take before its worker is killed (0 = no limit).
         start_method: ``multiprocessing`` start method; ``spawn`` because TensorFlow is not
             fork-safe.
+        purpose: What the workers evaluate: ``"search"`` (the recipe's fitness) or
+            ``"analysis"`` (full trainings on the test split; an empty θ is the cross-entropy
+            baseline). See :class:`~.worker.WorkerSpec`.
 
     Example:
         >>> pool = LocalPool(text, "recipes/digits.toml", ".", recipe.execution)
@@ -218,6 +221,7 @@ class LocalPool:
         execution: Any,
         timeout: float = 0.0,
         start_method: str = "spawn",
+        purpose: str = "search",
     ) -> None:
         self._ctx = mp.get_context(start_method)
         self.timeout = float(timeout or 0.0)
@@ -232,6 +236,7 @@ class LocalPool:
                 device=device,
                 env=env,
                 threads=threads,
+                purpose=purpose,
             )
             self._slots[worker_id] = _Slot(spec=spec)
 

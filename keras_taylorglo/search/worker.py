@@ -22,6 +22,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,9 @@ class WorkerSpec:
         env: Environment variables set before TensorFlow is imported (``CUDA_VISIBLE_DEVICES``,
             thread counts).
         threads: Intra-op threads for TensorFlow on CPU (0 = TensorFlow's default).
+        purpose: ``"search"`` (partial trainings scored on the validation split, the recipe's
+            fitness) or ``"analysis"`` (full trainings scored on the test split; see
+            :class:`AnalysisEvaluator`).
     """
 
     worker_id: str
@@ -52,6 +56,54 @@ class WorkerSpec:
     device: str = "cpu"
     env: dict[str, str] = field(default_factory=dict)
     threads: int = 0
+    purpose: str = "search"
+
+
+PURPOSES = ("search", "analysis")
+
+
+class AnalysisEvaluator:
+    """The evaluator of an ``analysis`` worker: full trainings scored on the test split.
+
+    A task with a θ trains with TaylorGLO; a task with an empty (or ``None``) θ trains the
+    cross-entropy baseline. Each kind's evaluator is built once, the TaylorGLO one at start-up
+    (so a recipe or data problem stops the analysis at once) and the baseline's on its first task.
+
+    Args:
+        recipe: The validated recipe (``training.full`` is the budget).
+
+    Example:
+        >>> evaluator = AnalysisEvaluator(recipe)
+        >>> evaluator.evaluate([], seed=1).fitness  # cross-entropy, test accuracy
+    """
+
+    def __init__(self, recipe: Any) -> None:
+        self.recipe = recipe
+        self._evaluators: dict[str, Any] = {}
+        self._get("taylorglo")
+
+    def _get(self, loss: str) -> Any:
+        if loss not in self._evaluators:
+            from ..evaluation import make_evaluator
+
+            self._evaluators[loss] = make_evaluator(
+                self.recipe, loss=loss, budget="full", split="test"
+            )
+        return self._evaluators[loss]
+
+    def evaluate(self, theta: Any, seed: int) -> Any:
+        """Train once from fresh weights and score the test split.
+
+        Args:
+            theta: The loss parameters; empty or ``None`` = the cross-entropy baseline.
+            seed: Seed of the initial weights and of the data order.
+
+        Returns:
+            The :class:`~keras_taylorglo.search.trial.Outcome`; ``fitness`` = test accuracy.
+        """
+        if theta is None or len(theta) == 0:
+            return self._get("crossentropy").evaluate(None, seed)
+        return self._get("taylorglo").evaluate(theta, seed)
 
 
 def _die_with_parent() -> None:
@@ -76,17 +128,19 @@ def _die_with_parent() -> None:
     threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
 
 
-def _configure_threads(threads: int) -> None:
+def _configure_threads(threads: int) -> Callable[[Any], None]:
     """Limit TensorFlow's CPU threads so that several workers do not oversubscribe the cores."""
-    if threads <= 0 or "tensorflow" not in sys.modules:
-        return
-    import tensorflow as tf
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    except RuntimeError:  # already initialised: too late to change, keep going
-        pass
+    def configure(tf: Any) -> None:
+        if threads <= 0:
+            return
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+        except RuntimeError:  # already initialised: too late to change, keep going
+            pass
+
+    return configure
 
 
 def build_evaluator(spec: WorkerSpec) -> Any:
@@ -97,15 +151,23 @@ def build_evaluator(spec: WorkerSpec) -> Any:
 
     Returns:
         An object with ``evaluate(theta, seed) -> Outcome``.
+
+    Raises:
+        ValueError: For an unknown ``spec.purpose``.
     """
     from ..recipe import parse_recipe
 
+    if spec.purpose not in PURPOSES:
+        raise ValueError(f"purpose must be one of {PURPOSES}; got {spec.purpose!r}")
+
     recipe = parse_recipe(spec.recipe_text, source=spec.recipe_source, base_dir=Path(spec.base_dir))
     if recipe.evaluation.fitness == "validation_accuracy":
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import tensorflow  # noqa: F401  (imported here so threads can be set before any op)
+        from .._quiet import import_tensorflow
 
-        _configure_threads(spec.threads)
+        # Threads must be set before TensorFlow initialises its devices.
+        import_tensorflow(configure=_configure_threads(spec.threads))
+    if spec.purpose == "analysis":
+        return AnalysisEvaluator(recipe)
     from ..evaluation import make_evaluator
 
     return make_evaluator(recipe)
@@ -121,6 +183,7 @@ def worker_main(conn: Any, spec: WorkerSpec) -> None:
     # Ctrl-C in the terminal reaches the whole process group: the driver handles it and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     os.environ.update(spec.env)
     try:
         evaluator = build_evaluator(spec)
