@@ -78,7 +78,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
-    _quiet_tensorflow()
+    from ._quiet import import_tensorflow
+
+    import_tensorflow()
     from .evaluation import Evaluator
 
     loss = "crossentropy" if args.crossentropy else "taylorglo"
@@ -148,6 +150,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     run_dir = args.out or default_run_dir(recipe)
+    _quiet_tensorflow()  # inherited by the worker processes
     return _run_search(
         lambda: start_search(recipe, run_dir, overwrite=args.overwrite, display=ProgressDisplay()),
         run_dir,
@@ -157,6 +160,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue an interrupted search."""
     from .search.engine import ProgressDisplay, resume_search
+
+    _quiet_tensorflow()  # inherited by the worker processes
 
     return _run_search(lambda: resume_search(args.run_dir, display=ProgressDisplay()), args.run_dir)
 

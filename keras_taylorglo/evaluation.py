@@ -138,8 +138,10 @@ class Evaluator:
                 "data" if recipe.data is None else "model",
                 "a training evaluator needs [data] and [model]",
             )
+        from ._quiet import import_tensorflow
+
+        tf = import_tensorflow()
         import keras
-        import tensorflow as tf
 
         from .data import load_dataset
         from .models import build_model
@@ -312,6 +314,7 @@ class Evaluator:
                 steps_per_epoch=self.data.steps_per_epoch,
                 validation_data=self.data.validation if self.budget_kind == "partial" else None,
                 callbacks=callbacks,
+                shuffle=False,  # the pipeline shuffles, seeded; Keras cannot shuffle a dataset
                 verbose=0,
             )
             logs = {k: [float(v) for v in vals] for k, vals in history.history.items()}

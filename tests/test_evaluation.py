@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras_taylorglo.presets import PAPER_MNIST  # noqa: E402
 from keras_taylorglo.recipe import load_recipe  # noqa: E402
@@ -35,6 +35,7 @@ def evaluator(data_dir):
         [
             f"data.data_dir={json.dumps(str(data_dir))}",
             "training.partial.steps=40",
+            "training.learning_rate=0.001",  # the paper's large θ saturates at 0.01 on digits
             "evaluation.abort={threshold = 0.0, epoch = 1}",  # this fixture tests training
         ],
     )
@@ -135,6 +136,8 @@ def test_evaluate_cli_json_offline():
             "--preset",
             "paper-mnist",
             "--json",
+            "--set",
+            "training.learning_rate=0.001",
         ],
         capture_output=True,
         text=True,
@@ -183,3 +186,30 @@ def test_mirrored_strategy_on_two_logical_cpus(data_dir):
         "status": ["ok", "ok"],
         "steps": 30,
     }
+
+
+@pytest.mark.slow
+def test_evaluate_cli_exact_command_from_a_fresh_clone():
+    """The issue's command verbatim: it runs offline and prints the JSON contract."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "keras_taylorglo",
+            "evaluate",
+            "recipes/digits.toml",
+            "--preset",
+            "paper-mnist",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == "" or "Dataset taylorglo_digits" in out.stderr
+    result = json.loads(out.stdout)
+    assert set(result) >= {"status", "fitness", "val_accuracy", "steps", "seconds"}
+    assert result["status"] in {"ok", "aborted"}
+    assert 0.0 <= result["fitness"] <= 1.0 and result["steps"] > 0
