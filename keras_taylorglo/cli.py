@@ -163,7 +163,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     _quiet_tensorflow()  # inherited by the worker processes
 
-    return _run_search(lambda: resume_search(args.run_dir, display=ProgressDisplay()), args.run_dir)
+    return _run_search(
+        lambda: resume_search(args.run_dir, display=ProgressDisplay(), overrides=args.overrides),
+        args.run_dir,
+    )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -200,6 +203,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"candidate {best['candidate']}): θ = [{theta}]"
         )
     return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    """Open the Textual monitor (imports Textual, never TensorFlow)."""
+    from tui.app import run_monitor
+
+    return run_monitor(args.run_dir, runs_root=args.runs)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -248,12 +258,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("resume", help="continue an interrupted search exactly")
     p.add_argument("run_dir", type=Path)
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="execution.KEY=VALUE",
+        help="change where it runs, e.g. --set execution.executor=ray (only execution.*)",
+    )
     p.set_defaults(func=cmd_resume)
+
+    p = sub.add_parser("monitor", help="the live terminal monitor of a run")
+    p.add_argument("run_dir", nargs="?", help="run directory (default: pick one under runs/)")
+    p.add_argument("--runs", default="runs", help="where to look for runs without RUN_DIR")
+    p.set_defaults(func=cmd_monitor)
 
     p = sub.add_parser("status", help="summarise a run (JSON with --json)")
     p.add_argument("run_dir", type=Path)
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_status)
+
+    from .analysis import add_analysis_parsers  # analyze, ttest, plot, export
+
+    add_analysis_parsers(sub)
     return parser
 
 

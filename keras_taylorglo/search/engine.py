@@ -26,6 +26,7 @@ import socket
 import sys
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,8 @@ class Engine:
         self.display = display
         self._next_task_id = 0
         self._attempt_rows: dict[int, int] = {}
-        self._busy_since: dict[str, float] = {}
         self.best_fitness = -math.inf
+        self._tensorboard: Any = None
 
     # -------------------------------------------------------------------------------- run
 
@@ -103,10 +104,10 @@ class Engine:
             self.best_fitness = best["fitness"]
         self.store.close_interrupted_attempts()
         self.store.set_state("running", pid=os.getpid(), host=socket.gethostname())
-        self.executor.start()
-        if self.display:
-            self.display.start(self.store, evo.generations, evo.population)
         try:
+            self.executor.start()  # inside the try: a failed start leaves the run interrupted
+            if self.display:
+                self.display.start(self.store, evo.generations, evo.population)
             while not oracle.stop():
                 g = oracle.generation
                 begun = self.store.generation_candidates(g)
@@ -134,6 +135,8 @@ class Engine:
             raise
         finally:
             self.executor.shutdown(kill=True)
+            if self._tensorboard is not None:
+                self._tensorboard.close()
             if self.display:
                 self.display.stop()
         return self.store.best() or {}
@@ -288,6 +291,11 @@ class Engine:
             mean=list(oracle.mean),
             sigma=float(oracle.sigma),
         )
+        if self._tensorboard is None:
+            from ..tensorboard import SearchLogger
+
+            self._tensorboard = SearchLogger(self.store.run_dir)
+        self._tensorboard.log_generation(self.store, g)  # warns, never raises
         if self.display:
             self.display.generation_done(self.store, g)
 
@@ -365,33 +373,44 @@ def start_search(
     with RunLock(run_dir):
         if Store.exists(run_dir):
             if not overwrite:
-                state = Store.open(run_dir, readonly=True).status_json()["state"]
+                # We hold the lock ourselves, so a run that says "running" is interrupted.
+                with Store.open(run_dir, readonly=True) as old:
+                    state = "finished" if old.meta().get("state") == "finished" else "interrupted"
                 hint = (
                     f"resume it with `keras-taylorglo resume {run_dir}` or pass --overwrite"
                     if state != "finished"
                     else "pass --overwrite to replace it, or --out for another directory"
                 )
-                raise TaylorGLOError(f"{run_dir} already holds a {state} search: {hint}")
+                article = "an" if state == "interrupted" else "a"
+                raise TaylorGLOError(f"{run_dir} already holds {article} {state} search: {hint}")
             Store.remove(run_dir)
             shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
         text = recipe.to_toml()
+        # Build the executor first: a missing Ray must not leave an empty run behind.
+        executor = executor or make_executor(recipe, text)
         store = Store.create(
             run_dir, recipe_text=text, recipe_source=recipe.source, meta=_meta(recipe)
         )
         try:
-            engine = Engine(recipe, store, executor or make_executor(recipe, text), display)
-            return engine.run()
+            return Engine(recipe, store, executor, display).run()
         finally:
             store.close()
 
 
-def resume_search(run_dir: Path, display: Any = None, executor: Any = None) -> dict[str, Any]:
+def resume_search(
+    run_dir: Path,
+    display: Any = None,
+    executor: Any = None,
+    overrides: Sequence[str] = (),
+) -> dict[str, Any]:
     """Continue an interrupted search exactly where it stopped.
 
     Args:
         run_dir: The run directory.
         display: Progress display, or ``None``.
         executor: An executor to use instead of the recipe's.
+        overrides: ``execution.key=value`` changes (e.g. move to Ray); nothing else may change,
+            or the resumed search would not be the same search.
 
     Returns:
         The best candidate found.
@@ -403,6 +422,12 @@ def resume_search(run_dir: Path, display: Any = None, executor: Any = None) -> d
     from ..store import RunLock, Store
 
     run_dir = Path(run_dir)
+    for item in overrides:
+        if not item.startswith("execution."):
+            raise TaylorGLOError(
+                f"--set: resume may only change execution.* (got {item!r}; the rest of the "
+                "recipe is the store's, so that the resumed search is the same search)"
+            )
     if not Store.exists(run_dir):
         raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")
     with RunLock(run_dir):
@@ -411,14 +436,14 @@ def resume_search(run_dir: Path, display: Any = None, executor: Any = None) -> d
             meta = store.meta()
             source = meta.get("recipe_source", "<store>")
             base_dir = meta.get("base_dir") or str(Path(source).parent)
-            recipe = parse_recipe(store.recipe_text(), source=source, base_dir=Path(base_dir))
+            recipe = parse_recipe(
+                store.recipe_text(), source=source, overrides=overrides, base_dir=Path(base_dir)
+            )
             if meta.get("state") == "finished":
                 return store.best() or {}
+            executor = executor or make_executor(recipe, recipe.to_toml())
             store.add_event("info", f"resumed by process {os.getpid()}")
-            engine = Engine(
-                recipe, store, executor or make_executor(recipe, recipe.to_toml()), display
-            )
-            return engine.run()
+            return Engine(recipe, store, executor, display).run()
         finally:
             store.close()
 

@@ -178,7 +178,13 @@ def test_sigkill_and_resume_is_exact(tmp_path, reference, point):
     proc.wait()
     before = set(finished_attempts(run_dir))
     assert status(run_dir)["state"] == "interrupted"
-    out = cli("resume", str(run_dir))
+    again = cli("search", str(recipe), "--out", str(run_dir))
+    assert again.returncode == 2 and "already holds an interrupted search" in again.stderr
+    assert f"resume it with `keras-taylorglo resume {run_dir}`" in again.stderr
+    # Resume may change where it runs (one worker here), nothing else.
+    refused = cli("resume", str(run_dir), "--set", "evolution.population=3")
+    assert refused.returncode == 2 and "may only change execution" in refused.stderr
+    out = cli("resume", str(run_dir), "--set", "execution.workers=1")
     assert out.returncode == 0, out.stderr
     final = status(run_dir)
     assert final["state"] == "finished"
