@@ -1,0 +1,24 @@
+"""A cheap stand-in for training in the analysis tests (fitness "analysis_fns:noisy").
+
+The analysis calls it with the analysed θ for TaylorGLO and with the recipe's initial θ (zeros)
+for the baseline, so both get real, different, seed-dependent "accuracies" without TensorFlow.
+``TG_FITNESS_SLEEP`` (seconds) slows it down so that a test can kill an analysis midway.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+TARGET = [0.5, -1.0, 2.0, 0.0, 1.0, -0.5, 0.25, 1.5]
+
+
+def noisy(theta: list[float], seed: int) -> float:
+    """0.8–0.93: closer to TARGET is better; the seed adds up to 0.03 of noise."""
+    delay = float(os.environ.get("TG_FITNESS_SLEEP", "0"))
+    if delay:
+        time.sleep(delay)
+    d2 = sum((t - c) ** 2 for t, c in zip(theta, TARGET, strict=False))
+    return 0.8 + 0.1 / (1.0 + d2) + 0.03 * float(np.random.default_rng(seed).random())

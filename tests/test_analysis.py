@@ -1,0 +1,476 @@
+"""The analysis commands: analyze (journaled, resumable, SciPy-exact reports), ttest, export.
+
+Most tests analyse a real search whose fitness is a cheap function of (θ, seed)
+(``tests/analysis_fns.py``), through real driver and worker processes and no TensorFlow. The
+slow test at the end does real full trainings on the digits data set and kills the analysis
+midway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from keras_taylorglo import analysis
+from keras_taylorglo.errors import TaylorGLOError
+from keras_taylorglo.search.trial import derive_seed
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+import analysis_fns  # noqa: E402
+
+RECIPE = """
+[experiment]
+name = "an"
+seed = 5
+
+[evolution]
+population = 4
+generations = 3
+
+[evaluation]
+fitness = "analysis_fns:noisy"
+
+[execution]
+devices = "cpu"
+workers = 2
+"""
+
+COMMAND = [sys.executable, "-m", "keras_taylorglo.analysis"]
+
+
+def run(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*COMMAND, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def rows(run_dir: Path) -> list[tuple]:
+    con = sqlite3.connect(f"file:{run_dir / 'experiment.sqlite'}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(
+            "SELECT id, label, theta_key, train_fraction, run_index, seed, status, "
+            "test_accuracy, started, ended FROM analysis_runs ORDER BY id"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory) -> Path:
+    """A finished search (custom fitness) to analyse; tests copy it."""
+    tmp = tmp_path_factory.mktemp("search")
+    shutil.copy(HERE / "analysis_fns.py", tmp / "analysis_fns.py")
+    (tmp / "recipe.toml").write_text(RECIPE)
+    out = subprocess.run(
+        [sys.executable, "-m", "keras_taylorglo", "search", str(tmp / "recipe.toml")]
+        + ["--out", str(tmp / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return tmp
+
+
+@pytest.fixture
+def run_dir(searched: Path, tmp_path: Path) -> Path:
+    shutil.copy(searched / "analysis_fns.py", tmp_path / "analysis_fns.py")
+    shutil.copytree(searched / "run", tmp_path / "run")
+    return tmp_path / "run"
+
+
+def best_theta(run_dir: Path) -> list[float]:
+    from keras_taylorglo.store import Store
+
+    with Store.open_existing(run_dir) as store:
+        return store.best()["theta"]
+
+
+# ---------------------------------------------------------------------------------- analyze
+
+
+def test_report_is_the_contract_and_equals_scipy(run_dir: Path) -> None:
+    out = run("analyze", str(run_dir), "--runs", "5", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report == json.loads((run_dir / "analysis" / "report.json").read_text())
+    assert (run_dir / "analysis" / "report.md").read_text().count("| an |") == 1
+    assert report["runs"] == 5 and report["test"] == "welch-one-tailed"
+    assert {"theta", "accuracies", "mean", "std"} <= set(report["taylorglo"])
+    assert {"accuracies", "mean", "std"} <= set(report["baseline"])
+    assert "candidates" not in report and "fractions" not in report
+
+    theta = best_theta(run_dir)
+    assert report["taylorglo"]["theta"] == theta
+    # The accuracies are what the workers computed, with seeds paired by run index.
+    seeds = [analysis.analysis_seed(5, i) for i in range(5)]
+    assert report["seeds"] == seeds
+    assert report["taylorglo"]["accuracies"] == [analysis_fns.noisy(theta, s) for s in seeds]
+    assert report["baseline"]["accuracies"] == [analysis_fns.noisy([0.0] * 8, s) for s in seeds]
+
+    a, b = report["taylorglo"]["accuracies"], report["baseline"]["accuracies"]
+    assert report["taylorglo"]["mean"] == pytest.approx(np.mean(a), abs=1e-15)
+    assert report["taylorglo"]["std"] == pytest.approx(np.std(a, ddof=1), abs=1e-15)
+    assert report["baseline"]["mean"] == pytest.approx(np.mean(b), abs=1e-15)
+    assert report["baseline"]["std"] == pytest.approx(np.std(b, ddof=1), abs=1e-15)
+    expected = stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
+    assert report["p_value"] == pytest.approx(expected, rel=1e-12)
+    assert report["difference"] == pytest.approx(np.mean(a) - np.mean(b), abs=1e-15)
+    assert len(rows(run_dir)) == 10
+
+
+def test_a_second_analyze_redoes_nothing_and_more_runs_add_only_the_new(run_dir: Path) -> None:
+    assert run("analyze", str(run_dir), "--runs", "3").returncode == 0
+    before = rows(run_dir)
+    assert len(before) == 6 and all(r[6] == "ok" for r in before)
+    out = run("analyze", str(run_dir), "--runs", "3")
+    assert out.returncode == 0, out.stderr
+    assert rows(run_dir) == before
+    assert run("analyze", str(run_dir), "--runs", "4").returncode == 0
+    after = rows(run_dir)
+    assert after[:6] == before and len(after) == 8
+    assert {r[4] for r in after[6:]} == {3}
+
+
+def test_killed_analysis_resumes_without_redoing_finished_trainings(run_dir: Path) -> None:
+    env = {**os.environ, "TG_FITNESS_SLEEP": "0.4"}
+    proc = subprocess.Popen(
+        [*COMMAND, "analyze", str(run_dir), "--runs", "4"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if any(r[6] == "ok" for r in rows(run_dir)):
+                break
+        except sqlite3.Error:
+            pass
+        assert proc.poll() is None, "analysis ended before it could be killed"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    killed = rows(run_dir)
+    finished = [r for r in killed if r[6] == "ok"]
+    assert 1 <= len(finished) < 8
+    out = run("analyze", str(run_dir), "--runs", "4", "--json", env={"TG_FITNESS_SLEEP": "0"})
+    assert out.returncode == 0, out.stderr
+    resumed = rows(run_dir)
+    assert len(resumed) == 8 and all(r[6] == "ok" for r in resumed)
+    by_id = {r[0]: r for r in resumed}
+    for r in finished:
+        assert by_id[r[0]] == r  # same id, seed, accuracy, start and end: not redone
+    # Rows that were running when killed were finished in place (same id), not duplicated.
+    assert {r[0] for r in killed} <= set(by_id)
+    report = json.loads(out.stdout)
+    assert len(report["taylorglo"]["accuracies"]) == len(report["baseline"]["accuracies"]) == 4
+
+
+def test_top_k_and_generations_add_candidates_without_breaking_the_contract(
+    run_dir: Path,
+) -> None:
+    out = run("analyze", str(run_dir), "--runs", "2", "--candidates", "top:3", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    cands = report["candidates"]
+    assert len(cands) == 3
+    assert cands[0]["theta"] == report["taylorglo"]["theta"] == best_theta(run_dir)
+    fitness = [c["fitness"] for c in cands]
+    assert fitness == sorted(fitness, reverse=True)
+    for c in cands:
+        assert c["accuracies"] == [
+            analysis_fns.noisy(c["theta"], analysis.analysis_seed(5, i)) for i in range(2)
+        ]
+        expected = stats.ttest_ind(
+            c["accuracies"],
+            report["baseline"]["accuracies"],
+            equal_var=False,
+            alternative="greater",
+        ).pvalue
+        assert c["p_value"] == pytest.approx(expected, rel=1e-12)
+    assert len(rows(run_dir)) == 3 * 2 + 2  # one baseline for all candidates
+
+    out = run("analyze", str(run_dir), "--runs", "2", "--candidates", "generations", "--json")
+    report = json.loads(out.stdout)
+    assert 1 <= len(report.get("candidates", [report["taylorglo"]])) <= 3
+    assert report["taylorglo"]["theta"] == best_theta(run_dir)
+
+
+def test_train_fractions_repeat_the_comparison_and_draw_fig6(run_dir: Path) -> None:
+    out = run("analyze", str(run_dir), "--runs", "2", "--train-fractions", "1,0.5", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [f["fraction"] for f in report["fractions"]] == [1.0, 0.5]
+    assert report["train_fraction"] == 1.0
+    assert report["fractions"][0]["taylorglo"] == report["taylorglo"]
+    for f in report["fractions"]:
+        a, b = f["taylorglo"]["accuracies"], f["baseline"]["accuracies"]
+        assert f["p_value"] == pytest.approx(
+            stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue, rel=1e-12
+        )
+    assert sorted({r[3] for r in rows(run_dir)}) == [0.5, 1.0]
+    assert len(rows(run_dir)) == 2 * 2 * 2
+    png = (run_dir / "analysis" / "fig6_fractions.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_analyze_is_refused_while_the_run_is_locked(run_dir: Path) -> None:
+    from keras_taylorglo.store import RunLock
+
+    with RunLock(run_dir):
+        out = run("analyze", str(run_dir), "--runs", "2")
+    assert out.returncode == 2
+    assert "in use by process" in out.stderr and out.stderr.count("\n") == 1
+    assert rows(run_dir) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--candidates", "top:0"], "--candidates: 'top:0'"),
+        (["--candidates", "worst"], "expected best, top:K"),
+        (["--train-fractions", "1,2"], "--train-fractions: '2' is not a fraction in (0, 1]"),
+        (["--runs", "0"], "--runs must be at least 1"),
+    ],
+)
+def test_bad_analyze_options_are_one_line_errors(run_dir: Path, args, message) -> None:
+    out = run("analyze", str(run_dir), *args)
+    assert out.returncode == 2
+    assert message in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_analyze_without_a_run_is_a_one_line_error(tmp_path: Path) -> None:
+    out = run("analyze", str(tmp_path))
+    assert out.returncode == 2 and "no keras-taylorglo run here" in out.stderr
+
+
+# ----------------------------------------------------------------------------------- units
+
+
+def test_summarize_and_compare_equal_scipy() -> None:
+    a = [0.95, 0.951, 0.948, 0.953, 0.952]
+    b = [0.94, 0.944, 0.946, 0.939]
+    s = analysis.summarize(a)
+    assert s["mean"] == pytest.approx(np.mean(a)) and s["std"] == pytest.approx(np.std(a, ddof=1))
+    assert analysis.summarize([0.5])["std"] is None and analysis.summarize([])["mean"] is None
+    result = analysis.compare(a, b)
+    for name, equal_var in (("student", True), ("welch", False)):
+        two = stats.ttest_ind(a, b, equal_var=equal_var)
+        one = stats.ttest_ind(a, b, equal_var=equal_var, alternative="greater")
+        assert result[name]["t"] == pytest.approx(two.statistic)
+        assert result[name]["p_two_tailed"] == pytest.approx(two.pvalue)
+        assert result[name]["p_one_tailed"] == pytest.approx(one.pvalue)
+    assert result["welch"]["p_one_tailed"] < 0.01 < result["welch"]["p_two_tailed"] * 100
+    assert analysis.welch_p_value(a, [0.9]) is None
+    assert analysis.welch_p_value([0.9, 0.9], [0.9, 0.9]) is None  # undefined, not NaN
+    with pytest.raises(TaylorGLOError, match="result set B has 1 value"):
+        analysis.compare(a, [0.9])
+
+
+def test_seeds_are_paired_and_apart_from_the_search() -> None:
+    jobs = analysis.plan_jobs([[1.0, 2.0], [3.0, 4.0]], [1.0, 0.5], 3, experiment_seed=7)
+    assert len(jobs) == 2 * 3 * 3
+    for fraction in (1.0, 0.5):
+        for i in range(3):
+            same = [j for j in jobs if j.fraction == fraction and j.run_index == i]
+            assert {j.label for j in same} == {"taylorglo", "baseline"}
+            assert {j.seed for j in same} == {analysis.analysis_seed(7, i)}
+    seeds = {analysis.analysis_seed(7, i) for i in range(50)}
+    assert len(seeds) == 50
+    search = {derive_seed(7, g, c, a) for g in range(10) for c in range(10) for a in range(3)}
+    assert not seeds & search
+    assert jobs[2].key == ("baseline", "", 1.0, 0)
+
+
+def test_parsers() -> None:
+    assert analysis.parse_candidates(" Top:4 ") == ("top", 4)
+    assert analysis.parse_candidates("generations") == ("generations", 0)
+    assert analysis.parse_fractions("1, 0.5,0.1,0.5") == [1.0, 0.5, 0.1]
+    with pytest.raises(TaylorGLOError, match="'abc' is not a fraction"):
+        analysis.parse_fractions("1,abc")
+    with pytest.raises(TaylorGLOError, match="no fraction"):
+        analysis.parse_fractions(",")
+
+
+# ------------------------------------------------------------------------------------- ttest
+
+
+def test_ttest_reads_lists_objects_and_reports(tmp_path: Path, run_dir: Path) -> None:
+    a = [0.99, 0.991, 0.989, 0.992]
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps({"accuracies": [0.98, 0.982, 0.979]}))
+    out = run("ttest", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    b = [0.98, 0.982, 0.979]
+    assert result["student"]["p_two_tailed"] == pytest.approx(stats.ttest_ind(a, b).pvalue)
+    assert result["welch"]["p_one_tailed"] == pytest.approx(
+        stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
+    )
+    text = run("ttest", str(tmp_path / "a.json"), str(tmp_path / "b.json")).stdout
+    assert "Student's" in text and "Welch's" in text and "p one-tailed (A > B)" in text
+
+    assert run("analyze", str(run_dir), "--runs", "2").returncode == 0
+    report = json.loads((run_dir / "analysis" / "report.json").read_text())
+    assert (
+        analysis.load_result_set(run_dir / "analysis" / "report.json")
+        == (report["taylorglo"]["accuracies"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ("{not json", "not valid JSON"),
+        ('{"values": [1, 2]}', "no accuracies in it (keys: values)"),
+        ('"0.9"', "got a JSON str"),
+        ('[0.9, "x"]', "value 1 is 'x', not a finite number"),
+    ],
+)
+def test_ttest_bad_files_are_one_line_errors(tmp_path: Path, content, message) -> None:
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    (tmp_path / "good.json").write_text("[0.9, 0.91]")
+    out = run("ttest", str(tmp_path / "good.json"), str(bad))
+    assert out.returncode == 2
+    assert message in out.stderr and out.stderr.count("\n") == 1 and str(bad) in out.stderr
+
+
+# ------------------------------------------------------------------------------------ export
+
+
+def test_export_python_line_and_json(run_dir: Path) -> None:
+    out = run("export", str(run_dir))
+    assert out.returncode == 0, out.stderr
+    line = out.stdout.strip()
+    assert line.startswith("TaylorGLOLoss(theta=[") and "\n" not in line
+    kwargs = eval(line, {"TaylorGLOLoss": lambda **kw: kw})  # noqa: S307 (our own output)
+    assert kwargs == {
+        "theta": best_theta(run_dir),  # exact: repr of floats round-trips
+        "order": 3,
+        "inputs": ("label", "prediction"),
+        "trim": True,
+        "convention": "paper",
+    }
+    data = json.loads(run("export", str(run_dir), "--format", "json").stdout)
+    assert data["theta"] == best_theta(run_dir)
+    assert data["loss"] == {
+        "order": 3,
+        "inputs": ["label", "prediction"],
+        "trim": True,
+        "convention": "paper",
+    }
+    assert data["fitness_measure"] == "analysis_fns:noisy"
+    assert {"fitness", "generation", "candidate"} <= set(data)
+
+
+def test_export_line_builds_a_working_loss(run_dir: Path) -> None:
+    """The exported line is real Python for the library (the loss needs Keras: imported here)."""
+    line = run("export", str(run_dir)).stdout.strip()
+    code = (
+        "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
+        "from keras_taylorglo import TaylorGLOLoss\n"
+        f"loss = {line}\n"
+        "print(list(map(float, loss.theta.numpy())))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == pytest.approx(
+        best_theta(run_dir), rel=1e-6
+    )
+
+
+# ------------------------------------------------------------------- real training (slow)
+
+
+@pytest.mark.slow
+def test_real_full_trainings_killed_and_resumed(tmp_path: Path) -> None:
+    """Digits, tiny budgets: analyse, SIGKILL after the first finished training, analyse again."""
+    from keras_taylorglo.presets import PAPER_MNIST
+    from keras_taylorglo.recipe import load_recipe
+    from keras_taylorglo.store import Store
+
+    repo = HERE.parent
+    recipe = load_recipe(
+        repo / "recipes" / "digits.toml",
+        [
+            "training.full.steps=80",
+            "training.partial.steps=10",
+            "data.train_fraction=0.3",
+            "evolution.population=2",
+            "evolution.generations=1",
+        ],
+    )
+    run_dir = tmp_path / "run"
+    store = Store.create(run_dir, recipe)
+    theta = [v / 10 for v in PAPER_MNIST]  # a mild, trainable loss
+    store.begin_generation(0, b"state", [theta, [0.0] * 8])
+    store.set_candidate_result(0, 0, "ok", 0.5)
+    store.set_candidate_result(0, 1, "ok", 0.1)
+    store.finish_generation(0, b"after", theta, 1.0)
+    store.set_state("finished")
+    store.close()
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(
+        [*COMMAND, "analyze", str(run_dir), "--runs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        try:
+            if any(r[6] == "ok" for r in rows(run_dir)):
+                break
+        except sqlite3.Error:
+            pass
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    killed = rows(run_dir)
+    finished = [r for r in killed if r[6] == "ok"]
+    assert 1 <= len(finished) < 4, killed
+
+    out = run("analyze", str(run_dir), "--runs", "2", "--json", timeout=240)
+    assert out.returncode == 0, out.stderr
+    resumed = rows(run_dir)
+    assert len(resumed) == 4 and all(r[6] == "ok" for r in resumed)
+    by_id = {r[0]: r for r in resumed}
+    for r in finished:
+        assert by_id[r[0]] == r  # not redone: same id, start, end and accuracy
+    report = json.loads(out.stdout)
+    assert report["taylorglo"]["theta"] == theta
+    accs = report["taylorglo"]["accuracies"] + report["baseline"]["accuracies"]
+    assert len(accs) == 4 and all(0.1 < a <= 1.0 for a in accs)  # real test accuracies
+    assert report["p_value"] == pytest.approx(
+        stats.ttest_ind(
+            report["taylorglo"]["accuracies"],
+            report["baseline"]["accuracies"],
+            equal_var=False,
+            alternative="greater",
+        ).pvalue,
+        rel=1e-12,
+    )
