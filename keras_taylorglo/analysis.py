@@ -2,7 +2,8 @@
 
 ``keras-taylorglo analyze RUN_DIR`` trains the chosen θ and the cross-entropy baseline for the
 recipe's full budget (``training.full``), ``--runs`` times each, scored on the test split, on the
-same local device pool as the search (one warm worker per device group, in parallel). Run ``i``
+same device pool as the search (``[execution]``: one warm worker per device group, local or Ray,
+in parallel). Run ``i``
 of every loss uses the same seed (:func:`analysis_seed`), so the results are paired by run index.
 Every training is journaled in the run's store (``analysis_runs``) when it starts and when it
 ends, so an interrupted analysis resumes without redoing a finished training.
@@ -123,9 +124,14 @@ def welch_p_value(a: Sequence[float], b: Sequence[float]) -> float | None:
     """
     if len(a) < 2 or len(b) < 2:
         return None
+    import warnings
+
     from scipy import stats
 
-    return _clean(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
+    with warnings.catch_warnings():
+        # identical values: SciPy warns and returns NaN, which is reported as None
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _clean(stats.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue)
 
 
 def compare(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
@@ -631,8 +637,9 @@ def run_analysis(
             given, the report has a ``"fractions"`` key and ``fig6_fractions.png`` is drawn.
         out_dir: Where the reports go (default ``RUN_DIR/analysis``).
         progress: Show a progress bar (or log lines) on stderr.
-        pool_factory: ``factory(recipe, recipe_text) -> executor`` to use instead of a
-            :class:`~keras_taylorglo.search.executors.LocalPool` (tests).
+        pool_factory: ``factory(recipe, recipe_text) -> executor`` to use instead of the
+            recipe's executor (a :class:`~keras_taylorglo.search.executors.LocalPool`, or Ray's
+            actors with ``execution.executor = "ray"``, started with ``purpose="analysis"``).
 
     Returns:
         The report dict.
@@ -667,6 +674,16 @@ def run_analysis(
                 text = fr_recipe.to_toml()
                 if pool_factory is not None:
                     pool = pool_factory(fr_recipe, text)
+                elif fr_recipe.execution.executor == "ray":
+                    from .search.ray_executor import RayExecutor
+
+                    pool = RayExecutor(
+                        text,
+                        fr_recipe.source,
+                        str(fr_recipe.base_dir),
+                        fr_recipe.execution,
+                        purpose="analysis",
+                    )
                 else:
                     from .search.executors import LocalPool
 
@@ -758,9 +775,7 @@ def report_markdown(report: dict[str, Any], run_dir: str | os.PathLike[str] = ""
         "| cross-entropy | "
         + ", ".join(f"{a:.4f}" for a in report["baseline"]["accuracies"])
         + " |",
-        "| TaylorGLO | "
-        + ", ".join(f"{a:.4f}" for a in report["taylorglo"]["accuracies"])
-        + " |",
+        "| TaylorGLO | " + ", ".join(f"{a:.4f}" for a in report["taylorglo"]["accuracies"]) + " |",
     ]
     if "candidates" in report:
         lines += [
