@@ -332,3 +332,49 @@ def test_status_of_missing_run_is_one_line(tmp_path):
     out = cli("status", str(tmp_path / "nothing"))
     assert out.returncode == 2
     assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_workers_exit_when_the_driver_dies(tmp_path):
+    """Only the driver is SIGKILLed (not its process group): its workers must not linger."""
+    recipe = write_recipe(tmp_path, generations=3)
+    run_dir = tmp_path / "run"
+    proc = spawn("search", str(recipe), "--out", str(run_dir), env={"TG_FITNESS_SLEEP": "0.3"})
+    wait_for(
+        lambda: query(run_dir, "SELECT COUNT(*) FROM workers WHERE pid > 0")[0][0] == 2, proc=proc
+    )
+    pids = [pid for (pid,) in query(run_dir, "SELECT pid FROM workers")]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        # a zombie still answers kill(0); it no longer runs anything
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] == "Z"
+
+    deadline = time.monotonic() + 10
+    while not all(gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(gone(p) for p in pids), "worker processes outlived the driver"
+
+
+@pytest.mark.slow
+def test_digits_search_from_the_shipped_recipe_within_five_minutes(tmp_path):
+    """The embedded default, as `make demo` runs it: a real TensorFlow search, offline."""
+    root = Path(__file__).resolve().parents[2]
+    t0 = time.monotonic()
+    out = cli(
+        "search", str(root / "recipes" / "digits.toml"), "--out", str(tmp_path / "run"), timeout=300
+    )
+    seconds = time.monotonic() - t0
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert seconds < 300
+    s = status(tmp_path / "run")
+    assert s["state"] == "finished" and s["evaluations"] == 8 * 6
+    # It learns: the best partial training beats chance (10 classes) by far.
+    assert s["best"]["fitness"] > 0.5
+    assert "I0000" not in out.stderr  # TensorFlow's start-up chatter stays out of the terminal
