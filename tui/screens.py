@@ -389,6 +389,8 @@ HELP_TEXT = """\
                to 0 at y0 = 1, blue (early) → red (late) (Fig. 3a); [b]p[/b]: θ (Fig. 3b).
   [b]Workers[/b]      device, candidate/attempt it runs (g c a), for how long, last result.
   [b]Events[/b]       new bests, retries, aborts, divergences, failures, worker deaths.
+  [b]Candidates[/b]   θ, status, fitness and attempts of each candidate of a generation;
+               an attempt "a1 r2" is attempt 1 re-run twice after infrastructure failures.
 
 The monitor only reads the run's store; it never slows the search down.
 Press Esc or ? to close this help."""

@@ -121,19 +121,19 @@ class CandidateDetail(Static):
         theta.add_column(style="dim")
         for i, (label, value) in enumerate(zip(labels, candidate.theta, strict=False)):
             theta.add_row(f"θ{i}", f"{value:.4f}", label)
-        attempts = Table.grid(padding=(0, 1))
+        attempts: list[Text] = []
         for a in candidate.attempts:
-            rerun = f" re-run {a.rerun}" if a.rerun else ""
-            seconds = "" if a.seconds is None else f"{a.seconds:.1f}s"
-            attempts.add_row(
-                f"a{a.attempt}{rerun}",
-                Text(a.status, style=STATUS_STYLES.get(a.status, "")),
-                format_fitness(a.fitness),
-                seconds,
-                a.device or a.worker,
-            )
+            # "a1 r2": attempt 1, its second re-run after infrastructure failures
+            name = f"a{a.attempt}" + (f" r{a.rerun}" if a.rerun else "")
+            line = Text(f"{name:<6}")
+            line.append(f"{a.status:<9}", style=STATUS_STYLES.get(a.status, ""))
+            line.append(format_fitness(a.fitness))
+            if a.seconds is not None:
+                line.append(f" {a.seconds:.1f}s", style="dim")
+            line.append(f" {a.device or a.worker}", style="dim")
+            attempts.append(line)
             if a.error:
-                attempts.add_row("", Text(a.error.strip().splitlines()[-1], style="red"))
+                attempts.append(Text(f"  {a.error.strip().splitlines()[-1]}", style="red"))
         if not candidate.attempts:
-            attempts.add_row(Text("no attempts yet", style="dim"))
-        self.update(Group(theta, Text(""), attempts))
+            attempts.append(Text("no attempts yet", style="dim"))
+        self.update(Group(theta, Text(""), *attempts))

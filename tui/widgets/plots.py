@@ -14,6 +14,10 @@ from tui.data import CandidateRow, GenerationRow, MonitorSnapshot
 
 RGB = tuple[int, int, int]
 
+MAX_SHAPES = 40
+"""At most this many loss shapes are drawn (evenly spread, always the first and the last):
+more are indistinguishable at terminal resolution and cost drawing time."""
+
 EARLY: RGB = (40, 110, 255)
 """Colour of the first generation's loss shape (blue)."""
 LATE: RGB = (235, 50, 40)
@@ -52,6 +56,39 @@ def generation_colour(position: int, count: int) -> RGB:
     return tuple(round(a + (b - a) * t) for a, b in zip(EARLY, LATE, strict=True))  # type: ignore[return-value]
 
 
+def thin(items: list, limit: int) -> list:
+    """At most ``limit`` items, evenly spread, always keeping the first and the last.
+
+    Args:
+        items: the items in order.
+        limit: how many to keep at most (>= 2).
+
+    Returns:
+        The kept items, in order.
+
+    Example:
+        >>> thin(list(range(10)), 4)
+        [0, 3, 6, 9]
+    """
+    if len(items) <= limit:
+        return list(items)
+    keep = sorted({round(i * (len(items) - 1) / (limit - 1)) for i in range(limit)})
+    return [items[i] for i in keep]
+
+
+def _generation_ticks(plt, x: list[int]) -> None:
+    """Whole-number generation ticks (plotext would label 0.0, 1.5, ...); a lone point gets room."""
+    if not x:
+        return
+    first, last = x[0], x[-1]
+    if first == last:
+        plt.xlim(first - 1, last + 1)
+        plt.xticks([first])
+        return
+    step = max(1, int(np.ceil((last - first) / 6)))
+    plt.xticks(list(range(first, last + 1, step)))
+
+
 def hex_colour(rgb: RGB) -> str:
     """``#rrggbb`` for an RGB triple (for Textual markup in titles)."""
     return "#{:02x}{:02x}{:02x}".format(*rgb)
@@ -79,6 +116,25 @@ class _Plot(PlotextPlot):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._key: object = None
+        self._render_key: object = None
+        self._rendered = None
+        self.curves: dict[object, tuple[list[float], list[float]]] = {}
+        """What is drawn now: curve name -> (x, y) (tests and screenshots read it)."""
+
+    def render(self):
+        """Renders the plot, reusing the last rendering while neither data nor size changed.
+
+        plotext rebuilds the whole figure on every call (tenths of a second for 100 curves),
+        and Textual asks again on every repaint of the region.
+
+        Returns:
+            The rendered plot.
+        """
+        key = (self.size, self._key, self.app.theme, self.theme)
+        if key != self._render_key:
+            self._rendered = super().render()
+            self._render_key = key
+        return self._rendered
 
     def _changed(self, key: object) -> bool:
         if key == self._key:
@@ -87,6 +143,7 @@ class _Plot(PlotextPlot):
         return True
 
     def _start(self) -> None:
+        self.curves = {}
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -115,18 +172,15 @@ class AccuracyPlot(_Plot):
         plt = self.plt
         if done:
             x = [r.index for r in done]
-            plt.plot(x, [r.mean for r in done], color="blue", marker="braille")
-            plt.plot(x, [r.best for r in done], color="green", marker="braille")
-            plt.plot(
-                x,
-                [r.all_time_best for r in done],
-                color="yellow",
-                marker="braille",
-            )
+            self.curves["mean"] = (x, [r.mean for r in done])
+            self.curves["best"] = (x, [r.best for r in done])
+            self.curves["all-time best"] = (x, [r.all_time_best for r in done])
+            for name, colour in (("mean", "blue"), ("best", "green"), ("all-time best", "yellow")):
+                plt.plot(*self.curves[name], color=colour, marker="braille")
             marks = [r for r in done if r.new_best]
-            plt.scatter([r.index for r in marks], [r.best for r in marks], color="red", marker="●")
-            if len(x) == 1:
-                plt.xlim(x[0] - 1, x[0] + 1)
+            self.curves["new best"] = ([r.index for r in marks], [r.best for r in marks])
+            plt.scatter(*self.curves["new best"], color="red", marker="●")
+            _generation_ticks(plt, x)
         self.refresh()
 
 
@@ -177,8 +231,9 @@ class LossPlot(_Plot):
 
     def _draw_shapes(self, snapshot: MonitorSnapshot) -> None:
         plt = self.plt
-        shapes = sorted(snapshot.shapes.items())
-        self.border_title = "Loss shape · best of each generation"
+        shapes = thin(sorted(snapshot.shapes.items()), MAX_SHAPES)
+        every = "" if len(shapes) == len(snapshot.shapes) else " (a spread of)"
+        self.border_title = f"Loss shape · best of{every} each generation"
         if shapes:
             first, last = shapes[0][0], shapes[-1][0]
             self.border_subtitle = (
@@ -186,9 +241,10 @@ class LossPlot(_Plot):
             )
         else:
             self.border_subtitle = ""
-        for position, (_, (y0, loss)) in enumerate(shapes):
+        for position, (generation, (y0, loss)) in enumerate(shapes):
             colour = generation_colour(position, len(shapes))
-            plt.plot(y0.tolist(), loss.tolist(), color=colour, marker="braille")
+            self.curves[generation] = (y0.tolist(), loss.tolist())
+            plt.plot(*self.curves[generation], color=colour, marker="braille")
         limits = _robust_ylim([loss for _, (_, loss) in shapes])
         if limits is not None:
             plt.ylim(*limits)
@@ -208,9 +264,9 @@ class LossPlot(_Plot):
         for i in range(num):
             y = [r.best_theta[i] if r.best_theta and len(r.best_theta) > i else 0.0 for r in rows]
             colour = THETA_COLOURS[i % len(THETA_COLOURS)]
+            self.curves[f"θ{i}"] = (x, y)
             plt.plot(x, y, color=colour, marker="braille")
-        if len(x) == 1:
-            plt.xlim(x[0] - 1, x[0] + 1)
+        _generation_ticks(plt, x)
 
 
 class CandidateLossPlot(_Plot):
@@ -249,20 +305,12 @@ class CandidateLossPlot(_Plot):
         self.border_subtitle = "[orange1]candidate[/] [gray]generation best[/] · x: y0"
         curves = []
         if best_shape is not None:
-            plt.plot(
-                best_shape[0].tolist(),
-                best_shape[1].tolist(),
-                color="gray",
-                marker="braille",
-            )
+            self.curves["generation best"] = (best_shape[0].tolist(), best_shape[1].tolist())
+            plt.plot(*self.curves["generation best"], color="gray", marker="braille")
             curves.append(best_shape[1])
         if shape is not None and candidate is not None:
-            plt.plot(
-                shape[0].tolist(),
-                shape[1].tolist(),
-                color="orange",
-                marker="braille",
-            )
+            self.curves["candidate"] = (shape[0].tolist(), shape[1].tolist())
+            plt.plot(*self.curves["candidate"], color="orange", marker="braille")
             curves.append(shape[1])
         limits = _robust_ylim(curves)
         if limits is not None:

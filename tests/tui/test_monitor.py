@@ -1,0 +1,400 @@
+"""The Textual monitor driven headless with a pilot, against real stores.
+
+`search_run` is a store written by a real small search (engine, worker processes, custom fitness);
+`running_run` is a synthetic run in progress written through the store's writer API with fixed
+times (also used by the snapshot tests in test_snapshots.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import T0, write_synthetic_run
+from rich.console import Console
+
+from keras_taylorglo.search.trial import Outcome
+from keras_taylorglo.store import Store
+from tui.app import MonitorApp, run_monitor
+from tui.data import RunReader, find_runs, format_duration, format_fitness
+from tui.screens import CandidatesScreen, HelpScreen, MonitorScreen, PickerScreen
+from tui.widgets import (
+    AccuracyPlot,
+    CandidateDetail,
+    CandidateLossPlot,
+    CandidatesTable,
+    EventsPanel,
+    GenerationsTable,
+    LossPlot,
+    RunHeader,
+    WorkersPanel,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def wait_reads(pilot, screen, reads: int = 1, timeout: float = 5.0) -> None:
+    """Waits until ``screen`` applied ``reads`` reads of the store."""
+    deadline = time.monotonic() + timeout
+    while screen.reads < reads:
+        assert time.monotonic() < deadline, f"{type(screen).__name__} did not refresh in time"
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+def shown_text(widget, width: int = 120) -> str:
+    """The plain text a Static widget shows (its content rendered by Rich)."""
+    console = Console(width=width, file=io.StringIO(), record=True)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def cell_text(table, row: int, column: str) -> str:
+    key = table.coordinate_to_cell_key((row, 0)).row_key
+    return str(table.get_cell(key, column)).strip()
+
+
+# ------------------------------------------------------------------------------ data layer
+
+
+def test_reader_holds_the_store_numbers(search_run):
+    store = Store.open(search_run, readonly=True)
+    status = store.status_json()
+    snap = RunReader(search_run).read()
+    assert snap.state == "finished" == status["state"]
+    assert snap.name == "sphere"
+    assert snap.evaluations == snap.planned == 30
+    assert snap.eta is None and snap.elapsed is not None and snap.elapsed > 0
+    assert [g.index for g in snap.generations] == [g["index"] for g in status["generations"]]
+    all_time = -1.0
+    for row, g in zip(snap.generations, status["generations"], strict=True):
+        assert row.best == g["best_fitness"] and row.mean == g["mean_fitness"]
+        assert row.sigma == g["sigma"] and row.evaluations == 6
+        all_time = max(all_time, row.best)
+        assert row.all_time_best == all_time
+        theta = store.candidates(row.index)[row.best_candidate]["theta"]
+        assert list(row.best_theta) == theta
+        # the loss shape is the binary-modality loss of that θ, shifted to 0 at y0 = 1
+        y0, loss = snap.shapes[row.index]
+        assert y0[0] == 0.0 and y0[-1] == 1.0 and loss[-1] == 0.0
+    assert snap.best == status["best"]
+    assert [g.new_best for g in snap.generations][0] is True
+    assert {w.worker for w in snap.workers} == {"w0", "w1"}
+    store.close()
+
+
+def test_reader_eta_and_elapsed_of_a_running_run(running_run, frozen_clock):
+    run_dir, _ = running_run
+    snap = RunReader(run_dir, clock=frozen_clock).read()
+    assert snap.state == "running"
+    assert snap.elapsed == 400.0
+    assert (snap.evaluations, snap.planned) == (52, 56)
+    # 6 finished generations of 55 s each for 8 evaluations: 4 remaining * 55/8 s
+    assert snap.eta == pytest.approx(4 * 55 / 8)
+    busy = [w for w in snap.workers if w.state == "busy"]
+    assert [w.task for w in busy] == ["g6 c4 a0", "g6 c5 a0"]
+    assert busy[0].for_seconds == pytest.approx(400 - (5 + 6 * 60 + 30))
+    assert format_duration(snap.elapsed) == "0:06:40"
+
+
+def test_generation_detail_lists_attempts(running_run):
+    run_dir, _ = running_run
+    detail = RunReader(run_dir).generation(2)
+    assert detail is not None and len(detail.candidates) == 8
+    infra = detail.candidates[5]
+    assert [a.status for a in infra.attempts] == ["infra", "ok"]
+    assert infra.attempts[1].rerun == 1 and infra.attempts_text == "infra → ok"
+    assert RunReader(run_dir).generation(99) is None
+
+
+# -------------------------------------------------------------------------------- the app
+
+
+async def test_main_screen_shows_the_search(search_run):
+    store = Store.open(search_run, readonly=True)
+    gens = store.generations()
+    app = MonitorApp(RunReader(search_run))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_reads(pilot, screen)
+        table = screen.query_one(GenerationsTable)
+        assert table.row_count == len(gens) == 5
+        for i, g in enumerate(gens):
+            assert cell_text(table, i, "best") == format_fitness(g["best_fitness"])
+            assert cell_text(table, i, "mean") == format_fitness(g["mean_fitness"])
+            assert cell_text(table, i, "sigma") == f"{g['sigma']:.3f}"
+            assert cell_text(table, i, "evals") == "6/6"
+            assert cell_text(table, i, "gen").endswith("●") == bool(g["new_best"])
+        accuracy = screen.query_one(AccuracyPlot)
+        assert accuracy.curves["best"] == (
+            [g["generation"] for g in gens],
+            [g["best_fitness"] for g in gens],
+        )
+        assert accuracy.curves["mean"][1] == [g["mean_fitness"] for g in gens]
+        assert accuracy.curves["all-time best"][1] == list(
+            np.maximum.accumulate([g["best_fitness"] for g in gens])
+        )
+        assert accuracy.curves["new best"][0] == [g["generation"] for g in gens if g["new_best"]]
+        loss = screen.query_one(LossPlot)
+        assert sorted(loss.curves) == [0, 1, 2, 3, 4]
+        assert all(y[-1] == 0.0 and len(y) == 101 for _, y in loss.curves.values())
+        # the plots really drew something (braille dots) in their regions
+        assert any("\u2800" <= ch <= "\u28ff" for ch in str(accuracy.render()))
+        header = shown_text(screen.query_one(RunHeader))
+        assert "sphere" in header and "finished" in header and "30/30" in header
+        best = store.best()
+        assert format_fitness(best["fitness"]) in header
+        assert screen.query_one(WorkersPanel).row_count == 2
+    store.close()
+
+
+async def test_new_generation_appears_without_restart(tmp_path):
+    run_dir = tmp_path / "live"
+    writer = write_synthetic_run(run_dir, generations=2, partial_last=False)
+    app = MonitorApp(RunReader(run_dir))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await wait_reads(pilot, screen)
+        table = screen.query_one(GenerationsTable)
+        assert table.row_count == 2
+        # the engine writes generation 2 while the monitor runs
+        thetas = [[0.1 * c] * 8 for c in range(8)]
+        writer.begin_generation(2, b"before", thetas)
+        for c in range(8):
+            aid = writer.start_attempt(2, c, 0, c, "w0", "cpu:0")
+            writer.finish_attempt(
+                aid, Outcome("ok", 0.99 if c == 3 else 0.5), None, "ok", 0.99 if c == 3 else 0.5
+            )
+        writer.finish_generation(2, b"after", [0.0] * 8, 1.0)
+        writer.add_event("new_best", "new best fitness 0.9900", 2, 3)
+        before = screen.reads
+        await pilot.pause(1.2)
+        await wait_reads(pilot, screen, before + 1)
+        assert table.row_count == 3
+        assert cell_text(table, 2, "best") == "0.9900"
+        assert cell_text(table, 2, "gen").endswith("●")
+        # the cursor was on the last row, so it follows the new generation
+        assert table.cursor_row == 2
+        assert "new best fitness 0.9900" in shown_text(screen.query_one(EventsPanel))
+    writer.close()
+
+
+@pytest.mark.slow  # writing 2,800 results one transaction each takes a few seconds
+async def test_first_refresh_of_100_generations_is_fast(tmp_path):
+    run_dir = tmp_path / "big"
+    store = Store.create(
+        run_dir,
+        recipe_text="",
+        meta={"name": "big", "population": 28, "generations": 100, "order": 3},
+    )
+    rng = np.random.RandomState(0)
+    for g in range(100):
+        store.begin_generation(g, b"s", rng.randn(28, 8).tolist(), started=T0 + g)
+        for c in range(28):
+            store.set_candidate_result(g, c, "ok", float(rng.uniform(0.5, 0.9)))
+        store.finish_generation(g, b"s", [0.0] * 8, 1.0, finished=T0 + g + 0.5)
+    store.close()
+    app = MonitorApp(RunReader(run_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        started = time.perf_counter()
+        await wait_reads(pilot, app.screen)
+        first = time.perf_counter() - started
+        assert app.screen.query_one(GenerationsTable).row_count == 100
+        # a spread of 40 of the 100 shapes is drawn: the first, the last and evenly between
+        curves = sorted(app.screen.query_one(LossPlot).curves)
+        assert len(curves) == 40 and curves[0] == 0 and curves[-1] == 99
+        assert first < 1.0, f"first refresh took {first:.2f} s"
+        # later refreshes are cheaper still (θ and loss shapes are cached)
+        started = time.perf_counter()
+        app.screen.reader.read()
+        assert time.perf_counter() - started < 0.25
+
+
+async def test_enter_opens_the_candidates_of_a_generation(running_run, frozen_clock):
+    run_dir, _ = running_run
+    store = Store.open(run_dir, readonly=True)
+    app = MonitorApp(RunReader(run_dir, clock=frozen_clock))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_reads(pilot, app.screen)
+        table = app.screen.query_one(GenerationsTable)
+        table.move_cursor(row=1)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, CandidatesScreen) and screen.generation == 1
+        await wait_reads(pilot, screen)
+        cands = screen.query_one(CandidatesTable)
+        rows = store.candidates(1)
+        assert cands.row_count == len(rows) == 8
+        for i, c in enumerate(rows):
+            assert cell_text(cands, i, "fitness") == format_fitness(c["fitness"])
+            assert cell_text(cands, i, "status") == c["status"]
+        assert cell_text(cands, 2, "attempts") == "aborted → ok"
+        await pilot.press("down", "down")
+        plot = screen.query_one(CandidateLossPlot)
+        expected = RunReader(run_dir).shape(rows[2]["theta"], screen.detail.loss)
+        assert plot.curves["candidate"][1] == expected[1].tolist()
+        assert "generation best" in plot.curves
+        detail = shown_text(screen.query_one(CandidateDetail))
+        assert f"{rows[2]['theta'][0]:.4f}" in detail and "aborted" in detail
+        await pilot.press("escape")
+        assert isinstance(app.screen, MonitorScreen)
+    store.close()
+
+
+async def test_keys_switch_plot_toggle_events_help_and_quit(running_run):
+    run_dir, _ = running_run
+    app = MonitorApp(RunReader(run_dir))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        await wait_reads(pilot, screen)
+        loss = screen.query_one(LossPlot)
+        assert loss.mode == "shape" and 0 in loss.curves
+        await pilot.press("p")
+        assert loss.mode == "theta" and sorted(loss.curves) == [f"θ{i}" for i in range(8)]
+        # θ0 over generations is each generation's best candidate's θ0
+        snap = screen.snapshot
+        assert loss.curves["θ0"][1] == [g.best_theta[0] for g in snap.generations]
+        await pilot.press("p")
+        assert loss.mode == "shape"
+        events = screen.query_one(EventsPanel)
+        assert events.display
+        await pilot.press("e")
+        await pilot.pause()
+        assert not events.display
+        # the workers panel takes the freed width
+        assert screen.query_one(WorkersPanel).size.width > 100
+        await pilot.press("e")
+        await pilot.pause()
+        assert events.display
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert app.screen is screen
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_usable_at_80x24(running_run, frozen_clock):
+    run_dir, _ = running_run
+    app = MonitorApp(RunReader(run_dir, clock=frozen_clock))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_reads(pilot, screen)
+        table = screen.query_one(GenerationsTable)
+        # every column of the generations table is visible without scrolling sideways
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        for widget in (table, screen.query_one(WorkersPanel), screen.query_one(EventsPanel)):
+            region = widget.region
+            assert region.right <= 80 and region.bottom <= 23 and region.height >= 4
+        accuracy, loss = screen.query_one(AccuracyPlot), screen.query_one(LossPlot)
+        # one plot at a time, tall enough to read; `p` cycles accuracy -> shapes -> θ
+        assert accuracy.display and not loss.display and accuracy.region.height >= 12
+        await pilot.press("p")
+        await pilot.pause()
+        assert loss.display and not accuracy.display and loss.mode == "shape"
+        await pilot.press("p")
+        assert loss.mode == "theta"
+        await pilot.press("p")
+        await pilot.pause()
+        assert accuracy.display and not loss.display and loss.mode == "shape"
+
+
+async def test_picker_lists_runs_and_opens_one(tmp_path):
+    root = tmp_path / "runs"
+    write_synthetic_run(root / "first", generations=2, partial_last=False, name="first").close()
+    second = write_synthetic_run(root / "second", generations=3, partial_last=False, name="second")
+    second.set_state("finished")
+    second.close()
+    (root / "not-a-run").mkdir()
+    runs = find_runs(root)
+    assert [(r.name, r.state, r.generations) for r in runs] == [
+        ("second", "finished", 3),
+        ("first", "interrupted", 2),
+    ] or [(r.name, r.state, r.generations) for r in runs] == [
+        ("first", "interrupted", 2),
+        ("second", "finished", 3),
+    ]
+    app = MonitorApp(runs=runs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        picker = app.screen
+        assert isinstance(picker, PickerScreen)
+        table = picker.query_one("#runs")
+        assert table.row_count == 2
+        names = {cell_text(table, i, "name") for i in range(2)}
+        assert names == {"first", "second"}
+        target = cell_text(table, 0, "name")
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, MonitorScreen)
+        await wait_reads(pilot, screen)
+        assert screen.snapshot.name == target
+        await pilot.press("escape")
+        assert app.screen is picker
+
+
+def test_run_monitor_refuses_missing_or_foreign_run_dirs(tmp_path, capsys):
+    assert run_monitor(str(tmp_path / "nope")) == 2
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    assert run_monitor(str(foreign)) == 2
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "experiment.sqlite").write_text("not a database")
+    assert run_monitor(str(garbage)) == 2
+    assert run_monitor(None, runs_root=str(tmp_path / "empty-root")) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 4 and all(line.startswith("error: ") for line in lines)
+    assert "nope does not exist" in lines[0]
+    assert "not a keras-taylorglo run directory" in lines[1]
+    assert "not a keras-taylorglo store" in lines[2]
+    assert "no runs under" in lines[3]
+
+
+def test_monitor_never_imports_tensorflow(search_run):
+    script = textwrap.dedent(
+        f"""
+        import asyncio, json, sys
+        sys.path.insert(0, {str(ROOT)!r})
+        import tui.app
+        from tui.data import RunReader
+
+        async def main():
+            app = tui.app.MonitorApp(RunReader({str(search_run)!r}))
+            async with app.run_test(size=(100, 30)) as pilot:
+                for _ in range(100):
+                    if app.screen.reads:
+                        break
+                    await pilot.pause(0.05)
+                await pilot.press("enter")
+                await pilot.pause(0.3)
+                return app.screen.reads, type(app.screen).__name__
+
+        reads, screen = asyncio.run(main())
+        print(json.dumps({{
+            "reads": reads,
+            "screen": screen,
+            "tensorflow": "tensorflow" in sys.modules,
+            "keras": "keras" in sys.modules,
+        }}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {
+        "reads": result["reads"],
+        "screen": "CandidatesScreen",
+        "tensorflow": False,
+        "keras": False,
+    }
+    assert result["reads"] >= 1
