@@ -384,6 +384,7 @@ def test_export_python_line_and_json(run_dir: Path) -> None:
     assert {"fitness", "generation", "candidate"} <= set(data)
 
 
+@pytest.mark.slow
 def test_export_line_builds_a_working_loss(run_dir: Path) -> None:
     """The exported line is real Python for the library (the loss needs Keras: imported here)."""
     line = run("export", str(run_dir)).stdout.strip()
