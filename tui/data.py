@@ -618,7 +618,10 @@ class RunReader:
         planned = int(meta.get("planned_evaluations") or 0)
         elapsed = self._elapsed(meta, state, gens, now)
         evaluations = int(snap["evaluations"])
-        workers = [self._worker_row(w, now) for w in snap["workers"]]
+        # "for how long" only means something while the search runs
+        workers = [
+            self._worker_row(w, now if state == "running" else None) for w in snap["workers"]
+        ]
         events = [EventRow(e["id"], e["time"], e["kind"], e["message"]) for e in snap["events"]]
         return MonitorSnapshot(
             name=str(meta.get("name") or self.run_dir.name),
@@ -638,7 +641,7 @@ class RunReader:
         )
 
     @staticmethod
-    def _worker_row(w: dict[str, Any], now: float) -> WorkerRow:
+    def _worker_row(w: dict[str, Any], now: float | None) -> WorkerRow:
         task = ""
         if w["state"] == "busy" and w["generation"] is not None:
             task = f"g{w['generation']} c{w['candidate']} a{w['attempt']}"
@@ -653,7 +656,7 @@ class RunReader:
             device=str(w["device"] or "—"),
             state=str(w["state"]),
             task=task,
-            for_seconds=None if since is None else max(0.0, now - since),
+            for_seconds=None if since is None or now is None else max(0.0, now - since),
             last=last,
         )
 
