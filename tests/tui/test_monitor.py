@@ -398,3 +398,16 @@ def test_monitor_never_imports_tensorflow(search_run):
         "keras": False,
     }
     assert result["reads"] >= 1
+
+
+def test_screenshot_helper_writes_the_monitor_as_svg(search_run, tmp_path, capsys):
+    from tui.screenshot import main
+
+    out = tmp_path / "docs" / "monitor.svg"
+    assert main([str(search_run), str(out), "--size", "100x30"]) == 0
+    svg = out.read_text()
+    assert svg.startswith("<svg") and "sphere" in svg and "Generations" in svg
+    assert main([str(tmp_path / "nope"), str(out)]) == 2
+    assert main([str(search_run), str(out), "--size", "big"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(":")[0] for line in err] == ["error", "error"]
