@@ -120,7 +120,7 @@ def test_default_recipe_is_a_byte_identical_copy_of_digits_toml():
     default = load_default_recipe()
     assert default == load_recipe(ROOT / "recipes" / "digits.toml")
     assert default.execution.devices == "cpu"
-    assert (default.evolution.population, default.evolution.generations) == (6, 5)
+    assert (default.evolution.population, default.evolution.generations) == (8, 6)
     assert default.training.partial == Budget(steps=150)
 
 
