@@ -411,3 +411,24 @@ def test_screenshot_helper_writes_the_monitor_as_svg(search_run, tmp_path, capsy
     assert main([str(search_run), str(out), "--size", "big"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert [line.split(":")[0] for line in err] == ["error", "error"]
+
+
+async def test_a_run_without_results_yet(tmp_path):
+    run_dir = tmp_path / "fresh"
+    store = Store.create(run_dir, recipe_text="", meta={"name": "fresh", "population": 4})
+    store.begin_generation(0, b"s", [[0.0] * 8] * 4)  # journaled, nothing evaluated
+    app = MonitorApp(RunReader(run_dir))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        await wait_reads(pilot, screen)
+        assert screen.problem == ""
+        table = screen.query_one(GenerationsTable)
+        assert table.row_count == 1 and cell_text(table, 0, "best") == "—"
+        assert screen.query_one(AccuracyPlot).curves == {}
+        assert screen.query_one(LossPlot).curves == {}
+        header = shown_text(screen.query_one(RunHeader))
+        assert "interrupted" in header and "0/?" in header and "best —" in header
+        await pilot.press("enter")
+        await wait_reads(pilot, app.screen)
+        assert app.screen.query_one(CandidatesTable).row_count == 4
+    store.close()
