@@ -1,23 +1,15 @@
 """TensorBoard event files for a search, written without TensorFlow.
 
 The search driver must not import TensorFlow (slow start, and the design keeps the engine
-TF-free), and TensorFlow 2.21 no longer installs the ``tensorboard`` package, so this module
-writes the event files itself. The format is small and stable:
-
-- a file named ``events.out.tfevents.<time>.<host>.<pid>.<n>`` holds TFRecord records: an 8-byte
-  little-endian length, the masked CRC-32C of those 8 bytes, the payload, the masked CRC-32C of
-  the payload;
-- each payload is a serialised ``tensorflow.Event`` protocol buffer (``wall_time`` = 1,
-  ``step`` = 2, ``file_version`` = 3, ``summary`` = 5); the first one only says
-  ``file_version = "brain.Event:2"``;
-- a ``Summary`` holds ``Value`` messages (``tag`` = 1, ``simple_value`` = 2 for scalars,
-  ``image`` = 4 with ``height``, ``width``, ``colorspace`` and the PNG bytes).
+TF-free). The ``tensorboard`` package has a TF-free event writer (the one PyTorch's
+``SummaryWriter`` uses) and the ``Event``/``Summary`` protocol buffers; this module only decides
+what to log.
 
 :class:`SearchLogger` writes, per finished generation (step = generation index), the scalars
 ``fitness/generation_best``, ``fitness/generation_mean``, ``fitness/best_so_far`` and
 ``cma/sigma``, and the generation's best loss in the binary modality as the image
 ``loss_shape/generation_best``. ``tensorboard --logdir runs`` then shows every search under
-``runs/`` side by side (``pip install tensorboard`` to view them; it is not needed to write).
+``runs/`` side by side.
 
 Example:
     >>> logger = SearchLogger("runs/digits")
@@ -28,134 +20,20 @@ Example:
 from __future__ import annotations
 
 import os
-import socket
 import struct
 import time
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-__all__ = [
-    "TB_DIR",
-    "EventFileWriter",
-    "SearchLogger",
-    "crc32c",
-    "masked_crc32c",
-]
+__all__ = ["TB_DIR", "EventWriter", "SearchLogger", "png_size"]
 
 TB_DIR = "tensorboard"
 """The TensorBoard directory's name inside a run directory."""
 
-_FILE_VERSION = "brain.Event:2"
-
-# ------------------------------------------------------------------------------------ CRC-32C
-
-
-def _make_crc_table() -> tuple[int, ...]:
-    poly = 0x82F63B78  # Castagnoli, reflected
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ poly if c & 1 else c >> 1
-        table.append(c)
-    return tuple(table)
-
-
-_CRC_TABLE = _make_crc_table()
-
-
-def crc32c(data: bytes) -> int:
-    """The CRC-32C (Castagnoli) checksum TFRecord framing uses.
-
-    Args:
-        data: The bytes to checksum.
-
-    Returns:
-        The checksum as an unsigned 32-bit int.
-
-    Example:
-        >>> hex(crc32c(b"123456789"))  # the standard check value
-        '0xe3069283'
-    """
-    crc = 0xFFFFFFFF
-    table = _CRC_TABLE
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data: bytes) -> int:
-    """TFRecord's masked CRC-32C (rotated and offset so CRCs of CRCs stay useful).
-
-    Args:
-        data: The bytes to checksum.
-
-    Returns:
-        ``((crc >> 15) | (crc << 17)) + 0xa282ead8`` modulo 2**32.
-    """
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-# ------------------------------------------------------------------ protocol buffer encoding
-
-
-def _varint(value: int) -> bytes:
-    if value < 0:
-        value += 1 << 64  # int64 negatives are ten-byte two's complement varints
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
-
-
-def _key(field: int, wire_type: int) -> bytes:
-    return _varint(field << 3 | wire_type)
-
-
-def _length_delimited(field: int, payload: bytes) -> bytes:
-    return _key(field, 2) + _varint(len(payload)) + payload
-
-
-def _scalar_value(tag: str, value: float) -> bytes:
-    return _length_delimited(1, tag.encode()) + _key(2, 5) + struct.pack("<f", value)
-
-
-def _image_value(tag: str, png: bytes) -> bytes:
-    width, height = png_size(png)
-    image = (
-        _key(1, 0)
-        + _varint(height)
-        + _key(2, 0)
-        + _varint(width)
-        + _key(3, 0)
-        + _varint(4)  # RGBA
-        + _length_delimited(4, png)
-    )
-    return _length_delimited(1, tag.encode()) + _length_delimited(4, image)
-
-
-def _event(
-    wall_time: float, step: int, values: Sequence[bytes] = (), file_version: str = ""
-) -> bytes:
-    out = _key(1, 1) + struct.pack("<d", wall_time) + _key(2, 0) + _varint(step)
-    if file_version:
-        out += _length_delimited(3, file_version.encode())
-    if values:
-        summary = b"".join(_length_delimited(1, v) for v in values)
-        out += _length_delimited(5, summary)
-    return out
-
 
 def png_size(png: bytes) -> tuple[int, int]:
-    """Width and height from a PNG's header.
+    """Width and height from a PNG's header (TensorBoard's image summary needs them).
 
     Args:
         png: The PNG file's bytes.
@@ -172,53 +50,39 @@ def png_size(png: bytes) -> tuple[int, int]:
     return int(width), int(height)
 
 
-# ------------------------------------------------------------------------------------ writer
-
-
-class EventFileWriter:
-    """Appends scalar and image summaries to one TensorBoard event file.
+class EventWriter:
+    """Scalar and image summaries into one TensorBoard event file (tensorboard's own writer).
 
     Args:
         log_dir: The directory (created if missing). A new file is started per writer, so a
             resumed search adds a file next to the first one; TensorBoard reads them in order.
 
     Example:
-        >>> writer = EventFileWriter("/tmp/tb")
+        >>> writer = EventWriter("/tmp/tb")
         >>> writer.add_scalars(0, {"fitness/best": 0.9})
         >>> writer.close()
     """
 
-    _counter = 0
-
     def __init__(self, log_dir: str | os.PathLike[str]) -> None:
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
         self.log_dir = Path(log_dir)
-        self.path: Path | None = None
-        self._file: BinaryIO | None = None
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._writer = EventFileWriter(str(self.log_dir), flush_secs=10)
 
-    def _open(self) -> BinaryIO:
-        if self._file is None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            EventFileWriter._counter += 1
-            name = (
-                f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-                f"{os.getpid()}.{EventFileWriter._counter}"
-            )
-            self.path = self.log_dir / name
-            self._file = open(self.path, "ab")  # noqa: SIM115 (kept open across generations)
-            self._write_record(_event(time.time(), 0, file_version=_FILE_VERSION))
-        return self._file
+    def _add(self, step: int, values: list[Any], wall_time: float | None) -> None:
+        from tensorboard.compat.proto import event_pb2, summary_pb2
 
-    def _write_record(self, payload: bytes) -> None:
-        assert self._file is not None
-        header = struct.pack("<Q", len(payload))
-        self._file.write(
-            header
-            + struct.pack("<I", masked_crc32c(header))
-            + payload
-            + struct.pack("<I", masked_crc32c(payload))
+        event = event_pb2.Event(
+            wall_time=time.time() if wall_time is None else wall_time,
+            step=step,
+            summary=summary_pb2.Summary(value=values),
         )
+        self._writer.add_event(event)
 
-    def add_scalars(self, step: int, scalars: dict[str, float], wall_time: float | None = None):
+    def add_scalars(
+        self, step: int, scalars: dict[str, float | None], wall_time: float | None = None
+    ) -> None:
         """Write scalars at one step (one event); values that are ``None`` are skipped.
 
         Args:
@@ -226,12 +90,15 @@ class EventFileWriter:
             scalars: Tag → value.
             wall_time: POSIX time of the event (default now).
         """
-        values = [_scalar_value(t, float(v)) for t, v in scalars.items() if v is not None]
+        from tensorboard.compat.proto import summary_pb2
+
+        values = [
+            summary_pb2.Summary.Value(tag=tag, simple_value=float(v))
+            for tag, v in scalars.items()
+            if v is not None
+        ]
         if values:
-            self._open()
-            self._write_record(
-                _event(time.time() if wall_time is None else wall_time, step, values)
-            )
+            self._add(step, values, wall_time)
 
     def add_image(self, step: int, tag: str, png: bytes, wall_time: float | None = None) -> None:
         """Write one PNG image at a step.
@@ -245,20 +112,21 @@ class EventFileWriter:
         Raises:
             ValueError: If ``png`` is not a PNG.
         """
-        value = _image_value(tag, png)
-        self._open()
-        self._write_record(_event(time.time() if wall_time is None else wall_time, step, [value]))
+        from tensorboard.compat.proto import summary_pb2
+
+        width, height = png_size(png)
+        image = summary_pb2.Summary.Image(
+            height=height, width=width, colorspace=4, encoded_image_string=png
+        )
+        self._add(step, [summary_pb2.Summary.Value(tag=tag, image=image)], wall_time)
 
     def flush(self) -> None:
-        """Push what was written to the operating system (TensorBoard sees it)."""
-        if self._file is not None:
-            self._file.flush()
+        """Write what is queued (TensorBoard sees it)."""
+        self._writer.flush()
 
     def close(self) -> None:
         """Flush and close the file (idempotent)."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        self._writer.close()
 
 
 class SearchLogger:
@@ -277,7 +145,7 @@ class SearchLogger:
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.run_dir = Path(run_dir)
-        self.writer = EventFileWriter(self.run_dir / TB_DIR)
+        self.writer = EventWriter(self.run_dir / TB_DIR)
         self._warned = False
 
     def log_generation(self, store: Any, generation: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -16,14 +15,7 @@ from PIL import Image
 from keras_taylorglo import plots
 from keras_taylorglo.presets import PAPER_MNIST
 from keras_taylorglo.store import Store
-from keras_taylorglo.tensorboard import (
-    TB_DIR,
-    EventFileWriter,
-    SearchLogger,
-    crc32c,
-    masked_crc32c,
-    png_size,
-)
+from keras_taylorglo.tensorboard import TB_DIR, EventWriter, SearchLogger, png_size
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 META = {"order": 3, "inputs": ["label", "prediction"], "trim": True, "convention": "paper"}
@@ -147,40 +139,32 @@ def test_analysis_modules_import_no_tensorflow_or_matplotlib() -> None:
 # --------------------------------------------------------------------------------- tensorboard
 
 
-def read_records(path: Path) -> list[bytes]:
-    """Parse TFRecord framing by hand, checking both CRCs of every record."""
-    data = path.read_bytes()
-    records, pos = [], 0
-    while pos < len(data):
-        header = data[pos : pos + 8]
-        (length,) = struct.unpack("<Q", header)
-        (header_crc,) = struct.unpack("<I", data[pos + 8 : pos + 12])
-        assert header_crc == masked_crc32c(header)
-        payload = data[pos + 12 : pos + 12 + length]
-        (payload_crc,) = struct.unpack("<I", data[pos + 12 + length : pos + 16 + length])
-        assert payload_crc == masked_crc32c(payload)
-        records.append(payload)
-        pos += 16 + length
-    return records
+def _png_1x1() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (255, 0, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
-def test_crc32c_check_values() -> None:
-    assert crc32c(b"123456789") == 0xE3069283  # RFC 3720's check value
-    assert crc32c(b"") == 0
-    assert crc32c(bytes(32)) == 0x8A9136AA  # RFC 3720 B.4: 32 bytes of zeros
+PNG_1x1 = _png_1x1()
 
 
-def test_event_file_framing(tmp_path: Path) -> None:
-    writer = EventFileWriter(tmp_path)
+def test_event_file_is_read_back_by_tensorboard(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    writer = EventWriter(tmp_path)
     writer.add_scalars(3, {"a/b": 0.25, "skipped": None})
+    writer.add_image(3, "img", PNG_1x1)
     writer.close()
     files = list(tmp_path.glob("events.out.tfevents.*"))
     assert len(files) == 1
-    records = read_records(files[0])
-    assert len(records) == 2
-    assert b"brain.Event:2" in records[0]
-    assert b"a/b" in records[1] and struct.pack("<f", 0.25) in records[1]
-    assert b"skipped" not in records[1]
+    acc = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    acc.Reload()
+    assert acc.Tags()["scalars"] == ["a/b"]  # None values are skipped
+    (event,) = acc.Scalars("a/b")
+    assert (event.step, event.value) == (3, 0.25)
+    (image,) = acc.Images("img")
+    assert (image.step, image.width, image.height) == (3, 1, 1)
+    assert image.encoded_image_string == PNG_1x1
 
 
 @pytest.mark.slow
