@@ -42,9 +42,9 @@ def loss_step_ratio(quick: bool) -> dict[str, Any]:
     import keras
     import numpy as np
     import tensorflow as tf
-    from keras_taylorglo.models import build_model
 
     from keras_taylorglo.losses import TaylorGLOLoss
+    from keras_taylorglo.models import build_model
     from keras_taylorglo.presets import PAPER_MNIST
     from keras_taylorglo.recipe import ModelConfig
 
@@ -214,4 +214,85 @@ def two_worker_speedup(quick: bool, data_dir: str) -> dict[str, Any]:
         "two_worker_speedup": rates[2] / rates[1],
         "evals_per_s_1_worker": rates[1],
         "evals_per_s_2_workers": rates[2],
+    }
+
+
+# --------------------------------------------------------------------- 6. monitor timings
+
+
+def _big_store(run_dir: Path, generations: int = 100, population: int = 28) -> None:
+    """A finished run of generations × population written through the store's writer API."""
+    import numpy as np
+
+    from keras_taylorglo.search.trial import Outcome
+    from keras_taylorglo.store import Store
+
+    meta = {
+        "name": "bench",
+        "planned_evaluations": generations * population,
+        "order": 3,
+        "inputs": ["label", "prediction"],
+        "trim": True,
+        "convention": "paper",
+        "num_params": 8,
+        "population": population,
+        "generations": generations,
+    }
+    store = Store.create(run_dir, recipe_text="", recipe_source="bench.toml", meta=meta)
+    rng = np.random.default_rng(0)
+    t = time.time() - 3600
+    for g in range(generations):
+        thetas = rng.normal(0, 2, (population, 8))
+        store.begin_generation(g, b"", thetas.tolist(), started=t)
+        for c in range(population):
+            fitness = float(1 / (1 + np.sum((thetas[c] - 1) ** 2) / 50))
+            aid = store.start_attempt(g, c, 0, c, f"w{c % 4}", "gpu:0", started=t)
+            store.finish_attempt(
+                aid,
+                Outcome("ok", fitness, fitness, 100, 1.0),
+                ended=t + 1,
+                candidate_status="ok",
+                candidate_fitness=fitness,
+            )
+            t += 1
+        store.finish_generation(
+            g, state_after=b"", mean=thetas.mean(0).tolist(), sigma=1.0, finished=t
+        )
+    store.set_state("finished")
+    store.close()
+
+
+def monitor_timings(quick: bool) -> dict[str, Any]:
+    """First paint and one refresh of the monitor on a store of 100 generations × 28."""
+    import asyncio
+
+    from tui.app import MonitorApp
+    from tui.data import RunReader
+    from tui.widgets.generations import GenerationsTable
+
+    repeats = 2 if quick else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp) / "run"
+        _big_store(run_dir)
+
+        async def once() -> tuple[float, float]:
+            t0 = time.perf_counter()
+            app = MonitorApp(RunReader(run_dir))
+            async with app.run_test(size=(120, 40)) as pilot:
+                table = app.screen.query_one(GenerationsTable)
+                while table.row_count < 100:
+                    await pilot.pause(0.01)
+                first = time.perf_counter() - t0
+                screen = app.screen
+                t1 = time.perf_counter()
+                screen._apply(screen._read())  # one refresh: read the store, update widgets
+                await pilot.pause()
+                refresh = time.perf_counter() - t1
+            app.reader.close()
+            return first, refresh
+
+        results = [asyncio.run(once()) for _ in range(repeats)]
+    return {
+        "monitor_first_paint_s": statistics.median(r[0] for r in results),
+        "monitor_refresh_s": statistics.median(r[1] for r in results),
     }
