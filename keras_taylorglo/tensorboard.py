@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import time
+import types
 import warnings
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,11 @@ class EventWriter:
     """
 
     def __init__(self, log_dir: str | os.PathLike[str]) -> None:
+        # tensorboard's writer goes through TensorFlow's file system whenever TensorFlow is
+        # importable, which would load TensorFlow into the search driver (seconds of start-up
+        # and its C++ chatter). tensorboard's own switch for its TF-free stub is the presence of
+        # the module ``tensorboard.compat.notf`` (a build target the wheel does not ship).
+        sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("notf"))
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
         self.log_dir = Path(log_dir)

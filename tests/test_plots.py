@@ -136,6 +136,26 @@ def test_analysis_modules_import_no_tensorflow_or_matplotlib() -> None:
     assert json.loads(out.stdout) == []
 
 
+def test_search_logging_imports_no_tensorflow(tmp_path: Path) -> None:
+    """tensorboard's writer would load TensorFlow into the driver if we let it."""
+    run = make_run(tmp_path / "r", generations=2)
+    code = (
+        "import sys\n"
+        "from keras_taylorglo.store import Store\n"
+        "from keras_taylorglo.tensorboard import SearchLogger\n"
+        f"logger = SearchLogger({str(run)!r})\n"
+        f"store = Store.open_existing({str(run)!r})\n"
+        "logger.log_generation(store, 0); logger.log_generation(store, 1); logger.close()\n"
+        "print(json.dumps(['tensorflow' in sys.modules, 'keras' in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == [False, False]
+    assert len(list((run / TB_DIR).glob("events.out.tfevents.*"))) == 1
+
+
 # --------------------------------------------------------------------------------- tensorboard
 
 

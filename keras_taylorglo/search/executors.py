@@ -419,24 +419,11 @@ class LocalPool:
         code = process.exitcode
         if reason is None:
             reason = _describe_exit(code)
-        events: list[Any] = []
-        if slot.task is not None:
-            events.append(TaskLost(slot.task, worker_id, reason))
-        events.append(WorkerDown(worker_id, reason))
-        was_ready = slot.ready
         slot.conn.close()
-        slot.process, slot.task, slot.ready = None, None, False
-        if not was_ready:
-            slot.start_failures += 1
-            if slot.start_failures >= MAX_START_FAILURES:
-                events.append(
-                    Fatal(
-                        f"worker {worker_id} ({slot.spec.device}) died {slot.start_failures} "
-                        f"times while starting ({reason})"
-                    )
-                )
-                return events
-        self._spawn(worker_id)
+        slot.process = None
+        events, replace = death_events(worker_id, slot, reason)
+        if replace:
+            self._spawn(worker_id)
         return events
 
     def _check_timeouts(self) -> list[Any]:
@@ -451,6 +438,40 @@ class LocalPool:
                     slot.process.join(5.0)
                 events.extend(self._handle_death(worker_id, f"timeout after {self.timeout:g} s"))
         return events
+
+
+def death_events(worker_id: str, slot: Any, reason: str) -> tuple[list[Any], bool]:
+    """What a dead worker means, for any executor whose slots have task/ready/start_failures.
+
+    Its attempt (if any) is lost to the infrastructure and the worker is down. A worker that
+    keeps dying before it is ready is a crash loop, not bad luck: the search must stop.
+
+    Args:
+        worker_id: The dead worker.
+        slot: Its slot (``task``, ``ready``, ``start_failures`` and ``spec.device``); ``task`` and
+            ``ready`` are cleared.
+        reason: How it died, in words.
+
+    Returns:
+        The events, and whether a replacement should be started.
+    """
+    events: list[Any] = []
+    if slot.task is not None:
+        events.append(TaskLost(slot.task, worker_id, reason))
+    events.append(WorkerDown(worker_id, reason))
+    was_ready = slot.ready
+    slot.task, slot.ready = None, False
+    if not was_ready:
+        slot.start_failures += 1
+        if slot.start_failures >= MAX_START_FAILURES:
+            events.append(
+                Fatal(
+                    f"worker {worker_id} ({slot.spec.device}) died {slot.start_failures} "
+                    f"times while starting ({reason})"
+                )
+            )
+            return events, False
+    return events, True
 
 
 def _describe_exit(code: int | None) -> str:

@@ -31,13 +31,12 @@ from typing import Any
 
 from ..errors import TaylorGLOError
 from .executors import (
-    MAX_START_FAILURES,
     Fatal,
     Task,
     TaskDone,
     TaskLost,
-    WorkerDown,
     WorkerUp,
+    death_events,
     require_ray,
 )
 from .worker import WorkerSpec, build_evaluator
@@ -458,23 +457,10 @@ class RayExecutor:
         for ref in slot.refs:
             self._refs.pop(ref, None)
         slot.refs.clear()
-        events: list[Any] = []
-        if slot.task is not None:
-            events.append(TaskLost(slot.task, worker_id, reason))
-        events.append(WorkerDown(worker_id, reason))
-        was_ready = slot.ready
-        slot.actor, slot.task, slot.ready = None, None, False
-        if not was_ready:
-            slot.start_failures += 1
-            if slot.start_failures >= MAX_START_FAILURES:
-                events.append(
-                    Fatal(
-                        f"worker {worker_id} ({slot.spec.device}) died {slot.start_failures} "
-                        f"times while starting ({reason})"
-                    )
-                )
-                return events
-        self._spawn(worker_id)
+        slot.actor = None
+        events, replace = death_events(worker_id, slot, reason)
+        if replace:
+            self._spawn(worker_id)
         return events
 
     def _check_timeouts(self) -> list[Any]:
