@@ -89,6 +89,37 @@ def test_digits_builder_prepares_offline_and_tfds_load_reads_it(digits, tfds_dir
     assert sum(1 for _ in train) == 1497
 
 
+@pytest.mark.slow
+def test_workers_preparing_digits_at_once_on_a_fresh_machine_all_succeed(tmp_path):
+    """Every search worker prepares the data set on first use: they must not race (TFDS's final
+    rename fails for all but the first otherwise, which broke `make demo` on a fresh machine)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from keras_taylorglo.data.loading import prepare_tfds_builder\n"
+        "b = prepare_tfds_builder('taylorglo_digits', sys.argv[1])\n"
+        "print(b.info.splits['train'].num_examples)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=240) + (p.returncode,) for p in procs]
+    for out, err, rc in results:
+        assert rc == 0, err[-1500:]
+        assert out.strip().splitlines()[-1] == "1497"
+        assert "Generating" not in err and "Shuffling" not in err  # no TFDS progress bars
+    prepared = [d.name for d in (tmp_path / "taylorglo_digits").iterdir()]
+    assert prepared == ["1.0.0"]  # no incomplete.* leftovers
+
+
 def test_digits_bundle_sizes(digits):
     assert isinstance(digits, DataBundle)
     assert (digits.num_train, digits.num_validation, digits.num_test) == (1197, 300, 300)

@@ -48,12 +48,14 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import inspect
 import keyword
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -500,9 +502,48 @@ def prepare_tfds_builder(name: str, data_dir: str | None = None) -> Any:
     if builder.is_prepared():
         return builder
     where = str(builder.data_dir_root)
+    with _preparation_lock(where, base):
+        # Another process (a sibling worker on a fresh machine) may have prepared it while we
+        # waited; TFDS's final rename fails for the second one to finish otherwise.
+        builder = tfds.builder(name, data_dir=data_dir)
+        if builder.is_prepared():
+            return builder
+        return _prepare(tfds, builder, name, base, where)
+
+
+@contextlib.contextmanager
+def _preparation_lock(where: str, base: str) -> Iterator[None]:
+    """An exclusive lock (``flock``) on preparing ``base`` in ``where``, across processes."""
+    try:
+        os.makedirs(where, exist_ok=True)
+        fd = os.open(os.path.join(where, f".{base}.prepare.lock"), os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as error:
+        raise DataError(f"cannot prepare {base} in {where}: {error.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _no_tfds_progress_bars(tfds: Any) -> Iterator[None]:
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    was = getattr(tqdm_utils, "_active", True)  # TFDS has a setter but no getter
+    tfds.display_progress_bar(False)
+    try:
+        yield
+    finally:
+        tfds.display_progress_bar(was)
+
+
+def _prepare(tfds: Any, builder: Any, name: str, base: str, where: str) -> Any:
     if base == DIGITS_BUILDER_NAME:
         try:
-            builder.download_and_prepare()
+            # About a second, offline: TFDS's progress bars would only clutter the search's display.
+            with _no_tfds_progress_bars(tfds):
+                builder.download_and_prepare()
         except Exception as error:  # noqa: BLE001
             raise DataError(
                 f"could not prepare the digits data set in {where}: {_first_line(error)}"
