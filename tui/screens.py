@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
+from keras_taylorglo.errors import StoreError
 from tui.data import (
     GenerationDetail,
     MonitorSnapshot,
@@ -217,6 +218,8 @@ class MonitorScreen(_PollingScreen):
         """Returns to the run picker (when the monitor was opened from it)."""
         if self.can_go_back:
             self.app.pop_screen()
+            # The picker opened this run's reader; nothing else will close its connection.
+            self.reader.close()
 
 
 class CandidatesScreen(_PollingScreen):
@@ -365,7 +368,11 @@ class PickerScreen(Screen):
         if table.row_count == 0:
             return
         row_key, _ = table.coordinate_to_cell_key((table.cursor_row, 0))
-        reader = RunReader(row_key.value, clock=getattr(self.app, "clock", time.time))
+        try:
+            reader = RunReader(row_key.value, clock=getattr(self.app, "clock", time.time))
+        except StoreError as exc:  # deleted or damaged since the list was made: say so, stay
+            self.notify(str(exc), title="Cannot open this run", severity="error")
+            return
         self.app.push_screen(MonitorScreen(reader, self.interval, can_go_back=True))
 
 

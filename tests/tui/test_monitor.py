@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -338,6 +339,22 @@ async def test_picker_lists_runs_and_opens_one(tmp_path):
         assert screen.snapshot.name == target
         await pilot.press("escape")
         assert app.screen is picker
+        assert screen.reader.store._conn is None  # the picker's reader is closed on the way back
+
+
+async def test_picker_survives_a_run_deleted_after_listing(tmp_path):
+    root = tmp_path / "runs"
+    write_synthetic_run(root / "gone", generations=1, partial_last=False, name="gone").close()
+    runs = find_runs(root)
+    shutil.rmtree(root / "gone")
+    app = MonitorApp(runs=runs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        picker = app.screen
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is picker  # still on the picker, not a traceback
+        messages = [n.message for n in app._notifications]
+        assert any("does not exist" in m for m in messages), messages
 
 
 def test_run_monitor_refuses_missing_or_foreign_run_dirs(tmp_path, capsys):
