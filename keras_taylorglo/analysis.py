@@ -172,10 +172,11 @@ def load_result_set(path: str | os.PathLike[str]) -> list[float]:
     """Read a result set for ``ttest``.
 
     A file is one of: a JSON list of numbers; an object with an ``"accuracies"`` list; or an
-    analysis ``report.json`` (its TaylorGLO accuracies are used).
+    analysis ``report.json`` (its TaylorGLO accuracies are used; ``report.json#baseline`` picks
+    the cross-entropy ones, ``report.json#taylorglo`` says the default explicitly).
 
     Args:
-        path: The JSON file.
+        path: The JSON file, optionally followed by ``#baseline`` or ``#taylorglo``.
 
     Returns:
         The values.
@@ -183,7 +184,12 @@ def load_result_set(path: str | os.PathLike[str]) -> list[float]:
     Raises:
         TaylorGLOError: The file is missing, is not JSON, or has none of those shapes.
     """
-    path = Path(path)
+    text = os.fspath(path)
+    part = None
+    name, sep, suffix = text.rpartition("#")
+    if sep and suffix in ("baseline", "taylorglo"):
+        text, part = name, suffix
+    path = Path(text)
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -196,7 +202,14 @@ def load_result_set(path: str | os.PathLike[str]) -> list[float]:
         'expected a JSON list of numbers, an object with an "accuracies" list, or an '
         "analysis report.json"
     )
-    if isinstance(data, dict):
+    if part is not None:
+        block = data.get(part) if isinstance(data, dict) else None
+        if not isinstance(block, dict) or "accuracies" not in block:
+            raise TaylorGLOError(
+                f"{path}: #{part} needs an analysis report.json with a {part!r} section"
+            )
+        data = block["accuracies"]
+    elif isinstance(data, dict):
         if isinstance(data.get("taylorglo"), dict) and "accuracies" in data["taylorglo"]:
             data = data["taylorglo"]["accuracies"]
         elif "accuracies" in data:
@@ -560,6 +573,10 @@ def build_report(
             if row is not None:
                 accs.append(row["test_accuracy"] or 0.0)
                 statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+        if len(accs) < runs:
+            # Trainings that failed on every re-run have no accuracy; count them so a short
+            # result set is visible in the report rather than silently smaller.
+            statuses["failed"] = runs - len(accs)
         summary = summarize(accs)
         summary["statuses"] = statuses
         return summary
@@ -893,6 +910,30 @@ def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python")
     raise TaylorGLOError(f"--format: {fmt!r} is not a format; expected python or json")
 
 
+def missing_results(report: dict[str, Any]) -> list[str]:
+    """One line per result set of a report that has fewer accuracies than runs.
+
+    Args:
+        report: A report from :func:`build_report`.
+
+    Returns:
+        Lines such as ``"TaylorGLO: 2 of 10 trainings failed on every re-run and are left out
+        (see RUN_DIR/analysis/report.json, statuses)"``; empty when every training has a result.
+    """
+    lines = []
+    blocks = report.get("fractions") or [report]
+    for block in blocks:
+        where = f" at train fraction {block['fraction']:g}" if "fraction" in block else ""
+        for name, key in (("cross-entropy", "baseline"), ("TaylorGLO", "taylorglo")):
+            failed = block[key].get("statuses", {}).get("failed", 0)
+            if failed:
+                lines.append(
+                    f"{name}{where}: {failed} of {report['runs']} trainings failed on every "
+                    f"re-run ({MAX_RERUNS} re-runs) and are left out; `analyze` again retries them"
+                )
+    return lines
+
+
 # -------------------------------------------------------------------------------------- commands
 
 
@@ -935,6 +976,8 @@ def analyze_main(args: argparse.Namespace) -> int:
         progress=True,
     )
     out = args.out or Path(args.run_dir) / ANALYSIS_DIR
+    for line in missing_results(report):
+        print(f"warning: {line}", file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -1036,7 +1079,12 @@ def add_analysis_parsers(subparsers: Any) -> None:
     p.set_defaults(func=analyze_main)
 
     p = subparsers.add_parser("ttest", help="Student's and Welch's t-tests of two result sets")
-    p.add_argument("a", type=Path, help='A: JSON list, {"accuracies": [...]} or report.json')
+    p.add_argument(
+        "a",
+        type=Path,
+        help='A: JSON list, {"accuracies": [...]} or report.json (add #baseline for its '
+        "cross-entropy accuracies)",
+    )
     p.add_argument("b", type=Path, help="B: the same kinds of file")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=ttest_main)

@@ -148,6 +148,33 @@ def test_a_second_analyze_redoes_nothing_and_more_runs_add_only_the_new(run_dir:
     assert {r[4] for r in after[6:]} == {3}
 
 
+def test_trainings_that_always_fail_are_counted_warned_and_retried_later(run_dir: Path) -> None:
+    seed = analysis.analysis_seed(5, 1)
+    log = run_dir.parent / "fail.log"
+    env = {"TG_FAIL_BASELINE_SEED": str(seed), "TG_FAIL_LOG": str(log)}
+    out = run("analyze", str(run_dir), "--runs", "3", env=env)
+    assert out.returncode == 0, out.stderr
+    assert (
+        "warning: cross-entropy: 1 of 3 trainings failed on every re-run (3 re-runs) and are "
+        "left out" in out.stderr
+    )
+    report = json.loads((run_dir / "analysis" / "report.json").read_text())
+    assert report["baseline"]["statuses"] == {"ok": 2, "failed": 1}
+    assert len(report["baseline"]["accuracies"]) == 2
+    assert report["taylorglo"]["statuses"] == {"ok": 3}
+    # The failing training was tried 1 + MAX_RERUNS times and its row says failed.
+    assert log.read_text().split() == [str(seed)] * (1 + analysis.MAX_RERUNS)
+    failed = [r for r in rows(run_dir) if r[6] != "ok"]
+    assert [(r[1], r[4], r[5], r[6]) for r in failed] == [("baseline", 1, seed, "failed")]
+    # Once the cause is gone, analyze runs just that training again.
+    again = run("analyze", str(run_dir), "--runs", "3")
+    assert again.returncode == 0, again.stderr
+    assert "warning" not in again.stderr
+    report = json.loads((run_dir / "analysis" / "report.json").read_text())
+    assert report["baseline"]["statuses"] == {"ok": 3}
+    assert report["baseline"]["accuracies"][1] == analysis_fns.noisy([0.0] * 8, seed)
+
+
 def test_killed_analysis_resumes_without_redoing_finished_trainings(run_dir: Path) -> None:
     env = {**os.environ, "TG_FITNESS_SLEEP": "0.4"}
     proc = subprocess.Popen(
@@ -330,10 +357,16 @@ def test_ttest_reads_lists_objects_and_reports(tmp_path: Path, run_dir: Path) ->
 
     assert run("analyze", str(run_dir), "--runs", "2").returncode == 0
     report = json.loads((run_dir / "analysis" / "report.json").read_text())
-    assert (
-        analysis.load_result_set(run_dir / "analysis" / "report.json")
-        == (report["taylorglo"]["accuracies"])
-    )
+    path = run_dir / "analysis" / "report.json"
+    assert analysis.load_result_set(path) == report["taylorglo"]["accuracies"]
+    assert analysis.load_result_set(f"{path}#taylorglo") == report["taylorglo"]["accuracies"]
+    assert analysis.load_result_set(f"{path}#baseline") == report["baseline"]["accuracies"]
+    # The report against its own baseline: the p-value is the report's.
+    out = run("ttest", str(path), f"{path}#baseline", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["welch"]["p_one_tailed"] == pytest.approx(report["p_value"])
+    with pytest.raises(TaylorGLOError, match="#baseline needs an analysis report.json"):
+        analysis.load_result_set(f"{tmp_path / 'a.json'}#baseline")
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,7 @@ class Engine:
         self._attempt_rows: dict[int, int] = {}
         self.best_fitness = -math.inf
         self._tensorboard: Any = None
+        self._unlogged: list[int] = []
 
     # -------------------------------------------------------------------------------- run
 
@@ -124,6 +125,7 @@ class Engine:
                 fitnesses = self._run_generation(g, [tuple(c) for c in candidates])
                 oracle.tell(fitnesses)
                 self._finish_generation(g, oracle, fitnesses)
+            self._log_finished_generations()
             self.store.set_state("finished")
             self.store.add_event("info", "search finished")
         except KeyboardInterrupt:
@@ -135,6 +137,7 @@ class Engine:
             raise
         finally:
             self.executor.shutdown(kill=True)
+            self._log_finished_generations()  # an interrupted run keeps its summaries too
             if self._tensorboard is not None:
                 self._tensorboard.close()
             if self.display:
@@ -201,6 +204,7 @@ class Engine:
                 if not pending:
                     break
                 self._dispatch(pending.popleft(), worker_id)
+            self._log_finished_generations()  # the previous generation's, once workers are busy
             for event in self.executor.poll(0.5):
                 self._handle(event, g, states, pending, allowed)
             if self.display:
@@ -291,13 +295,23 @@ class Engine:
             mean=list(oracle.mean),
             sigma=float(oracle.sigma),
         )
+        # The TensorBoard summary (a matplotlib render and a file write, tens of ms) waits until
+        # the next generation's first attempts are out: done here, it idled every worker at the
+        # generation barrier (bench/NOTES.md §4).
+        self._unlogged.append(g)
+        if self.display:
+            self.display.generation_done(self.store, g)
+
+    def _log_finished_generations(self) -> None:
+        """Writes the TensorBoard summaries of the generations finished since the last call."""
+        if not self._unlogged:
+            return
         if self._tensorboard is None:
             from ..tensorboard import SearchLogger
 
             self._tensorboard = SearchLogger(self.store.run_dir)
-        self._tensorboard.log_generation(self.store, g)  # warns, never raises
-        if self.display:
-            self.display.generation_done(self.store, g)
+        while self._unlogged:
+            self._tensorboard.log_generation(self.store, self._unlogged.pop(0))  # never raises
 
 
 def _check_same_candidates(g: int, asked: list[Any], journaled: list[Any]) -> None:
@@ -384,7 +398,10 @@ def start_search(
                 article = "an" if state == "interrupted" else "a"
                 raise TaylorGLOError(f"{run_dir} already holds {article} {state} search: {hint}")
             Store.remove(run_dir)
-            shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
+            # Everything derived from the old search goes with it: stale reports or plots next
+            # to a new search would be read as its results.
+            for derived in ("tensorboard", "analysis", "plots"):
+                shutil.rmtree(run_dir / derived, ignore_errors=True)
         text = recipe.to_toml()
         # Build the executor first: a missing Ray must not leave an empty run behind.
         executor = executor or make_executor(recipe, text)

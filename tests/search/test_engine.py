@@ -325,7 +325,15 @@ def test_existing_run_is_not_overwritten(tmp_path):
     assert cli("search", str(recipe), "--out", str(run_dir)).returncode == 0
     again = cli("search", str(recipe), "--out", str(run_dir))
     assert again.returncode == 2 and "already holds a finished search" in again.stderr
+    # Reports and plots of the old search must not outlive it; other files are the user's.
+    for derived in ("analysis", "plots", "tensorboard"):
+        (run_dir / derived).mkdir(exist_ok=True)
+        (run_dir / derived / "old.txt").write_text("old")
+    (run_dir / "notes.txt").write_text("mine")
     assert cli("search", str(recipe), "--out", str(run_dir), "--overwrite").returncode == 0
+    assert not (run_dir / "analysis").exists() and not (run_dir / "plots").exists()
+    assert not (run_dir / "tensorboard" / "old.txt").exists()
+    assert (run_dir / "notes.txt").read_text() == "mine"
 
 
 def test_status_of_missing_run_is_one_line(tmp_path):
