@@ -139,8 +139,9 @@ class EventWriter:
 class SearchLogger:
     """Writes a search's per-generation summaries into ``RUN_DIR/tensorboard``.
 
-    Call :meth:`log_generation` after the store has finished a generation. A problem while
-    logging (a full disk, say) is a warning, never a reason to stop a long search.
+    Call :meth:`log_generation` (or :meth:`submit_generation`, which renders and writes in a
+    background thread) after the store has finished a generation. A problem while logging (a
+    full disk, say) is a warning, never a reason to stop a long search.
 
     Args:
         run_dir: The run directory.
@@ -154,16 +155,51 @@ class SearchLogger:
         self.run_dir = Path(run_dir)
         self.writer = EventWriter(self.run_dir / TB_DIR)
         self._warned = False
+        self._thread: Any = None
+        self._renderer: _Renderer | None = None
 
     def log_generation(self, store: Any, generation: int) -> None:
-        """Log one finished generation: best, mean, best so far, σ, and the best loss shape.
+        """Log one finished generation now: best, mean, best so far, σ, and the best loss shape.
 
         Args:
             store: The run's :class:`~keras_taylorglo.store.Store` (read only).
             generation: The generation index (the TensorBoard step).
         """
+        self._guarded(generation, lambda: self._write(self._collect(store, generation)))
+
+    def submit_generation(self, store: Any, generation: int) -> None:
+        """Like :meth:`log_generation`, but the rendering and writing happen in a thread.
+
+        The store is read here, in the caller's thread (SQLite connections stay in theirs); the
+        loss-shape render (matplotlib, ~0.1 s) and the file write run in one background thread,
+        in order, so the search driver goes on dispatching meanwhile. :meth:`close` waits for
+        them.
+
+        Args:
+            store: The run's store (read only).
+            generation: The generation index.
+        """
+        data = self._guarded(generation, lambda: self._collect(store, generation))
+        if data is None:
+            return
+        if self._renderer is None:
+            # Started here, in the caller's thread, once; if it cannot start, render in-thread.
+            self._renderer = self._guarded(generation, _Renderer)
+        if self._thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="tensorboard")
+        self._thread.submit(self._guarded, generation, lambda: self._write_rendered_elsewhere(data))
+
+    def _write_rendered_elsewhere(self, data: dict[str, Any]) -> None:
+        # Rendering here would hold the GIL in long C calls (Agg) and stall the driver thread's
+        # dispatching by tens of ms at a time; in the renderer process it costs this thread
+        # only a blocking pipe read (bench/NOTES.md §4).
+        self._write(data, render=None if self._renderer is None else self._renderer.render)
+
+    def _guarded(self, generation: int, work: Any) -> Any:
         try:
-            self._log(store, generation)
+            return work()
         except Exception as exc:  # logging must never stop a search
             if not self._warned:
                 self._warned = True
@@ -171,38 +207,110 @@ class SearchLogger:
                     f"TensorBoard logging failed for generation {generation}: "
                     f"{type(exc).__name__}: {exc}",
                     RuntimeWarning,
-                    stacklevel=2,
+                    stacklevel=3,
                 )
+            return None
 
-    def _log(self, store: Any, generation: int) -> None:
+    @staticmethod
+    def _collect(store: Any, generation: int) -> dict[str, Any]:
         gens = [g for g in store.generations() if g["generation"] <= generation]
         this = next((g for g in gens if g["generation"] == generation), None)
         if this is None:
             raise ValueError(f"generation {generation} is not in the store")
         bests = [g["best_fitness"] for g in gens if g["best_fitness"] is not None]
-        wall = this["finished"] or time.time()
-        self.writer.add_scalars(
-            generation,
-            {
+        data: dict[str, Any] = {
+            "generation": generation,
+            "wall": this["finished"] or time.time(),
+            "scalars": {
                 "fitness/generation_best": this["best_fitness"],
                 "fitness/generation_mean": this["mean_fitness"],
                 "fitness/best_so_far": max(bests) if bests else None,
                 "cma/sigma": this["sigma"],
             },
-            wall_time=wall,
-        )
+            "theta": None,
+        }
         if this["best_candidate"] is not None:
-            theta = store.candidates(generation)[this["best_candidate"]]["theta"]
-            from .plots import loss_settings, render_loss_shape_png
+            from .plots import loss_settings
 
-            png = render_loss_shape_png(
-                theta,
-                title=f"generation {generation} best (fitness {this['best_fitness']:.4f})",
-                **loss_settings(store.meta()),
-            )
+            data["theta"] = store.candidates(generation)[this["best_candidate"]]["theta"]
+            data["title"] = f"generation {generation} best (fitness {this['best_fitness']:.4f})"
+            data["settings"] = loss_settings(store.meta())
+        return data
+
+    def _write(self, data: dict[str, Any], render: Any = None) -> None:
+        generation, wall = data["generation"], data["wall"]
+        self.writer.add_scalars(generation, data["scalars"], wall_time=wall)
+        if data["theta"] is not None:
+            if render is None:
+                from .plots import render_loss_shape_png as render
+
+            png = render(data["theta"], title=data["title"], **data["settings"])
             self.writer.add_image(generation, "loss_shape/generation_best", png, wall_time=wall)
         self.writer.flush()
 
     def close(self) -> None:
-        """Close the event file."""
+        """Wait for submitted generations, then close the event file."""
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
         self.writer.close()
+
+
+class _Renderer:
+    """A child process that renders loss-shape PNGs (matplotlib) for :class:`SearchLogger`.
+
+    It is started with ``spawn`` and holds only its end of the pipe, so it exits by itself
+    when the driver dies (its ``recv`` sees end-of-file).
+    """
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_render_loop, args=(child,), name="taylorglo-tensorboard", daemon=True
+        )
+        self._process.start()
+        child.close()
+
+    def render(self, theta: Any, title: str, **settings: Any) -> bytes:
+        """The PNG of one loss shape (see :func:`keras_taylorglo.plots.render_loss_shape_png`).
+
+        Raises:
+            RuntimeError: The renderer failed or died.
+        """
+        try:
+            self._conn.send((list(theta), title, settings))
+            status, value = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise RuntimeError(f"the TensorBoard renderer process died ({exc})") from None
+        if status != "ok":
+            raise RuntimeError(value)
+        return value
+
+    def close(self) -> None:
+        """Stop the process."""
+        self._conn.close()  # its recv sees end-of-file and it returns
+        self._process.join(5.0)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5.0)
+
+
+def _render_loop(conn: Any) -> None:
+    """The renderer process: one PNG per request until the pipe closes."""
+    from .plots import render_loss_shape_png
+
+    while True:
+        try:
+            theta, title, settings = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            conn.send(("ok", render_loss_shape_png(theta, title=title, **settings)))
+        except Exception as exc:  # noqa: BLE001 - reported to the driver as a warning
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))

@@ -236,6 +236,32 @@ print(json.dumps(out))
     assert len({i[4] for i in images}) == 3  # a different best loss each generation
 
 
+def test_submitted_generations_equal_logged_ones_and_the_renderer_stops(tmp_path: Path) -> None:
+    """The search's path (render in a child process, write in a thread) writes what the
+    synchronous path writes, and close() waits for it and stops the renderer."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    written = {}
+    for how in ("log", "submit"):
+        run = make_run(tmp_path / how, generations=3)
+        logger = SearchLogger(run)
+        with Store.open_existing(run) as store:
+            for g in range(3):
+                getattr(logger, f"{how}_generation")(store, g)
+        renderer = logger._renderer
+        logger.close()
+        if how == "submit":
+            assert renderer is not None and not renderer._process.is_alive()
+        acc = EventAccumulator(str(run / TB_DIR), size_guidance={"images": 0, "scalars": 0})
+        acc.Reload()
+        written[how] = (
+            {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]},
+            [(e.step, e.encoded_image_string) for e in acc.Images("loss_shape/generation_best")],
+        )
+    assert written["submit"] == written["log"]
+    assert [step for step, _ in written["log"][1]] == [0, 1, 2]
+
+
 def test_search_logger_never_raises(tmp_path: Path) -> None:
     run = make_run(tmp_path / "r", generations=1)
     logger = SearchLogger(run)

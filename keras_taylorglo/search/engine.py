@@ -295,9 +295,9 @@ class Engine:
             mean=list(oracle.mean),
             sigma=float(oracle.sigma),
         )
-        # The TensorBoard summary (a matplotlib render and a file write, tens of ms) waits until
-        # the next generation's first attempts are out: done here, it idled every worker at the
-        # generation barrier (bench/NOTES.md §4).
+        # The TensorBoard summary (a matplotlib render and a file write, ~0.1 s) is read once
+        # the next generation's first attempts are out and written in a background thread:
+        # done here, it idled every worker at the generation barrier (bench/NOTES.md §4).
         self._unlogged.append(g)
         if self.display:
             self.display.generation_done(self.store, g)
@@ -310,8 +310,8 @@ class Engine:
             from ..tensorboard import SearchLogger
 
             self._tensorboard = SearchLogger(self.store.run_dir)
-        while self._unlogged:
-            self._tensorboard.log_generation(self.store, self._unlogged.pop(0))  # never raises
+        while self._unlogged:  # read now, rendered and written in a thread; never raises
+            self._tensorboard.submit_generation(self.store, self._unlogged.pop(0))
 
 
 def _check_same_candidates(g: int, asked: list[Any], journaled: list[Any]) -> None:

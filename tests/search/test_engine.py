@@ -351,7 +351,15 @@ def test_workers_exit_when_the_driver_dies(tmp_path):
     wait_for(
         lambda: query(run_dir, "SELECT COUNT(*) FROM workers WHERE pid > 0")[0][0] == 2, proc=proc
     )
+    # From generation 1 on, the TensorBoard renderer process runs too: it must not linger either.
     pids = [pid for (pid,) in query(run_dir, "SELECT pid FROM workers")]
+
+    def renderer() -> list[int]:
+        return [c for c in _children(proc.pid) if c not in pids and b"spawn_main" in _cmdline(c)]
+
+    wait_for(renderer, proc=proc)
+    children = _children(proc.pid)
+    assert set(pids) | set(renderer()) <= set(children), children
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -365,9 +373,30 @@ def test_workers_exit_when_the_driver_dies(tmp_path):
             return fh.read().split()[2] == "Z"
 
     deadline = time.monotonic() + 10
-    while not all(gone(p) for p in pids) and time.monotonic() < deadline:
+    while not all(gone(p) for p in children) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert all(gone(p) for p in pids), "worker processes outlived the driver"
+    assert all(gone(p) for p in children), "worker or helper processes outlived the driver"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (workers, the TensorBoard renderer, ...)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
 
 
 @pytest.mark.slow
