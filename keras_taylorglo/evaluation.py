@@ -185,6 +185,9 @@ class Evaluator:
             )
         # Values to restore before every candidate: not zeros, the learning rate is among them.
         self._initial_optimizer_values = [v.numpy() for v in self.optimizer.variables]
+        # Fresh weights per candidate from the layers' own initializers, reseeded: building a
+        # twin model per candidate was half of a warm evaluation's overhead (bench/NOTES.md §5).
+        self._reinit_plan = _reinit_plan(self.model)
         self._count_traces()
 
     # ------------------------------------------------------------------------------ building
@@ -251,8 +254,22 @@ class Evaluator:
         Args:
             seed: Seed of the initial weights; the same seed gives the same weights.
         """
-        twin = self._build_model(seed)
-        self.model.set_weights(twin.get_weights())
+        if self._reinit_plan is not None:
+            # Explicit seeds everywhere (initializers, dropout, the data pipeline), so TF's
+            # global seed plays no part; setting it per candidate clears TF's eager kernel
+            # cache and made every following op slower (bench/NOTES.md §5).
+            _reinitialize(self._reinit_plan, seed)
+        else:
+            # A custom model may draw from TF's global generator: seed it for reproducibility.
+            self._tf.random.set_seed(seed)
+            # A model whose layers do not name their initializers (a custom layer, say): build
+            # a twin with this seed and copy every layer variable, seed-generator states
+            # (dropout) included; get/set_weights would leave those running on.
+            twin = self._build_model(seed)
+            for variable, value in zip(
+                _layer_variables(self.model), _layer_variables(twin), strict=True
+            ):
+                variable.assign(value.value)
         for variable, value in zip(
             self.optimizer.variables, self._initial_optimizer_values, strict=True
         ):
@@ -277,7 +294,6 @@ class Evaluator:
         try:
             if self.loss_kind == "taylorglo":
                 self.loss.set_theta(theta if theta is not None else self.recipe.initial_theta())
-            self._tf.random.set_seed(seed)
             self.reset(seed)
             timer = StepTimer()
             partial = PartialTraining(steps=self.total_steps)
@@ -308,11 +324,15 @@ class Evaluator:
                     )
                 )
             scored = self.data.validation if self.split == "validation" else self.data.test
+            # Validate only where a decision needs it: the abort epoch and the last one. Every
+            # other validation pass was wasted work plus per-pass overhead (bench/NOTES.md §5).
+            validate_at = sorted({rule.epoch, self.epochs} if abort is not None else {self.epochs})
             history = self.model.fit(
                 self.data.train,
                 epochs=self.epochs,
                 steps_per_epoch=self.data.steps_per_epoch,
                 validation_data=self.data.validation if self.budget_kind == "partial" else None,
+                validation_freq=validate_at,
                 callbacks=callbacks,
                 shuffle=False,  # the pipeline shuffles, seeded; Keras cannot shuffle a dataset
                 verbose=0,
@@ -362,6 +382,68 @@ class Evaluator:
 
 
 # ----------------------------------------------------------------------------------- helpers
+
+
+def _layer_variables(model: Any) -> list[Any]:
+    """Every variable of the model's layers (weights and seed-generator states), in order, once."""
+    seen: set[int] = set()
+    out = []
+    for layer in model.layers:
+        for variable in layer.variables:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                out.append(variable)
+    return out
+
+
+def _reinit_plan(model: Any) -> list[tuple[Any, str, Any]] | None:
+    """How to give ``model`` fresh seeded weights in place, or ``None`` if it cannot be done.
+
+    Each entry is ``(variable, kind, how)``: ``("init", initializer)`` for a weight whose layer
+    names its initializer (``kernel`` → ``layer.kernel_initializer``), ``("seed", None)`` for a
+    seed-generator state (dropout). The plan must cover every layer variable, else ``None``.
+    """
+    flatten = getattr(model, "_flatten_layers", None)
+    if flatten is None:
+        return None
+    plan: list[tuple[Any, str, Any]] = []
+    covered: set[int] = set()
+    for layer in flatten(include_self=False, recursive=True):
+        for generator in getattr(layer, "_seed_generators", []):
+            state = getattr(generator, "state", None)
+            if state is not None and id(state) not in covered:
+                covered.add(id(state))
+                plan.append((state, "seed", None))
+        for variable in layer.weights:
+            initializer = getattr(layer, f"{variable.name}_initializer", None)
+            if id(variable) in covered or initializer is None:
+                continue
+            if not callable(initializer) or not hasattr(initializer, "get_config"):
+                return None
+            covered.add(id(variable))
+            plan.append((variable, "init", initializer))
+    if covered != {id(v) for v in _layer_variables(model)}:
+        return None
+    return plan
+
+
+def _reinitialize(plan: list[tuple[Any, str, Any]], seed: int) -> None:
+    """Assign fresh values to every planned variable; a pure function of ``seed``."""
+    import numpy as np
+
+    # One independent 31-bit seed per variable, from (seed, position): no two variables share
+    # a stream, and neither history nor the worker matters.
+    seeds = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, len(plan)]).generate_state(len(plan))
+    for (variable, kind, initializer), stream in zip(plan, seeds, strict=True):
+        stream = int(stream) & 0x7FFFFFFF
+        if kind == "seed":
+            value = np.array([stream, 0], dtype=variable.dtype)
+        else:
+            config = initializer.get_config()
+            if "seed" in config:
+                initializer = type(initializer).from_config({**config, "seed": stream})
+            value = initializer(tuple(variable.shape), dtype=variable.dtype)
+        variable.assign(value)
 
 
 def _choose_strategy(tf: Any) -> Any:

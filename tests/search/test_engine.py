@@ -415,3 +415,60 @@ def test_digits_search_from_the_shipped_recipe_within_five_minutes(tmp_path):
     # It learns: the best partial training beats chance (10 classes) by far.
     assert s["best"]["fitness"] > 0.5
     assert "I0000" not in out.stderr  # TensorFlow's start-up chatter stays out of the terminal
+
+
+@pytest.mark.slow
+def test_real_digits_search_killed_and_resumed_ends_identically(tmp_path):
+    """With real TensorFlow trainings: every evaluation is a pure function of (θ, seed), on
+    any worker and after any other candidate, so a SIGKILLed and resumed search reaches the
+    uninterrupted one's best θ and fitness exactly, and redoes no finished attempt."""
+    root = Path(__file__).resolve().parents[2]
+    overrides = [
+        "--set",
+        f"data.data_dir={json.dumps(str(tmp_path / 'tfds'))}",
+        "--set",
+        "evolution.population=4",
+        "--set",
+        "evolution.generations=2",
+        "--set",
+        "training.partial.steps=36",
+    ]
+    recipe = str(root / "recipes" / "digits.toml")
+    whole = tmp_path / "whole"
+    out = cli("search", recipe, "--out", str(whole), *overrides, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+    killed = tmp_path / "killed"
+    proc = spawn("search", recipe, "--out", str(killed), *overrides)
+    count = "SELECT COUNT(*) FROM attempts WHERE status != 'running'"
+    wait_for(lambda: query(killed, count)[0][0] >= 3, timeout=240, proc=proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = query(
+        killed,
+        "SELECT generation, candidate, attempt, fitness FROM attempts "
+        "WHERE status != 'running' AND status != 'interrupted'",
+    )
+    out = cli("resume", str(killed), timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+    a, b = status(whole), status(killed)
+    assert b["state"] == "finished"
+    assert b["best"] == a["best"]  # θ, fitness, generation and candidate, exactly
+    assert [g["best_fitness"] for g in b["generations"]] == [
+        g["best_fitness"] for g in a["generations"]
+    ]
+    # Every attempt's result, not just the ranking CMA-ES sees, is the uninterrupted run's.
+    results = (
+        "SELECT generation, candidate, attempt, status, fitness FROM attempts "
+        "WHERE status != 'interrupted' ORDER BY generation, candidate, attempt"
+    )
+    assert query(killed, results) == query(whole, results)
+    # The attempts finished before the kill were kept, not run again.
+    after = query(
+        killed,
+        "SELECT generation, candidate, attempt, fitness FROM attempts "
+        "WHERE status != 'interrupted'",
+    )
+    for row in done:
+        assert after.count(row) == 1
