@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import traceback
@@ -115,6 +116,9 @@ class Evaluator:
         data: The :class:`~keras_taylorglo.data.DataBundle` built once.
         strategy: The ``tf.distribute`` strategy, mirrored when several devices are visible.
         trace_count: How many times the train step was traced (stays 1 across candidates).
+        chunk_epochs: Data epochs per Keras epoch: the greatest common divisor of the abort
+            epoch and the learning-rate decay epochs (all of the budget when there are none).
+        abort_epoch: The data epoch of the abort check, or ``None`` when it does not apply.
     """
 
     def __init__(
@@ -167,8 +171,23 @@ class Evaluator:
             self.total_steps = int(budget_cfg.steps)
         else:
             self.total_steps = int(budget_cfg.epochs) * spe
-        # Whole epochs, the last one cut short by PartialTraining: validation runs at each end.
-        self.epochs = max(1, math.ceil(self.total_steps / spe))
+        data_epochs = max(1, math.ceil(self.total_steps / spe))
+        rule = recipe.evaluation.abort
+        # The abort rule applies only when training would go on past the abort epoch: a budget
+        # that ends at or before it is simply scored.
+        self.abort_epoch = (
+            rule.epoch if budget == "partial" and rule.epoch * spe < self.total_steps else None
+        )
+        # Keras epochs are chunks of `chunk_epochs` data epochs, the last one cut short by
+        # PartialTraining. Every data epoch where something must happen (the abort check, a
+        # learning-rate decay) ends a chunk; Keras's fixed per-epoch work (metric resets, log
+        # conversion, callbacks) is then paid per chunk, not per data epoch (bench/NOTES.md §5).
+        marks = [e for e in recipe.training.schedule.decay_epochs if 0 < e < data_epochs]
+        if self.abort_epoch is not None:
+            marks.append(self.abort_epoch)
+        self.chunk_epochs = functools.reduce(math.gcd, marks, 0) or data_epochs
+        self.steps_per_chunk = self.chunk_epochs * spe
+        self.epochs = max(1, math.ceil(self.total_steps / self.steps_per_chunk))
         self.trace_count = 0
 
         with self.strategy.scope():
@@ -284,7 +303,8 @@ class Evaluator:
 
         Returns:
             The :class:`Outcome`. ``fitness`` is the final accuracy on the scored split
-            (0 when diverged); ``history`` holds the per-epoch logs.
+            (0 when diverged); ``history`` holds the logs at each chunk end
+            (:attr:`chunk_epochs` data epochs; validation only at the abort epoch and the end).
         """
         from ._step_timer import StepTimer
         from .callbacks import AbortBelowAccuracy, PartialTraining, TrainingProgress
@@ -301,14 +321,10 @@ class Evaluator:
             # of θ, not worth training on.
             callbacks: list[Any] = [timer, partial, keras.callbacks.TerminateOnNaN()]
             abort = None
-            rule = self.recipe.evaluation.abort
-            # The abort rule applies only when training would go on past the abort epoch: a
-            # budget that ends at or before it is simply scored.
-            if (
-                self.budget_kind == "partial"
-                and rule.epoch * self.data.steps_per_epoch < self.total_steps
-            ):
-                abort = AbortBelowAccuracy(threshold=rule.threshold, epoch=rule.epoch)
+            chunk = self.chunk_epochs
+            if self.abort_epoch is not None:
+                threshold = self.recipe.evaluation.abort.threshold
+                abort = AbortBelowAccuracy(threshold=threshold, epoch=self.abort_epoch // chunk)
                 callbacks.append(abort)
             if self.loss_kind == "taylorglo" and "progress" in self.recipe.loss.inputs:
                 callbacks.append(TrainingProgress(self.total_steps))
@@ -317,22 +333,25 @@ class Evaluator:
                 base_lr = self.recipe.training.learning_rate
                 callbacks.append(
                     keras.callbacks.LearningRateScheduler(
-                        lambda epoch, _lr: (
+                        lambda epoch, _lr: (  # Keras's epoch is a chunk: count data epochs
                             base_lr
-                            * schedule.gamma ** sum(epoch >= e for e in schedule.decay_epochs)
+                            * schedule.gamma
+                            ** sum(epoch * chunk >= e for e in schedule.decay_epochs)
                         )
                     )
                 )
             scored = self.data.validation if self.split == "validation" else self.data.test
             # Validate only where a decision needs it: the abort epoch and the last one. Every
             # other validation pass was wasted work plus per-pass overhead (bench/NOTES.md §5).
-            validate_at = sorted({rule.epoch, self.epochs} if abort is not None else {self.epochs})
+            validate_at = {self.epochs}
+            if self.abort_epoch is not None:
+                validate_at.add(self.abort_epoch // chunk)
             history = self.model.fit(
                 self.data.train,
                 epochs=self.epochs,
-                steps_per_epoch=self.data.steps_per_epoch,
+                steps_per_epoch=self.steps_per_chunk,
                 validation_data=self.data.validation if self.budget_kind == "partial" else None,
-                validation_freq=validate_at,
+                validation_freq=sorted(validate_at),
                 callbacks=callbacks,
                 shuffle=False,  # the pipeline shuffles, seeded; Keras cannot shuffle a dataset
                 verbose=0,

@@ -295,3 +295,47 @@ def test_evaluate_cli_exact_command_from_a_fresh_clone():
     assert set(result) >= {"status", "fitness", "val_accuracy", "steps", "seconds"}
     assert result["status"] in {"ok", "aborted"}
     assert 0.0 <= result["fitness"] <= 1.0 and result["steps"] > 0
+
+
+@pytest.mark.slow
+def test_keras_epochs_are_chunks_ending_at_every_decision(data_dir):
+    """Decay epochs 2 and 6 and the abort check at 4: Keras epochs of 2 data epochs, the
+    learning rate decays at the right data epochs, validation runs at the abort epoch and the
+    end only."""
+    import keras
+
+    from keras_taylorglo.evaluation import Evaluator
+
+    recipe = load_recipe(
+        DIGITS,
+        [
+            f"data.data_dir={json.dumps(str(data_dir))}",
+            "training.learning_rate=0.001",
+            "training.schedule={decay_epochs = [2, 6], gamma = 0.5}",
+            "evaluation.abort={threshold = 0.0, epoch = 4}",
+        ],
+    )
+    evaluator = Evaluator(recipe)
+    spe = evaluator.data.steps_per_epoch
+    assert evaluator.total_steps == 150 and spe == 18  # 8.33 data epochs
+    assert (evaluator.abort_epoch, evaluator.chunk_epochs, evaluator.epochs) == (4, 2, 5)
+    seen = []
+
+    class LearningRates(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(float(np.asarray(self.model.optimizer.learning_rate)))
+
+    # Record the rate of every step by riding along in the fit's callback list.
+    original_fit = evaluator.model.fit
+
+    def fit(*args, **kwargs):
+        kwargs["callbacks"] = [*kwargs["callbacks"], LearningRates()]
+        return original_fit(*args, **kwargs)
+
+    evaluator.model.fit = fit
+    outcome = evaluator.evaluate(list(PAPER_MNIST), seed=1)
+    assert outcome.status == "ok" and outcome.steps == 150
+    expected = [0.001 * 0.5 ** ((s // spe >= 2) + (s // spe >= 6)) for s in range(150)]
+    assert seen == pytest.approx(expected)
+    assert len(outcome.history["val_accuracy"]) == 2  # at data epoch 4 and at the end
+    assert len(outcome.history["loss"]) == 5

@@ -123,7 +123,8 @@ class Outcome:
         val_accuracy: the last validation accuracy seen, if any.
         steps: training steps run.
         seconds: wall time of the attempt, end to end.
-        history: per-epoch metric lists as Keras reports them (``{"val_accuracy": [...]}``).
+        history: metric lists as Keras reports them at each of its epoch ends (the evaluator
+            makes those chunks of data epochs), e.g. ``{"val_accuracy": [...]}``.
         error: the error text of a failed or infra attempt (one line or a traceback).
         train_seconds: time inside the train and validation steps (for the overhead benchmark).
 
