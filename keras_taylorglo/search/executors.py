@@ -191,7 +191,29 @@ def plan_workers(execution: Any, source: str = "<recipe>") -> list[tuple[str, di
 # ---------------------------------------------------------------------------------- the pool
 
 
-class LocalPool:
+class SlotExecutor:
+    """What the local pool and the Ray executor share: worker slots that are idle or busy.
+
+    Subclasses keep ``self._slots``: worker id → a slot with ``ready``, ``task`` and
+    ``task_started``.
+    """
+
+    _slots: dict[str, Any]
+
+    def idle_workers(self) -> list[str]:
+        """Workers that are ready and have no task."""
+        return [w for w, s in self._slots.items() if s.ready and s.task is None]
+
+    def _claim(self, task: Task, worker_id: str) -> Any:
+        """Mark an idle worker's slot busy with ``task`` and return the slot."""
+        slot = self._slots[worker_id]
+        assert slot.ready and slot.task is None, f"{worker_id} is not idle"
+        slot.task = task
+        slot.task_started = time.monotonic()
+        return slot
+
+
+class LocalPool(SlotExecutor):
     """One warm worker process per device group on this machine.
 
     Args:
@@ -265,10 +287,6 @@ class LocalPool:
         for worker_id in self._slots:
             self._spawn(worker_id)
 
-    def idle_workers(self) -> list[str]:
-        """Workers that are ready and have no task."""
-        return [w for w, s in self._slots.items() if s.ready and s.task is None]
-
     def submit(self, task: Task, worker_id: str) -> None:
         """Send a task to an idle worker.
 
@@ -276,10 +294,7 @@ class LocalPool:
             task: The attempt to run.
             worker_id: One of :meth:`idle_workers`.
         """
-        slot = self._slots[worker_id]
-        assert slot.ready and slot.task is None, f"{worker_id} is not idle"
-        slot.task = task
-        slot.task_started = time.monotonic()
+        slot = self._claim(task, worker_id)
         try:
             slot.conn.send(("eval", task.task_id, list(task.theta), task.seed))
         except (BrokenPipeError, OSError):

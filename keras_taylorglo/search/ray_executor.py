@@ -32,6 +32,7 @@ from typing import Any
 from ..errors import TaylorGLOError
 from .executors import (
     Fatal,
+    SlotExecutor,
     Task,
     TaskDone,
     TaskLost,
@@ -145,7 +146,7 @@ class _ActorSlot:
     refs: set[Any] = field(default_factory=set)
 
 
-class RayExecutor:
+class RayExecutor(SlotExecutor):
     """Warm worker actors on a Ray cluster, driven like :class:`~.executors.LocalPool`.
 
     Args:
@@ -267,10 +268,6 @@ class RayExecutor:
         for worker_id in self._slots:
             self._spawn(worker_id)
 
-    def idle_workers(self) -> list[str]:
-        """Workers that are ready and have no task."""
-        return [w for w, s in self._slots.items() if s.ready and s.task is None]
-
     def submit(self, task: Task, worker_id: str) -> None:
         """Send a task to an idle worker.
 
@@ -278,10 +275,7 @@ class RayExecutor:
             task: The attempt to run.
             worker_id: One of :meth:`idle_workers`.
         """
-        slot = self._slots[worker_id]
-        assert slot.ready and slot.task is None, f"{worker_id} is not idle"
-        slot.task = task
-        slot.task_started = time.monotonic()
+        slot = self._claim(task, worker_id)
         ref = slot.actor.evaluate.remote(list(task.theta), task.seed)
         self._track(ref, worker_id, "eval")
 
