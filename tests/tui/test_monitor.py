@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -449,3 +451,67 @@ async def test_a_run_without_results_yet(tmp_path):
         await wait_reads(pilot, app.screen)
         assert app.screen.query_one(CandidatesTable).row_count == 4
     store.close()
+
+
+def _read_until(fd: int, buffer: bytearray, seconds: float, needle: bytes | None = None) -> None:
+    import select
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                buffer.extend(os.read(fd, 65536))
+            except OSError:
+                return
+            if needle is not None and needle in buffer:
+                return
+
+
+@pytest.mark.slow
+def test_the_command_in_a_real_terminal(search_run):
+    """`keras-taylorglo monitor RUN_DIR` on a pseudo-terminal: it draws the store's numbers,
+    takes keys (switch plot, events, candidates, back) and quits with q and status 0."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    from keras_taylorglo.store import Store
+
+    with Store.open_existing(search_run) as store:
+        best = f"{store.best()['fitness']:.4f}".encode()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real command line, as a user runs it
+        os.environ["TERM"] = "xterm-256color"
+        os.execv(
+            sys.executable, [sys.executable, "-m", "keras_taylorglo", "monitor", str(search_run)]
+        )
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        screen = bytearray()
+        _read_until(fd, screen, 60, b"Generations")
+        _read_until(fd, screen, 2)
+        assert b"Generations" in screen and best in screen
+        for key in (b"p", b"e", b"\r"):
+            os.write(fd, key)
+            _read_until(fd, screen, 0.8)
+        assert b"Candidates" in screen or b"candidates" in screen
+        os.write(fd, b"\x1b")
+        _read_until(fd, screen, 0.5)
+        os.write(fd, b"q")
+        deadline = time.monotonic() + 20
+        status = None
+        while status is None and time.monotonic() < deadline:
+            _read_until(fd, screen, 0.2)
+            done, code = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = os.waitstatus_to_exitcode(code)
+        assert status == 0, bytes(screen[-2000:])
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)
