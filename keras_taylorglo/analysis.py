@@ -19,8 +19,10 @@ The report (``report.json``, ``report.md``) is a contract::
 ``p_value`` is SciPy's one-tailed Welch t-test that TaylorGLO's mean accuracy is greater
 (``scipy.stats.ttest_ind(taylorglo, baseline, equal_var=False, alternative="greater")``; ``None``
 when it is undefined). Extra keys never change those: ``difference``, ``train_fraction``,
-``seeds``, ``std_ddof``, ``statuses``, ``candidates`` (with ``--candidates top:K`` or
-``generations``: every analysed θ, the best first) and ``fractions`` (with ``--train-fractions``).
+``seeds``, ``std_ddof``, ``statuses`` (per final status, with ``failed`` for trainings that
+failed on every re-run), ``candidates`` (when ``--candidates top:K`` or ``generations`` chose more
+than one distinct θ: every analysed θ, the best first) and ``fractions`` (with
+``--train-fractions``).
 
 Also here: ``ttest`` (Student's and Welch's t-tests between two result files, like the original
 TaylorGLO ``ttest``), ``plot`` (the paper's figures, see :mod:`keras_taylorglo.plots`) and
@@ -1072,7 +1074,8 @@ def add_analysis_parsers(subparsers: Any) -> None:
     p.add_argument(
         "--train-fractions",
         metavar="F1,F2,…",
-        help="also compare at these data.train_fraction values (paper Fig. 6), e.g. 1,0.5,0.1",
+        help="compare at each of these data.train_fraction values instead of the recipe's "
+        "(paper Fig. 6; the report's top level describes the first), e.g. 1,0.5,0.1",
     )
     p.add_argument("--out", type=Path, help="report directory (default RUN_DIR/analysis)")
     p.add_argument("--json", action="store_true", help="print the report JSON")

@@ -115,12 +115,37 @@ def _colour_map(count: int) -> tuple[Any, Any]:
     return colormaps["viridis"], Normalize(vmin=0, vmax=max(1, count - 1))
 
 
-def plot_fitness(generations: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> bytes:
+def fitness_measure(meta: dict[str, Any]) -> str:
+    """The run's ``evaluation.fitness`` (``"validation_accuracy"`` or a ``module:function``).
+
+    Args:
+        meta: ``Store.meta()``, which holds the recipe text.
+
+    Returns:
+        The setting, or ``"validation_accuracy"`` if the recipe text cannot be read.
+    """
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        evaluation = tomllib.loads(meta.get("recipe_text") or "").get("evaluation", {})
+        return str(evaluation.get("fitness", "validation_accuracy"))
+    except (tomllib.TOMLDecodeError, AttributeError):
+        return "validation_accuracy"
+
+
+def plot_fitness(
+    generations: Sequence[dict[str, Any]],
+    path: str | os.PathLike[str],
+    measure: str = "validation_accuracy",
+) -> bytes:
     """Fig. 2: generation best, generation mean, all-time best and new-best markers.
 
     Args:
         generations: ``Store.generations()`` rows (unfinished ones without results are skipped).
         path: The PNG file to write.
+        measure: The recipe's ``evaluation.fitness`` (the y-axis says what fitness is).
 
     Returns:
         The PNG bytes.
@@ -139,7 +164,7 @@ def plot_fitness(generations: Sequence[dict[str, Any]], path: str | os.PathLike[
     if marks:
         ax.scatter(*zip(*marks, strict=True), color="red", zorder=3, s=30, label="new best")
     ax.set_xlabel("generation")
-    ax.set_ylabel("fitness (validation accuracy)")
+    ax.set_ylabel(f"fitness ({measure.replace('_', ' ')})")
     ax.set_title("Fitness over the search")
     ax.grid(alpha=0.3)
     _integer_x(ax)
@@ -396,12 +421,13 @@ def plot_run(
         generations = store.generations()
         candidates = store.candidates()
         best = store.best()
-        settings = loss_settings(store.meta())
+        meta = store.meta()
+        settings = loss_settings(meta)
         gens, thetas = generation_bests(store)
     if best is None:
         raise TaylorGLOError(f"{run_dir}: no candidate has a result yet; nothing to plot")
     paths = [out / name for name in PLOT_FILES]
-    plot_fitness(generations, paths[0])
+    plot_fitness(generations, paths[0], fitness_measure(meta))
     plot_loss_shapes(thetas, settings, paths[1], gens)
     plot_theta(thetas, paths[2], gens)
     plot_candidates(candidates, paths[3], best)

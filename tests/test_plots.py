@@ -82,6 +82,19 @@ def test_fitness_plot_marks_new_bests_in_red(tmp_path: Path) -> None:
     assert red[0] > 4 * 40 and red[1] < red[0] / 4  # four red dots (legend marker aside)
 
 
+def test_fitness_axis_names_the_recipes_fitness(tmp_path: Path) -> None:
+    custom = '[evaluation]\nfitness = "my_fitness:score"\n'
+    assert plots.fitness_measure({"recipe_text": custom}) == "my_fitness:score"
+    assert plots.fitness_measure({"recipe_text": ""}) == "validation_accuracy"
+    assert plots.fitness_measure({"recipe_text": "not = [toml"}) == "validation_accuracy"
+    run = make_run(tmp_path / "r", generations=2)
+    with Store.open_existing(run) as store:
+        generations = store.generations()
+    default = plots.plot_fitness(generations, tmp_path / "a.png")
+    named = plots.plot_fitness(generations, tmp_path / "b.png", "my_fitness:score")
+    assert default != named and png_size(default) == png_size(named)
+
+
 def test_loss_shapes_are_shifted_to_zero_at_one() -> None:
     y0, loss = plots._shifted_shape(PAPER_MNIST, plots.loss_settings(META))
     assert loss[-1] == 0.0 and y0[-1] == 1.0
