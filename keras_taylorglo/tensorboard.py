@@ -167,6 +167,28 @@ class SearchLogger:
         """
         self._guarded(generation, lambda: self._write(self._collect(store, generation)))
 
+    def logged_generations(self) -> set[int]:
+        """The generations the run's existing event files already hold (earlier drivers).
+
+        A driver that died between finishing a generation and writing its summary leaves a
+        gap; the resumed search fills it from the store. A truncated last record (the crash)
+        is simply where reading stops.
+
+        Returns:
+            The steps with at least one summary value.
+        """
+        from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+        steps: set[int] = set()
+        for path in sorted((self.run_dir / TB_DIR).glob("events.out.tfevents.*")):
+            try:
+                for event in EventFileLoader(str(path)).Load():
+                    if event.summary.value:
+                        steps.add(int(event.step))
+            except Exception:  # noqa: BLE001 - a damaged file: what was read still counts
+                continue
+        return steps
+
     def submit_generation(self, store: Any, generation: int) -> None:
         """Like :meth:`log_generation`, but the rendering and writing happen in a thread.
 

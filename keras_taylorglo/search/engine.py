@@ -104,6 +104,7 @@ class Engine:
         if best:
             self.best_fitness = best["fitness"]
         self.store.close_interrupted_attempts()
+        self._unlogged = self._generations_missing_from_tensorboard()
         self.store.set_state("running", pid=os.getpid(), host=socket.gethostname())
         try:
             self.executor.start()  # inside the try: a failed start leaves the run interrupted
@@ -301,6 +302,20 @@ class Engine:
         self._unlogged.append(g)
         if self.display:
             self.display.generation_done(self.store, g)
+
+    def _generations_missing_from_tensorboard(self) -> list[int]:
+        """On resume: finished generations whose summary the dead driver never wrote."""
+        finished = [g["generation"] for g in self.store.generations() if g["finished"]]
+        if not finished:
+            return []
+        from ..tensorboard import SearchLogger
+
+        try:
+            self._tensorboard = SearchLogger(self.store.run_dir)
+            logged = self._tensorboard.logged_generations()
+        except Exception:  # noqa: BLE001 - TensorBoard must never stop a search
+            return []
+        return [g for g in finished if g not in logged]
 
     def _log_finished_generations(self) -> None:
         """Writes the TensorBoard summaries of the generations finished since the last call."""

@@ -229,6 +229,35 @@ def test_crash_while_journaling_then_resume(tmp_path, reference, fault):
 
 
 @pytest.mark.slow
+def test_tensorboard_summary_lost_in_a_crash_is_written_on_resume(tmp_path, reference):
+    """Killed right after generation 1 is journaled (its summary is written once generation 2
+    is under way): the resumed search writes the missing summary from the store."""
+    import types
+
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("notf"))
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    def steps(run_dir: Path) -> list[int]:
+        found = []
+        for path in sorted((run_dir / "tensorboard").glob("events.out.tfevents.*")):
+            for event in EventFileLoader(str(path)).Load():
+                found += [event.step for v in event.summary.value if v.tag == "cma/sigma"]
+        return sorted(found)
+
+    recipe = write_recipe(tmp_path)
+    run_dir = tmp_path / "run"
+    pythonpath = os.pathsep.join([str(HERE / "_fault"), os.environ.get("PYTHONPATH", "")])
+    env = {"TG_FAULT": "finish_generation:2:after", "PYTHONPATH": pythonpath}
+    out = cli("search", str(recipe), "--out", str(run_dir), env=env)
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    assert 1 not in steps(run_dir)  # journaled in the store, not yet in TensorBoard
+    out = cli("resume", str(run_dir), env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    assert out.returncode == 0, out.stderr
+    assert status(run_dir)["best"] == reference["best"]
+    assert steps(run_dir) == [0, 1, 2, 3]  # every generation once
+
+
+@pytest.mark.slow
 def test_fitness_rules(tmp_path):
     recipe = write_recipe(tmp_path, fitness="rules", population=8, generations=2)
     run_dir = tmp_path / "run"
