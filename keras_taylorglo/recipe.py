@@ -57,6 +57,7 @@ __all__ = [
     "CONVENTIONS",
     "EXECUTORS",
     "INPUT_NAMES",
+    "LABEL_NOISE_KINDS",
     "MODEL_NAMES",
     "OPTIMIZERS",
     "AbortConfig",
@@ -67,6 +68,7 @@ __all__ = [
     "EvolutionConfig",
     "ExecutionConfig",
     "ExperimentConfig",
+    "LabelNoiseConfig",
     "LossConfig",
     "ModelConfig",
     "Recipe",
@@ -149,6 +151,35 @@ class AugmentConfig:
     cutout: int = 0
 
 
+#: ``data.label_noise.kind`` values: a flipped label becomes a uniformly drawn *other* class
+#: (``symmetric``) or class ``(c + 1) mod n`` (``pairflip``, the usual asymmetric benchmark).
+LABEL_NOISE_KINDS = ("symmetric", "pairflip")
+
+
+@dataclass(frozen=True)
+class LabelNoiseConfig:
+    """``data.label_noise``: replace a fraction of the labels, as crowd or weak labels would.
+
+    Which examples flip and to which class depends only on a fixed seed and the example's index,
+    so every candidate, seed and resumed run sees the same noisy labels, and the examples flipped
+    at rate 0.2 are flipped (to the same class) at rate 0.4. The test split is never touched.
+
+    Attributes:
+        rate: Fraction of labels replaced, in [0, 1); 0 = off.
+        kind: ``"symmetric"`` or ``"pairflip"`` (:data:`LABEL_NOISE_KINDS`).
+        validation: Whether the held-out validation labels are as noisy as the training labels
+            (``True``, a practitioner's situation) or clean (``False``, a small trusted set).
+
+    Example:
+        >>> LabelNoiseConfig(rate=0.4).kind
+        'symmetric'
+    """
+
+    rate: float = 0.0
+    kind: str = "symmetric"
+    validation: bool = True
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """``[data]``: which data set, how it is split and batched.
@@ -162,6 +193,7 @@ class DataConfig:
         validation_size: Examples held out of the training split to measure fitness.
         batch_size: Training batch size.
         augment: Augmentation of the training set.
+        label_noise: Label noise added to the training (and validation) labels.
 
     Example:
         >>> DataConfig(dataset="cifar10", validation_size=5000).batch_size
@@ -174,6 +206,7 @@ class DataConfig:
     validation_size: int = 300
     batch_size: int = 32
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    label_noise: LabelNoiseConfig = field(default_factory=LabelNoiseConfig)
 
 
 @dataclass(frozen=True)
@@ -917,6 +950,14 @@ def _data(t: dict[str, Any], c: _Checker) -> DataConfig:
         ),
         cutout=c.integer("data.augment.cutout", _get(a, "cutout", da.cutout), minimum=0),
     )
+    n = c.table("data.label_noise", _get(t, "label_noise", {}))
+    c.keys("data.label_noise", n, [f.name for f in dataclasses.fields(LabelNoiseConfig)])
+    dn = LabelNoiseConfig()
+    label_noise = LabelNoiseConfig(
+        rate=c.number("data.label_noise.rate", _get(n, "rate", dn.rate), 0, 1, high_open=True),
+        kind=c.choice("data.label_noise.kind", _get(n, "kind", dn.kind), LABEL_NOISE_KINDS),
+        validation=c.boolean("data.label_noise.validation", _get(n, "validation", dn.validation)),
+    )
     return DataConfig(
         dataset=dataset,
         data_dir=data_dir,
@@ -924,6 +965,7 @@ def _data(t: dict[str, Any], c: _Checker) -> DataConfig:
         validation_size=validation_size,
         batch_size=batch_size,
         augment=augment,
+        label_noise=label_noise,
     )
 
 
