@@ -20,6 +20,9 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "TaylorGLOLoss": "losses",
     "taylorglo": "losses",
+    "GCELoss": "robust_losses",
+    "BaikalLoss": "robust_losses",
+    "LabelSmoothingCrossentropy": "robust_losses",
     "presets": "presets",
     "PAPER_MNIST": "presets",
     "PartialTraining": "callbacks",
@@ -39,7 +42,10 @@ _LAZY: dict[str, str] = {
 
 __all__ = [
     "AbortBelowAccuracy",
+    "BaikalLoss",
     "Evaluator",
+    "GCELoss",
+    "LabelSmoothingCrossentropy",
     "Outcome",
     "PAPER_MNIST",
     "PartialTraining",
@@ -67,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .losses import TaylorGLOLoss, taylorglo
     from .presets import PAPER_MNIST
     from .recipe import Recipe, load_recipe, parse_recipe
+    from .robust_losses import BaikalLoss, GCELoss, LabelSmoothingCrossentropy
     from .search.trial import Outcome
     from .store import Store
 
