@@ -30,20 +30,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from .recipe import Recipe
 
 LOSSES = ("taylorglo", "crossentropy")
+"""Loss kinds by name; any baseline spec of :mod:`keras_taylorglo.baselines` works too."""
 BUDGETS = ("partial", "full")
 SPLITS = ("validation", "test")
+SELECTIONS = ("last", "best_validation")
+"""Which weights are scored: the last step's (the paper's protocol) or those of the data epoch
+with the best validation accuracy (early stopping, applied to every loss alike)."""
 
 
 def make_evaluator(
-    recipe: Recipe, loss: str = "taylorglo", budget: str = "partial", split: str = "validation"
+    recipe: Recipe,
+    loss: str = "taylorglo",
+    budget: str = "partial",
+    split: str = "validation",
+    select: str = "last",
 ) -> Evaluator | FunctionEvaluator:
     """Build the evaluator a recipe asks for.
 
     Args:
         recipe: A validated recipe.
-        loss: ``"taylorglo"`` or ``"crossentropy"`` (the baseline through the same path).
+        loss: ``"taylorglo"`` or a baseline spec (``"crossentropy"``, ``"label_smoothing:0.1"``,
+            ``"gce:0.7"``, ``"baikal"``), trained through the same path.
         budget: ``"partial"`` (a fitness evaluation) or ``"full"`` (a full training).
         split: The split that is scored: ``"validation"`` or ``"test"``.
+        select: ``"last"`` or ``"best_validation"`` (:data:`SELECTIONS`).
 
     Returns:
         A :class:`FunctionEvaluator` when ``evaluation.fitness`` is a ``module:function``,
@@ -51,7 +61,7 @@ def make_evaluator(
     """
     if recipe.evaluation.fitness != "validation_accuracy":
         return FunctionEvaluator(recipe)
-    return Evaluator(recipe, loss=loss, budget=budget, split=split)
+    return Evaluator(recipe, loss=loss, budget=budget, split=split, select=select)
 
 
 class FunctionEvaluator:
@@ -105,11 +115,17 @@ class Evaluator:
 
     Args:
         recipe: A validated recipe with ``[data]`` and ``[model]`` sections.
-        loss: ``"taylorglo"`` (θ per call) or ``"crossentropy"`` (θ ignored).
+        loss: ``"taylorglo"`` (θ per call) or a baseline spec of
+            :mod:`keras_taylorglo.baselines` such as ``"crossentropy"`` or ``"gce:0.7"`` (θ
+            ignored).
         budget: ``"partial"`` uses ``training.partial`` and the abort rule; ``"full"`` uses
             ``training.full`` with no abort rule.
         split: ``"validation"`` scores the held-out part of the training split (the search's
             fitness); ``"test"`` scores the test split (full trainings in the analysis).
+        select: ``"last"`` scores the weights after the last step; ``"best_validation"``
+            validates after every data epoch and scores the weights of the epoch with the best
+            validation accuracy (the first such epoch on ties), recorded in the outcome's
+            ``history`` as ``best_epoch`` (0-based data epochs) and ``val_accuracy``.
 
     Attributes:
         model: The compiled Keras model (its weights change on every call).
@@ -127,9 +143,14 @@ class Evaluator:
         loss: str = "taylorglo",
         budget: str = "partial",
         split: str = "validation",
+        select: str = "last",
     ) -> None:
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if loss != "taylorglo":
+            from .baselines import parse_baseline
+
+            loss = parse_baseline(loss)  # canonical form; a one-line error for a bad spec
+        if select not in SELECTIONS:
+            raise ValueError(f"select must be one of {SELECTIONS}, got {select!r}")
         if budget not in BUDGETS:
             raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
         if split not in SPLITS:
@@ -154,6 +175,7 @@ class Evaluator:
         self.loss_kind = loss
         self.budget_kind = budget
         self.split = split
+        self.select = select
         self._keras = keras
         self._tf = tf
         self.data = load_dataset(recipe.data, recipe.base_dir, seed=recipe.experiment.seed)
@@ -186,6 +208,8 @@ class Evaluator:
         if self.abort_epoch is not None:
             marks.append(self.abort_epoch)
         self.chunk_epochs = functools.reduce(math.gcd, marks, 0) or data_epochs
+        if select == "best_validation":
+            self.chunk_epochs = 1  # a checkpoint candidate after every data epoch
         self.steps_per_chunk = self.chunk_epochs * spe
         self.epochs = max(1, math.ceil(self.total_steps / self.steps_per_chunk))
         self.trace_count = 0
@@ -212,9 +236,10 @@ class Evaluator:
     # ------------------------------------------------------------------------------ building
 
     def _make_loss(self) -> Any:
-        keras = self._keras
-        if self.loss_kind == "crossentropy":
-            return keras.losses.SparseCategoricalCrossentropy()
+        if self.loss_kind != "taylorglo":
+            from .baselines import make_baseline_loss
+
+            return make_baseline_loss(self.loss_kind)
         from .losses import TaylorGLOLoss
 
         cfg = self.recipe.loss
@@ -318,7 +343,8 @@ class Evaluator:
             timer = StepTimer()
             partial = PartialTraining(steps=self.total_steps)
             # TerminateOnNaN stops at the first non-finite batch loss: divergence is a property
-            # of θ, not worth training on.
+            # of θ, not worth training on. (Workers turn Keras's interactive logging off, so its
+            # message goes to the log, not the terminal; the outcome records the divergence.)
             callbacks: list[Any] = [timer, partial, keras.callbacks.TerminateOnNaN()]
             abort = None
             chunk = self.chunk_epochs
@@ -346,17 +372,32 @@ class Evaluator:
             validate_at = {self.epochs}
             if self.abort_epoch is not None:
                 validate_at.add(self.abort_epoch // chunk)
+            best = None
+            if self.select == "best_validation":
+                validate_at = set(range(1, self.epochs + 1))
+                # Keras's own early-stopping bookkeeping, never stopping: it keeps the weights of
+                # the first epoch with the best val_accuracy and restores them at the end.
+                best = keras.callbacks.EarlyStopping(
+                    monitor="val_accuracy",
+                    mode="max",
+                    patience=self.epochs + 1,
+                    restore_best_weights=True,
+                )
+                callbacks.append(best)
+            validates = self.budget_kind == "partial" or best is not None
             history = self.model.fit(
                 self.data.train,
                 epochs=self.epochs,
                 steps_per_epoch=self.steps_per_chunk,
-                validation_data=self.data.validation if self.budget_kind == "partial" else None,
+                validation_data=self.data.validation if validates else None,
                 validation_freq=sorted(validate_at),
                 callbacks=callbacks,
                 shuffle=False,  # the pipeline shuffles, seeded; Keras cannot shuffle a dataset
                 verbose=0,
             )
             logs = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+            if best is not None and best.best_weights is not None:
+                logs["best_epoch"] = [float(best.best_epoch)]
             steps = int(self.optimizer.iterations.numpy())
             last_loss = logs.get("loss", [0.0])[-1]
             if not math.isfinite(last_loss):
@@ -369,7 +410,7 @@ class Evaluator:
                     train_seconds=timer.seconds,
                     error=f"non-finite training loss ({last_loss}) at step {steps}",
                 )
-            if self.budget_kind == "partial" and self.split == "validation":
+            if self.budget_kind == "partial" and self.split == "validation" and best is None:
                 accuracy = logs.get("val_accuracy", [math.nan])[-1]
             else:
                 test_start = time.perf_counter()

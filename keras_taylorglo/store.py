@@ -55,6 +55,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -114,6 +115,11 @@ EVENT_KINDS: tuple[str, ...] = (
 """The kinds of events the engine journals."""
 WORKER_STATES: tuple[str, ...] = ("starting", "idle", "busy", "dead")
 ANALYSIS_LABELS: tuple[str, ...] = ("taylorglo", "baseline")
+# Other baselines are stored under their canonical spec ("gce:0.7", "label_smoothing:0.1",
+# "baikal"); a training scored at its best-validation epoch adds "@best_validation".
+_ANALYSIS_LABEL_RE = re.compile(
+    r"^(?:taylorglo|baseline|baikal|(?:label_smoothing|gce):[0-9.e+-]+)(?:@best_validation)?$"
+)
 
 _SCHEMA = """
 CREATE TABLE meta (
@@ -1097,8 +1103,11 @@ class Store:
             ValueError: for an unknown label.
             StoreError: if this run already finished (``ok``): a finished training is never redone.
         """
-        if label not in ANALYSIS_LABELS:
-            raise ValueError(f"label must be one of {ANALYSIS_LABELS}; got {label!r}")
+        if not _ANALYSIS_LABEL_RE.match(label):
+            raise ValueError(
+                f"label must be one of {ANALYSIS_LABELS} or a baseline spec such as 'gce:0.7', "
+                f"optionally with '@best_validation'; got {label!r}"
+            )
         key = _theta_key(theta)
         now = _now()
         with self._write() as conn:

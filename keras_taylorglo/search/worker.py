@@ -4,8 +4,11 @@ A worker builds its evaluator once (data pipelines, model, compiled train step) 
 candidates as they arrive, so a search pays the start-up cost once per worker instead of once per
 candidate. It talks to the driver over one duplex pipe with small tuples:
 
-- driver → worker: ``("eval", task_id, theta, seed)`` and ``("stop",)``
-- worker → driver: ``("ready", info)``, ``("result", task_id, outcome_dict, received, done)``
+- driver → worker: ``("eval", task_id, theta, seed, options)`` (``options``: more
+  ``evaluate`` keywords, an analysis task's ``loss`` and ``select``; ``{}`` for a search task)
+  and ``("stop",)``
+- worker → driver: ``("ready", info)`` (``pid``, ``device`` and ``data``: :func:`data_facts`),
+  ``("result", task_id, outcome_dict, received, done)``
   (wall-clock times the task arrived and finished, for the dispatch-latency benchmark),
   ``("fatal", message)`` (the evaluator could not be
   built: a recipe or data problem that no retry can fix), ``("infra", task_id, message)``
@@ -66,8 +69,9 @@ class AnalysisEvaluator:
     """The evaluator of an ``analysis`` worker: full trainings scored on the test split.
 
     A task with a θ trains with TaylorGLO; a task with an empty (or ``None``) θ trains the
-    cross-entropy baseline. Each kind's evaluator is built once, the TaylorGLO one at start-up
-    (so a recipe or data problem stops the analysis at once) and the baseline's on its first task.
+    cross-entropy baseline, or the baseline its ``loss`` names (``"gce:0.7"`` …). Each (loss,
+    selection) pair's evaluator is built once, the TaylorGLO one at start-up (so a recipe or data
+    problem stops the analysis at once) and every other on its first task.
 
     Args:
         recipe: The validated recipe (``training.full`` is the budget).
@@ -79,31 +83,48 @@ class AnalysisEvaluator:
 
     def __init__(self, recipe: Any) -> None:
         self.recipe = recipe
-        self._evaluators: dict[str, Any] = {}
-        self._get("taylorglo")
+        self._evaluators: dict[tuple[str, str], Any] = {}
+        self.data = getattr(self._get("taylorglo", "last"), "data", None)
 
-    def _get(self, loss: str) -> Any:
-        if loss not in self._evaluators:
+    def _get(self, loss: str, select: str) -> Any:
+        if (loss, select) not in self._evaluators:
             from ..evaluation import make_evaluator
 
-            self._evaluators[loss] = make_evaluator(
-                self.recipe, loss=loss, budget="full", split="test"
+            self._evaluators[loss, select] = make_evaluator(
+                self.recipe, loss=loss, budget="full", split="test", select=select
             )
-        return self._evaluators[loss]
+        return self._evaluators[loss, select]
 
-    def evaluate(self, theta: Any, seed: int) -> Any:
+    def evaluate(self, theta: Any, seed: int, loss: str = "", select: str = "last") -> Any:
         """Train once from fresh weights and score the test split.
 
         Args:
-            theta: The loss parameters; empty or ``None`` = the cross-entropy baseline.
+            theta: The loss parameters; empty or ``None`` = a baseline.
             seed: Seed of the initial weights and of the data order.
+            loss: The baseline when θ is empty (default ``"crossentropy"``); ``"taylorglo"``
+                or ``""`` with a θ.
+            select: ``"last"`` or ``"best_validation"`` (which weights are scored).
 
         Returns:
             The :class:`~keras_taylorglo.search.trial.Outcome`; ``fitness`` = test accuracy.
         """
         if theta is None or len(theta) == 0:
-            return self._get("crossentropy").evaluate(None, seed)
-        return self._get("taylorglo").evaluate(theta, seed)
+            baseline = loss if loss and loss != "taylorglo" else "crossentropy"
+            return self._get(baseline, select).evaluate(None, seed)
+        return self._get("taylorglo", select).evaluate(theta, seed)
+
+
+def data_facts(evaluator: Any) -> dict[str, Any]:
+    """What the driver records about the data an evaluator built (``{}`` when nothing).
+
+    Args:
+        evaluator: A built evaluator (its ``data`` bundle, if any, is read).
+
+    Returns:
+        ``{"label_noise": {...}}`` when the data has label noise, else ``{}``.
+    """
+    noise = getattr(getattr(evaluator, "data", None), "label_noise", None)
+    return {"label_noise": dict(noise)} if noise else {}
 
 
 def _die_with_parent() -> None:
@@ -166,6 +187,11 @@ def build_evaluator(spec: WorkerSpec) -> Any:
 
         # Threads must be set before TensorFlow initialises its devices.
         import_tensorflow(configure=_configure_threads(spec.threads))
+        import keras
+
+        # Keras prints some events (TerminateOnNaN's "Invalid loss") to stdout; in a worker
+        # they belong in the store (the outcome says it diverged), not on the user's terminal.
+        keras.config.disable_interactive_logging()
     if spec.purpose == "analysis":
         return AnalysisEvaluator(recipe)
     from ..evaluation import make_evaluator
@@ -195,7 +221,7 @@ def worker_main(conn: Any, spec: WorkerSpec) -> None:
             ("fatal", f"worker {spec.worker_id} could not start: {type(exc).__name__}: {exc}")
         )
         return
-    conn.send(("ready", {"pid": os.getpid(), "device": spec.device}))
+    conn.send(("ready", {"pid": os.getpid(), "device": spec.device, "data": data_facts(evaluator)}))
     serve(conn, evaluator)
 
 
@@ -214,9 +240,10 @@ def serve(conn: Any, evaluator: Any) -> None:
         if message[0] == "stop":
             return
         received = time.time()
-        _, task_id, theta, seed = message
+        task_id, theta, seed = message[1:4]
+        options = message[4] if len(message) > 4 else {}
         try:
-            outcome = evaluator.evaluate(theta, seed)
+            outcome = evaluator.evaluate(theta, seed, **options)
         except Exception as exc:  # out of memory and the like (the evaluator re-raises those)
             conn.send(("infra", task_id, f"{type(exc).__name__}: {exc}".splitlines()[0][:300]))
             continue

@@ -1,0 +1,370 @@
+"""Running an analysis: its trainings on the executors, journaled, then the report."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import TaylorGLOError
+from .plan import (
+    ANALYSIS_DIR,
+    CROSSENTROPY,
+    MAX_RERUNS,
+    Job,
+    analysis_seed,
+    baseline_label,
+    parse_select,
+    plan_jobs,
+    select_candidates,
+)
+from .report import write_reports
+from .stats import TEST_NAME, summarize, welch_p_value
+
+__all__ = ["build_report", "run_analysis"]
+
+_FINAL = ("ok", "diverged")  # analysis rows that are results; anything else is run (again)
+
+
+class _Progress:
+    """A Rich progress bar of trainings done (log lines when stderr is not a terminal)."""
+
+    def __init__(self, total: int, done: int, enabled: bool = True) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.enabled = enabled
+        self.total, self.done = total, done
+        self._progress: Any = None
+        if enabled and self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("[bold]analysis"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("trainings"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("analysis", total=total, completed=done)
+        elif enabled and done:
+            self.console.print(f"analysis: {done}/{total} trainings already done", soft_wrap=True)
+
+    def advance(self, job: Job, status: str, accuracy: float | None) -> None:
+        self.done += 1
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.done)
+        elif self.enabled:
+            acc = "—" if accuracy is None else f"{accuracy:.4f}"
+            self.console.print(
+                f"analysis {self.done}/{self.total}: {job.label} run {job.run_index} "
+                f"(fraction {job.fraction:g}) {status}, test accuracy {acc}",
+                soft_wrap=True,
+            )
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
+    from ..recipe import parse_recipe
+
+    meta = store.meta()
+    source = meta.get("recipe_source", "<store>")
+    base_dir = meta.get("base_dir") or str(Path(source).parent)
+    overrides = [] if fraction is None else [f"data.train_fraction={float(fraction)!r}"]
+    return parse_recipe(
+        store.recipe_text(), source=source, overrides=overrides, base_dir=Path(base_dir)
+    )
+
+
+def _run_jobs(store: Any, recipe: Any, jobs: list[Job], progress: _Progress, pool: Any) -> None:
+    """Run ``jobs`` on ``pool`` (started here, shut down at the end), journaling each."""
+    from ..search.executors import Fatal, Task, TaskDone, TaskLost
+    from ..search.trial import Outcome
+
+    pending: deque[tuple[Job, int]] = deque((job, 0) for job in jobs)
+    running: dict[int, tuple[Job, int, int]] = {}
+    next_id = 0
+    pool.start()
+    try:
+        while pending or running:
+            for worker_id in pool.idle_workers():
+                if not pending:
+                    break
+                job, reruns = pending.popleft()
+                next_id += 1
+                task = Task(
+                    next_id,
+                    -1,
+                    job.run_index,
+                    reruns,
+                    job.seed,
+                    job.theta or (),
+                    loss="" if job.theta else job.loss,
+                    select=job.select,
+                )
+                pool.submit(task, worker_id)
+                row = store.start_analysis_run(
+                    job.store_label,
+                    job.theta,
+                    job.fraction,
+                    job.run_index,
+                    job.seed,
+                    worker_id,
+                    pool.workers[worker_id]["device"],
+                )
+                running[next_id] = (job, row, reruns)
+            for event in pool.poll(0.5):
+                if isinstance(event, Fatal):
+                    raise TaylorGLOError(event.message)
+                if not isinstance(event, (TaskDone, TaskLost)):
+                    continue
+                job, row, reruns = running.pop(event.task.task_id)
+                if isinstance(event, TaskLost):
+                    outcome = Outcome("infra", 0.0, error=event.reason)
+                else:
+                    outcome = Outcome.from_dict(event.outcome)
+                final = outcome.status in _FINAL
+                accuracy = outcome.fitness if final else None
+                store.finish_analysis_run(
+                    row,
+                    outcome.status,
+                    test_accuracy=accuracy,
+                    seconds=outcome.seconds or None,
+                    error=outcome.error,
+                    history=outcome.history or None,
+                )
+                if final or reruns + 1 > MAX_RERUNS:
+                    progress.advance(job, outcome.status, accuracy)
+                else:
+                    # Not the loss's fault (an exception or a dead worker): the same training
+                    # again, same seed, first in line.
+                    pending.appendleft((job, reruns + 1))
+    finally:
+        pool.shutdown(kill=True)
+
+
+def _final_rows(store: Any) -> dict[tuple[str, str, float, int], dict[str, Any]]:
+    return {
+        (r["label"], r["theta_key"], float(r["train_fraction"]), r["run_index"]): r
+        for r in store.analysis_runs()
+        if r["status"] in _FINAL
+    }
+
+
+def build_report(
+    store: Any,
+    selections: Sequence[dict[str, Any]],
+    fractions: Sequence[float],
+    runs: int,
+    with_fractions: bool = False,
+    baselines: Sequence[str] = (CROSSENTROPY,),
+    select: str = "last",
+) -> dict[str, Any]:
+    """The analysis report from the store's finished trainings.
+
+    Args:
+        store: The run's store.
+        selections: The analysed candidates (:func:`select_candidates`), the best first.
+        fractions: The training-set fractions; the top-level keys describe the first.
+        runs: Repetitions per loss (trainings with a higher run index are ignored).
+        with_fractions: Add the ``"fractions"`` key (``--train-fractions`` was given).
+        baselines: Canonical baseline specs, cross-entropy first.
+        select: ``"last"`` or ``"best_validation"``: which trainings' results are reported.
+
+    Returns:
+        The report dict (see the package docstring for the contract).
+    """
+    from ..baselines import baseline_label as human_label
+
+    rows = _final_rows(store)
+    meta = store.meta()
+    seeds = [analysis_seed(int(meta.get("seed", 0)), i) for i in range(runs)]
+
+    def results(label: str, theta: Sequence[float] | None, fraction: float) -> dict[str, Any]:
+        accs, statuses = [], {}
+        for i in range(runs):
+            job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select)
+            row = rows.get(job.key)
+            if row is not None:
+                accs.append(row["test_accuracy"] or 0.0)
+                statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+        if len(accs) < runs:
+            # Trainings that failed on every re-run have no accuracy; count them so a short
+            # result set is visible in the report rather than silently smaller.
+            statuses["failed"] = runs - len(accs)
+        summary = summarize(accs)
+        summary["statuses"] = statuses
+        return summary
+
+    def versus(entry: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+        """TaylorGLO's difference to ``other`` and the one-tailed Welch p that it is greater."""
+        return {
+            "difference": None
+            if entry["mean"] is None or other["mean"] is None
+            else entry["mean"] - other["mean"],
+            "p_value": welch_p_value(entry["accuracies"], other["accuracies"]),
+        }
+
+    def block(fraction: float) -> dict[str, Any]:
+        others = {spec: results(baseline_label(spec), None, fraction) for spec in baselines}
+        baseline = others[CROSSENTROPY]
+        cands = []
+        for sel in selections:
+            entry = {
+                "theta": list(sel["theta"]),
+                "fitness": sel.get("fitness"),
+                "generation": sel.get("generation"),
+                "candidate": sel.get("candidate"),
+                **results("taylorglo", sel["theta"], fraction),
+            }
+            entry.update(versus(entry, baseline))
+            cands.append(entry)
+        best = cands[0]
+        taylorglo = {k: v for k, v in best.items() if k not in ("p_value", "difference")}
+        return {
+            "fraction": fraction,
+            "taylorglo": taylorglo,
+            "baseline": baseline,
+            "difference": best["difference"],
+            "p_value": best["p_value"],
+            "baselines": {
+                spec: {"name": human_label(spec), **summary, **versus(best, summary)}
+                for spec, summary in others.items()
+            },
+            "candidates": cands,
+        }
+
+    blocks = [block(f) for f in fractions]
+    first = blocks[0]
+    report: dict[str, Any] = {
+        "runs": runs,
+        "test": TEST_NAME,
+        "taylorglo": first["taylorglo"],
+        "baseline": first["baseline"],
+        "p_value": first["p_value"],
+        "difference": first["difference"],
+        "baselines": first["baselines"],
+        "select": select,
+        "label_noise": meta.get("label_noise"),
+        "train_fraction": first["fraction"],
+        "std_ddof": 1,
+        "seeds": seeds,
+        "experiment": meta.get("name"),
+    }
+    if len(selections) > 1:
+        report["candidates"] = first["candidates"]
+    if with_fractions:
+        keys = ("fraction", "taylorglo", "baseline", "difference", "p_value", "baselines")
+        report["fractions"] = [
+            {k: b[k] for k in keys}
+            | ({"candidates": b["candidates"]} if len(selections) > 1 else {})
+            for b in blocks
+        ]
+    return report
+
+
+def run_analysis(
+    run_dir: str | os.PathLike[str],
+    runs: int = 10,
+    candidates: str = "best",
+    fractions: Sequence[float] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    pool_factory: Any = None,
+    baselines: Sequence[str] | str = (CROSSENTROPY,),
+    select: str = "last",
+) -> dict[str, Any]:
+    """Run (or finish) an analysis and write ``report.json`` and ``report.md``.
+
+    Args:
+        run_dir: The run directory of a search.
+        runs: Repetitions per loss (>= 1).
+        candidates: ``best``, ``top:K`` or ``generations``.
+        fractions: ``data.train_fraction`` values to compare at (default: the recipe's own);
+            given, the report has a ``"fractions"`` key and ``fig6_fractions.png`` is drawn.
+        out_dir: Where the reports go (default ``RUN_DIR/analysis``).
+        progress: Show a progress bar (or log lines) on stderr.
+        pool_factory: ``factory(recipe, recipe_text) -> executor`` to use instead of the
+            recipe's executor (a :class:`~keras_taylorglo.search.executors.LocalPool`, or Ray's
+            actors with ``execution.executor = "ray"``, started with ``purpose="analysis"``).
+        baselines: Baseline specs (a list, or the ``--baselines`` text
+            ``"crossentropy,label_smoothing:0.1,gce:0.7,baikal"``); cross-entropy is always
+            trained. Every baseline runs through the same path, seeds, budget and optimizer.
+        select: ``"last"`` (the paper's protocol) or ``"best_validation"`` (every training,
+            TaylorGLO's and the baselines', scored at its best-validation epoch).
+
+    Returns:
+        The report dict.
+
+    Raises:
+        TaylorGLOError: No run in ``run_dir``, it is in use (a search or another analysis is
+            running), no candidate has a result, a bad baseline or selection, or the workers
+            cannot start.
+    """
+    from ..baselines import parse_baselines
+    from ..store import RunLock, Store
+
+    run_dir = Path(run_dir)
+    if runs < 1:
+        raise TaylorGLOError(f"--runs must be at least 1; got {runs}")
+    specs = parse_baselines(baselines if isinstance(baselines, str) else ",".join(baselines))
+    select = parse_select(select)
+    if not Store.exists(run_dir):
+        raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")
+    out = run_dir / ANALYSIS_DIR if out_dir is None else Path(out_dir)
+    with RunLock(run_dir), Store.open(run_dir) as store:
+        selections = select_candidates(store, candidates)
+        recipe = _recipe_for_fraction(store, None)
+        own = recipe.data.train_fraction if recipe.data is not None else 1.0
+        wanted = list(fractions) if fractions else [own]
+        thetas = [s["theta"] for s in selections]
+        jobs = plan_jobs(thetas, wanted, runs, recipe.experiment.seed, specs, select)
+        done = _final_rows(store)
+        todo = [j for j in jobs if j.key not in done]
+        bar = _Progress(len(jobs), len(jobs) - len(todo), enabled=progress)
+        try:
+            for fraction in wanted:
+                group = [j for j in todo if j.fraction == fraction]
+                if not group:
+                    continue
+                fr_recipe = _recipe_for_fraction(store, fraction) if fractions else recipe
+                _run_jobs(store, fr_recipe, group, bar, _analysis_pool(fr_recipe, pool_factory))
+        finally:
+            bar.stop()
+        report = build_report(
+            store, selections, wanted, runs, bool(fractions), baselines=specs, select=select
+        )
+    write_reports(report, out, run_dir)
+    return report
+
+
+def _analysis_pool(recipe: Any, pool_factory: Any) -> Any:
+    """The executor of an analysis: ``pool_factory``'s, else the recipe's (local or Ray)."""
+    text = recipe.to_toml()
+    if pool_factory is not None:
+        return pool_factory(recipe, text)
+    args = (text, recipe.source, str(recipe.base_dir), recipe.execution)
+    if recipe.execution.executor == "ray":
+        from ..search.ray_executor import RayExecutor
+
+        return RayExecutor(*args, purpose="analysis")
+    from ..search.executors import LocalPool
+
+    return LocalPool(*args, purpose="analysis")
