@@ -44,6 +44,7 @@ __all__ = [
     "find_runs",
     "format_duration",
     "format_fitness",
+    "format_label_noise",
     "open_run",
 ]
 
@@ -99,6 +100,41 @@ def format_fitness(value: float | None, digits: int = 4) -> str:
     if value is None or not math.isfinite(value):
         return "—"
     return f"{value:.{digits}f}"
+
+
+def format_label_noise(noise: dict[str, Any] | None) -> str:
+    """Describes a run's label noise (the store's ``label_noise`` meta) in one line.
+
+    Args:
+        noise: ``{"rate", "kind", "validation", "realised_train", "realised_validation"}`` as
+            the first worker reported it; ``None`` or empty for a run without it.
+
+    Returns:
+        ``"symmetric 0.40 (realised 0.397 train, 0.410 validation)"``, with ``clean
+        validation`` for a clean validation set; ``""`` when there is no label noise.
+
+    Example:
+        >>> format_label_noise({"rate": 0.4, "kind": "symmetric", "validation": False,
+        ...                     "realised_train": 0.3971, "realised_validation": None})
+        'symmetric 0.40 (realised 0.397 train, clean validation)'
+    """
+    if not noise:
+        return ""
+    parts = []
+    train = noise.get("realised_train")
+    if train is not None:
+        parts.append(f"{float(train):.3f} train")
+    validation = noise.get("realised_validation")
+    if not noise.get("validation", True):
+        parts.append("clean validation")
+    elif validation is not None:
+        parts.append(f"{float(validation):.3f} validation")
+    text = f"{noise.get('kind', '?')} {float(noise.get('rate') or 0.0):.2f}"
+    if parts:
+        if parts[0] != "clean validation":
+            parts[0] = "realised " + parts[0]
+        text += f" ({', '.join(parts)})"
+    return text
 
 
 # -------------------------------------------------------------------------------- records
@@ -253,12 +289,23 @@ class EventRow:
         time: POSIX time.
         kind: one of :data:`keras_taylorglo.store.EVENT_KINDS`.
         message: one line.
+        generation: the generation it is about, if any.
+        candidate: the candidate it is about, if any.
     """
 
     id: int
     time: float
     kind: str
     message: str
+    generation: int | None = None
+    candidate: int | None = None
+
+    @property
+    def about(self) -> str:
+        """``"g3 c5"`` (``"g3"`` for a generation, ``""`` for the run), as the other panels say."""
+        if self.generation is None:
+            return ""
+        return f"g{self.generation}" + ("" if self.candidate is None else f" c{self.candidate}")
 
 
 @dataclass(frozen=True)
@@ -280,6 +327,8 @@ class MonitorSnapshot:
         events: the latest events, oldest first.
         loss: the loss settings.
         shapes: generation index -> shifted loss shape of its best θ (``(y0, loss)``).
+        label_noise: the run's label noise as its workers realised it (the store's meta, see
+            :func:`format_label_noise`), or ``None``.
     """
 
     name: str
@@ -296,6 +345,7 @@ class MonitorSnapshot:
     events: list[EventRow]
     loss: LossSettings
     shapes: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    label_noise: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -622,7 +672,12 @@ class RunReader:
         workers = [
             self._worker_row(w, now if state == "running" else None) for w in snap["workers"]
         ]
-        events = [EventRow(e["id"], e["time"], e["kind"], e["message"]) for e in snap["events"]]
+        events = [
+            EventRow(
+                e["id"], e["time"], e["kind"], e["message"], e.get("generation"), e.get("candidate")
+            )
+            for e in snap["events"]
+        ]
         return MonitorSnapshot(
             name=str(meta.get("name") or self.run_dir.name),
             recipe=str(meta.get("recipe_source") or "—"),
@@ -638,6 +693,7 @@ class RunReader:
             events=events,
             loss=loss,
             shapes=shapes,
+            label_noise=meta.get("label_noise") or None,
         )
 
     @staticmethod

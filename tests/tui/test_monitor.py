@@ -26,7 +26,14 @@ from rich.console import Console
 from keras_taylorglo.search.trial import Outcome
 from keras_taylorglo.store import Store
 from tui.app import MonitorApp, run_monitor
-from tui.data import RunReader, find_runs, format_duration, format_fitness
+from tui.data import (
+    EventRow,
+    RunReader,
+    find_runs,
+    format_duration,
+    format_fitness,
+    format_label_noise,
+)
 from tui.screens import CandidatesScreen, HelpScreen, MonitorScreen, PickerScreen
 from tui.widgets import (
     AccuracyPlot,
@@ -39,6 +46,7 @@ from tui.widgets import (
     RunHeader,
     WorkersPanel,
 )
+from tui.widgets.events import event_line
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -515,3 +523,139 @@ def test_the_command_in_a_real_terminal(search_run):
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+
+
+# ------------------------------------------------------------- a monitor opened on a fresh run
+
+
+def visible_lines(widget) -> list[str]:
+    """What the widget shows on screen, line by line (its rendered strips, not its data)."""
+    return [widget.render_line(y).text for y in range(widget.size.height)]
+
+
+def _finish_generation(writer: Store, g: int, fitnesses: list[float], sigma: float) -> None:
+    for c, fitness in enumerate(fitnesses):
+        if g == 0 and c == 0:
+            aid = 1  # started before the monitor opened
+        else:
+            aid = writer.start_attempt(g, c, 0, c, "w0", "cpu:0")
+        writer.finish_attempt(aid, Outcome("ok", fitness, fitness, 10, 1.0), None, "ok", fitness)
+    writer.finish_generation(g, b"after", [0.0] * 8, sigma)
+
+
+async def test_columns_show_whole_numbers_when_opened_before_the_first_generation(tmp_path):
+    """Opened while generation 0 runs, the table's rows hold "—"; the numbers that arrive later
+    (0.5933, 0.1404, 1.051) must show in full, not cut to the width the column first had."""
+    run_dir = tmp_path / "live"
+    writer = Store.create(
+        run_dir,
+        recipe_text="",
+        meta={"name": "live", "population": 4, "generations": 3, "planned_evaluations": 12},
+    )
+    writer.begin_generation(0, b"before", [[0.1 * c] * 8 for c in range(4)])
+    assert writer.start_attempt(0, 0, 0, 0, "w0", "cpu:0") == 1
+    app = MonitorApp(RunReader(run_dir), interval=0.2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await wait_reads(pilot, screen)
+        table = screen.query_one(GenerationsTable)
+        assert cell_text(table, 0, "best") == "—"
+        fitnesses = {0: [0.5933, 0.0, 0.0, 0.0], 1: [0.2, 0.61234, 0.3, 0.4]}
+        sigmas = {0: 1.0512, 1: 12.3456}
+        for g in (0, 1):
+            if g:  # the monitor sees each generation begin, with "—" cells, before its results
+                writer.begin_generation(g, b"before", [[0.2 * c] * 8 for c in range(4)])
+                await wait_reads(pilot, screen, screen.reads + 2)
+                assert cell_text(table, g, "best") == "—"
+            _finish_generation(writer, g, fitnesses[g], sigmas[g])
+            await wait_reads(pilot, screen, screen.reads + 2)
+        gens = writer.generations()
+        shown = "\n".join(visible_lines(table))
+        for g in gens:
+            for text in (
+                format_fitness(g["best_fitness"]),
+                format_fitness(g["mean_fitness"]),
+                f"{g['sigma']:.3f}",
+            ):
+                assert text in shown, (text, shown)
+        assert "0.5933" in shown and "0.1483" in shown and "1.051" in shown and "12.346" in shown
+        # the candidates screen widens its columns the same way
+        await pilot.press("up", "enter")
+        await wait_reads(pilot, app.screen)
+        shown = "\n".join(visible_lines(app.screen.query_one(CandidatesTable)))
+        assert "0.5933" in shown
+    writer.close()
+
+
+async def test_candidates_columns_widen_as_results_arrive(tmp_path):
+    run_dir = tmp_path / "live"
+    writer = Store.create(run_dir, recipe_text="", meta={"name": "live", "population": 3})
+    writer.begin_generation(0, b"before", [[0.1 * c] * 8 for c in range(3)])
+    app = MonitorApp(RunReader(run_dir), interval=0.2)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await wait_reads(pilot, app.screen)
+        await pilot.press("enter")
+        screen = app.screen
+        await wait_reads(pilot, screen)
+        table = screen.query_one(CandidatesTable)
+        aid = writer.start_attempt(0, 1, 0, 1, "w0", "cpu:0")
+        writer.finish_attempt(aid, Outcome("aborted", 0.1, 0.1, 5, 1.0))
+        aid = writer.start_attempt(0, 1, 1, 2, "w0", "cpu:0")
+        writer.finish_attempt(aid, Outcome("ok", 0.8765, 0.8765, 10, 1.0), None, "ok", 0.8765)
+        deadline = time.monotonic() + 5
+        while "0.8765" not in "\n".join(visible_lines(table)):
+            assert time.monotonic() < deadline, visible_lines(table)
+            await pilot.pause(0.05)
+        assert "aborted → ok" in "\n".join(visible_lines(table))
+    writer.close()
+
+
+def test_event_lines_name_the_candidate(running_run):
+    run_dir, _ = running_run
+    events = RunReader(run_dir).read().events
+    lines = [event_line(e).plain for e in events]
+    abort = next(line for line in lines if "aborted" in line)
+    assert "✗ g1 c2 attempt 0: aborted" in abort
+    started = next(line for line in lines if "ready on" in line)
+    assert " + w0 ready on" in started  # a run-level event names no candidate
+    assert EventRow(1, T0, "info", "x", generation=4).about == "g4"
+
+
+NOISE = {
+    "rate": 0.4,
+    "kind": "symmetric",
+    "validation": True,
+    "realised_train": 0.397,
+    "realised_validation": 0.41,
+}
+
+
+def test_label_noise_is_described_in_one_line():
+    assert format_label_noise(NOISE) == "symmetric 0.40 (realised 0.397 train, 0.410 validation)"
+    clean = {**NOISE, "kind": "pairflip", "validation": False, "realised_validation": None}
+    assert format_label_noise(clean) == "pairflip 0.40 (realised 0.397 train, clean validation)"
+    assert format_label_noise({"rate": 0.2, "kind": "symmetric"}) == "symmetric 0.20"
+    assert format_label_noise(None) == format_label_noise({}) == ""
+
+
+async def test_header_shows_label_noise_only_when_the_run_has_some(tmp_path):
+    for noise in (NOISE, None):
+        run_dir = tmp_path / ("noisy" if noise else "clean")
+        store = Store.create(run_dir, recipe_text="", meta={"name": "n", "population": 4})
+        if noise:
+            store.update_meta(label_noise=noise)
+        store.begin_generation(0, b"s", [[0.0] * 8] * 4)
+        assert RunReader(run_dir).read().label_noise == noise
+        app = MonitorApp(RunReader(run_dir))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_reads(pilot, app.screen)
+            header = app.screen.query_one(RunHeader)
+            text = shown_text(header)
+            if noise:
+                assert "label noise: symmetric 0.40 (realised 0.397 train, 0.410 validation)" in (
+                    text
+                )
+                assert header.size.height == 3
+            else:
+                assert "label noise" not in text and header.size.height == 2
+        store.close()

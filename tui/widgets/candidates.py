@@ -85,8 +85,8 @@ class CandidatesTable(DataTable):
             elif old != cells:
                 keys = ("candidate", "status", "fitness", "attempts", "theta")
                 for key, new, before in zip(keys, cells, old, strict=True):
-                    if new != before:
-                        self.update_cell(str(c.index), key, new)
+                    if new != before:  # widen the column for "0.5933" after "—"
+                        self.update_cell(str(c.index), key, new, update_width=True)
             self._cells[c.index] = cells
 
     def selected_candidate(self) -> int | None:

@@ -25,7 +25,7 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
 
 
 def event_line(event: EventRow) -> Text:
-    """One event as a line: local time, symbol, message.
+    """One event as a line: local time, symbol, the candidate it is about (``g3 c5``), message.
 
     Args:
         event: the event.
@@ -36,6 +36,8 @@ def event_line(event: EventRow) -> Text:
     symbol, style = KIND_STYLES.get(event.kind, ("·", ""))
     line = Text(time.strftime("%H:%M:%S ", time.localtime(event.time)), style="dim")
     line.append(f"{symbol} ", style=style)
+    if event.about:
+        line.append(f"{event.about} ", style="bold")
     line.append(event.message, style=style if event.kind in ("new_best", "worker_died") else "")
     return line
 

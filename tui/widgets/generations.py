@@ -91,7 +91,9 @@ class GenerationsTable(DataTable):
             elif old != cells:
                 for (_, key), new, before in zip(COLUMNS, cells, old, strict=True):
                     if new != before:
-                        self.update_cell(str(row.index), key, new)
+                        # update_width: a row added while its generation ran holds "—"; the
+                        # column must widen when "0.5933" arrives, or it shows "0.59" for good
+                        self.update_cell(str(row.index), key, new, update_width=True)
             self._cells[row.index] = cells
         if added and follow:
             self.move_cursor(row=self.row_count - 1)

@@ -1,18 +1,21 @@
-"""The run header: experiment, recipe, state, elapsed time, evaluations, ETA and best so far."""
+"""The run header: experiment, recipe, state, elapsed time, evaluations, ETA and best so far.
+
+A run whose data has label noise gets a third line saying how much was realised.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.data import MonitorSnapshot, format_duration, format_fitness
+from tui.data import MonitorSnapshot, format_duration, format_fitness, format_label_noise
 
 STATE_STYLES = {"running": "bold green", "finished": "bold cyan", "interrupted": "bold yellow"}
 """How each run state is coloured."""
 
 
 class RunHeader(Static):
-    """Two lines about the whole run.
+    """Two lines about the whole run (three when its data has label noise).
 
     Example:
         >>> header = RunHeader(id="run-header")
@@ -48,4 +51,8 @@ class RunHeader(Static):
         else:
             line2.append(format_fitness(best["fitness"]), style="bold green")
             line2.append(f" (g{best['generation']} c{best['candidate']})", style="dim")
-        self.update(Text("\n").join([line1, line2]))
+        lines = [line1, line2]
+        noise = format_label_noise(snapshot.label_noise)
+        if noise:
+            lines.append(Text("label noise: ", style="dim").append(noise))
+        self.update(Text("\n").join(lines))
