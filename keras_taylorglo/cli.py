@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import TaylorGLOError
 
@@ -62,22 +63,91 @@ def _parse_theta(text: str) -> list[float]:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate recipes and print each resolved recipe (defaults filled in)."""
-    from .recipe import load_recipe
+    """Validate recipes (their functions and model options too) and print each one resolved."""
+    from .recipe import check_callables, load_recipe
 
     for i, path in enumerate(args.recipe):
         recipe = load_recipe(path, args.overrides)
+        check_callables(recipe, args.overrides)
+        if args.deep:
+            _deep_check(recipe)
         if len(args.recipe) > 1:
             print(f"{'' if i == 0 else chr(10)}# {path}")
         print(recipe.to_toml(), end="")
     return 0
 
 
+def _deep_check(recipe: Any) -> None:
+    """Build the recipe's data set and model once, as a worker would; one summary line on stderr.
+
+    Raises:
+        TaylorGLOError: Any problem, as one line naming the recipe file and the field.
+    """
+    import time
+
+    from .errors import RecipeError
+    from .recipe import DEFAULT_FITNESS, is_callable_spec, resolve_callable
+
+    start = time.perf_counter()
+    if recipe.evaluation.fitness != DEFAULT_FITNESS:
+        # The workers call only the fitness function: importing it is what they would do first.
+        resolve_callable(
+            recipe.evaluation.fitness, recipe.base_dir, "evaluation.fitness", recipe.source
+        )
+        print(f"deep check: imported {recipe.evaluation.fitness}", file=sys.stderr)
+        return
+    _quiet_tensorflow()
+    from ._quiet import import_tensorflow
+
+    import_tensorflow()  # quietly, before a user module imports it
+    # Imported here first, so that a failing import names this recipe file (the loaders would
+    # import them again from sys.modules).
+    for field, spec in (("data.dataset", recipe.data.dataset), ("model.name", recipe.model.name)):
+        if is_callable_spec(spec):
+            resolve_callable(spec, recipe.base_dir, field, recipe.source)
+    from .data import load_dataset
+    from .models import build_model
+
+    seed = recipe.experiment.seed
+    try:
+        data = load_dataset(recipe.data, recipe.base_dir, seed=seed)
+    except TaylorGLOError:
+        raise
+    except Exception as exc:  # the user's data function raised
+        raise RecipeError(
+            recipe.source, "data.dataset", f"building the data set failed: {_one_line(exc)}"
+        ) from None
+    try:
+        model = build_model(
+            recipe.model, data.input_shape, data.num_classes, recipe.base_dir, seed, recipe.source
+        )
+    except TaylorGLOError:
+        raise
+    except Exception as exc:  # the user's model builder raised
+        raise RecipeError(
+            recipe.source, "model.name", f"building the model failed: {_one_line(exc)}"
+        ) from None
+    shape = "×".join(str(d) for d in data.input_shape)
+    print(
+        f"deep check: data set {recipe.data.dataset}: {data.num_train} train / "
+        f"{data.num_validation} validation / {data.num_test} test, {shape}, "
+        f"{data.num_classes} classes; model {recipe.model.name}: "
+        f"{model.count_params():,} parameters ({time.perf_counter() - start:.1f} s)",
+        file=sys.stderr,
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score one loss (θ, a preset, or cross-entropy) with the recipe's training budget."""
-    from .recipe import load_recipe
+    from .recipe import check_callables, load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
+    check_callables(recipe, args.overrides)  # before seconds of TensorFlow start-up
     from ._quiet import import_tensorflow
 
     import_tensorflow()
@@ -122,8 +192,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_search(run: Callable[[], dict], run_dir: Path) -> int:
-    """Run a search or resume, turning Ctrl-C into a resumable stop with exit status 130."""
+def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
+    """Run a search or resume, turning Ctrl-C into a resumable stop with exit status 130.
+
+    ``note`` is printed before the best (``resume`` of a finished run says so).
+    """
     from .search.engine import SearchInterrupted
 
     try:
@@ -134,6 +207,8 @@ def _run_search(run: Callable[[], dict], run_dir: Path) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    if note:
+        print(note)
     if best:
         theta = ", ".join(f"{v:.4f}" for v in best["theta"])
         print(
@@ -145,10 +220,11 @@ def _run_search(run: Callable[[], dict], run_dir: Path) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Run a new search from a recipe."""
-    from .recipe import load_recipe
+    from .recipe import check_callables, load_recipe
     from .search.engine import ProgressDisplay, default_run_dir, start_search
 
     recipe = load_recipe(args.recipe, args.overrides)
+    check_callables(recipe, args.overrides)  # in well under a second, before any worker starts
     run_dir = args.out or default_run_dir(recipe)
     _quiet_tensorflow()  # inherited by the worker processes
     return _run_search(
@@ -158,14 +234,22 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    """Continue an interrupted search."""
+    """Continue an interrupted search (a finished one: say so and print its best)."""
     from .search.engine import ProgressDisplay, resume_search
+    from .store import Store
 
+    if Store.exists(args.run_dir):
+        with Store.open_existing(args.run_dir) as store:
+            finished = store.state() == "finished"
+    else:
+        finished = False  # resume_search says there is no run here
     _quiet_tensorflow()  # inherited by the worker processes
-
     return _run_search(
         lambda: resume_search(args.run_dir, display=ProgressDisplay(), overrides=args.overrides),
         args.run_dir,
+        note=f"{args.run_dir}: the search had already finished; nothing to resume"
+        if finished
+        else "",
     )
 
 
@@ -173,7 +257,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print a run's state, generations and best candidate."""
     from .store import Store
 
-    status = Store.open_existing(args.run_dir).status_json()
+    with Store.open_existing(args.run_dir) as store:
+        status = store.status_json()
+        noise = store.meta().get("label_noise")
+    if noise:
+        status["label_noise"] = noise  # as the first worker realised it (absent: no noise)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -195,6 +283,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
     console = Console()
     console.print(table)
+    if noise:
+        from tui.data import format_label_noise
+
+        console.print(f"label noise: {format_label_noise(noise)}")
     best = status.get("best")
     if best:
         theta = ", ".join(f"{v:.4f}" for v in best["theta"])
@@ -237,6 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check recipes and print them resolved")
     _add_recipe_args(p, many=True)
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also build the data set and the model once, as a worker would (imports TensorFlow)",
+    )
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("evaluate", help="score one loss with a partial (or full) training")

@@ -5,6 +5,10 @@ uncompiled model with softmax outputs; weight decay is not part of the model (th
 applies it). A recipe may also name its own builder as ``"module:function"``: it receives
 ``(input_shape, num_classes, **options)`` and returns an uncompiled ``keras.Model``.
 
+The builders (and :data:`MODELS`) are imported on first use (PEP 562), so that
+``keras-taylorglo validate`` can read their options (:func:`builder_source`) without importing
+Keras.
+
 Example:
     >>> from keras_taylorglo.models import MODELS
     >>> model = MODELS["wide_resnet"]((32, 32, 3), 10, depth=16, width=8, dropout=0.4)
@@ -12,34 +16,69 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
-from .alexnet import alexnet
-from .allcnn_c import allcnn_c
-from .basic_cnn import basic_cnn
-from .resnet import preact_resnet20, wide_resnet
 
-MODELS: dict[str, Callable[..., Any]] = {
-    "basic_cnn": basic_cnn,
-    "alexnet": alexnet,
-    "allcnn_c": allcnn_c,
-    "preact_resnet20": preact_resnet20,
-    "wide_resnet": wide_resnet,
+BUILDER_MODULES: dict[str, str] = {
+    "basic_cnn": "basic_cnn",
+    "alexnet": "alexnet",
+    "allcnn_c": "allcnn_c",
+    "preact_resnet20": "resnet",
+    "wide_resnet": "resnet",
 }
+"""Built-in model name → the module of this package that defines its builder (same name)."""
 
 __all__ = [
+    "BUILDER_MODULES",
     "MODELS",
     "alexnet",
     "allcnn_c",
     "basic_cnn",
     "build_model",
+    "builder_source",
     "preact_resnet20",
     "wide_resnet",
 ]
+
+
+def _builder(name: str) -> Callable[..., Any]:
+    module = importlib.import_module(f"{__name__}.{BUILDER_MODULES[name]}")
+    return getattr(module, name)
+
+
+def __getattr__(name: str) -> Any:
+    """Imports the builders (and Keras) only when one is asked for."""
+    if name == "MODELS":
+        models = {n: _builder(n) for n in BUILDER_MODULES}
+        globals()["MODELS"] = models
+        return models
+    if name in BUILDER_MODULES:
+        return _builder(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def builder_source(name: str) -> Path:
+    """The source file of a built-in model's builder, read without importing it.
+
+    Args:
+        name: A built-in model name (a key of :data:`BUILDER_MODULES`).
+
+    Returns:
+        The ``.py`` file whose top-level function ``name`` is the builder.
+
+    Raises:
+        KeyError: ``name`` is not a built-in model.
+
+    Example:
+        >>> builder_source("wide_resnet").name
+        'resnet.py'
+    """
+    return Path(__file__).with_name(f"{BUILDER_MODULES[name]}.py")
 
 
 def _allowed_options(builder: Callable[..., Any]) -> list[str]:
@@ -93,12 +132,12 @@ def build_model(
                 "(expected an uncompiled keras.Model)"
             )
     else:
-        builder = MODELS.get(config.name)
-        if builder is None:
+        if config.name not in BUILDER_MODULES:
             raise TaylorGLOError(
                 f"{source}: model.name: unknown model (got {config.name!r}; expected one of "
-                f"{', '.join(MODELS)} or 'module:function')"
+                f"{', '.join(BUILDER_MODULES)} or 'module:function')"
             )
+        builder = _builder(config.name)
         allowed = _allowed_options(builder)
         for key in options:
             if key not in allowed:
@@ -108,6 +147,8 @@ def build_model(
                 )
         try:
             model = builder(tuple(input_shape), num_classes, seed=seed, **options)
+        except TaylorGLOError as exc:  # e.g. "model.options.depth: … needs 6n + 4": name the file
+            raise TaylorGLOError(f"{source}: {exc}") from None
         except (TypeError, ValueError) as exc:
             raise TaylorGLOError(
                 f"{source}: model.options: {config.name} cannot be built with {options} ({exc})"
