@@ -30,7 +30,9 @@ import numpy as np
 
 __all__ = [
     "PLOT_FILES",
+    "loss_series",
     "loss_settings",
+    "plot_accuracy_lines",
     "plot_candidates",
     "plot_fitness",
     "plot_fractions",
@@ -313,37 +315,89 @@ def plot_candidates(
     return _save(fig, path)
 
 
+def loss_series(block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The result sets of a report block, TaylorGLO first, then every baseline.
+
+    Args:
+        block: An analysis report or one of its ``fractions`` entries.
+
+    Returns:
+        ``[(name, summary)]`` with ``mean`` and ``std`` in each summary.
+    """
+    baselines = block.get("baselines") or {
+        "crossentropy": {"name": "cross-entropy", **block["baseline"]}
+    }
+    return [("TaylorGLO", block["taylorglo"])] + [(b["name"], b) for b in baselines.values()]
+
+
+_LOSS_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
+
+
+def plot_accuracy_lines(
+    x: Sequence[float],
+    blocks: Sequence[dict[str, Any]],
+    path: str | os.PathLike[str],
+    xlabel: str,
+    title: str,
+    log_x: bool = False,
+) -> bytes:
+    """Mean test accuracy (± sample std) of every loss against ``x``, one line per loss.
+
+    Args:
+        x: One value per block (a noise rate, a training-set fraction).
+        blocks: Report blocks (:func:`loss_series` reads each), aligned with ``x``.
+        path: The PNG file to write.
+        xlabel: The x axis's label.
+        title: The plot's title.
+        log_x: A logarithmic x axis (training-set fractions).
+
+    Returns:
+        The PNG bytes.
+    """
+    order = sorted(range(len(x)), key=lambda i: x[i])
+    xs = [x[i] for i in order]
+    fig = _figure()
+    ax = fig.add_subplot()
+    names = [name for name, _ in loss_series(blocks[order[0]])]
+    for k, name in enumerate(names):
+        mean, std = [], []
+        for i in order:
+            summary = dict(loss_series(blocks[i])).get(name, {})
+            mean.append(np.nan if summary.get("mean") is None else summary["mean"])
+            std.append(0.0 if summary.get("std") is None else summary["std"])
+        colour = _LOSS_COLOURS[k % len(_LOSS_COLOURS)]
+        ax.errorbar(xs, mean, yerr=std, marker="o", capsize=4, color=colour, label=name)
+    if log_x:
+        ax.set_xscale("log")
+        ax.minorticks_off()
+    ax.set_xticks(xs, [f"{v:g}" for v in xs])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy (mean ± std)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return _save(fig, path)
+
+
 def plot_fractions(fractions: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> bytes:
-    """Fig. 6: mean test accuracy (± sample std) against the training-set fraction.
+    """Fig. 6: mean test accuracy (± sample std) against the training-set fraction, every loss.
 
     Args:
         fractions: The ``"fractions"`` entries of an analysis report (``fraction``,
-            ``taylorglo`` and ``baseline`` with ``mean`` and ``std``).
+            ``taylorglo``, ``baseline`` and ``baselines`` with ``mean`` and ``std``).
         path: The PNG file to write.
 
     Returns:
         The PNG bytes.
     """
-    rows = sorted(fractions, key=lambda f: f["fraction"])
-    x = [f["fraction"] for f in rows]
-    fig = _figure()
-    ax = fig.add_subplot()
-    for key, label, colour in (
-        ("taylorglo", "TaylorGLO", "tab:red"),
-        ("baseline", "cross-entropy", "tab:blue"),
-    ):
-        mean = [np.nan if f[key]["mean"] is None else f[key]["mean"] for f in rows]
-        std = [0.0 if f[key]["std"] is None else f[key]["std"] for f in rows]
-        ax.errorbar(x, mean, yerr=std, marker="o", capsize=4, color=colour, label=label)
-    ax.set_xscale("log")
-    ax.minorticks_off()
-    ax.set_xticks(x, [f"{v:g}" for v in x])
-    ax.set_xlabel("training-set fraction (data.train_fraction)")
-    ax.set_ylabel("test accuracy (mean ± std)")
-    ax.set_title("Accuracy against training-set size")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize="small")
-    return _save(fig, path)
+    return plot_accuracy_lines(
+        [f["fraction"] for f in fractions],
+        fractions,
+        path,
+        "training-set fraction (data.train_fraction)",
+        "Accuracy against training-set size",
+        log_x=True,
+    )
 
 
 def render_loss_shape_png(

@@ -508,3 +508,126 @@ def test_real_full_trainings_killed_and_resumed(tmp_path: Path) -> None:
         ).pvalue,
         rel=1e-12,
     )
+
+
+# -------------------------------------------------------------------------------- baselines
+
+
+def test_every_baseline_is_a_row_with_scipy_p_values(run_dir: Path) -> None:
+    out = run(
+        "analyze",
+        str(run_dir),
+        "--runs",
+        "4",
+        "--baselines",
+        "gce,label_smoothing:0.2,baikal,crossentropy",
+        "--json",
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    # cross-entropy first (it is the report's "baseline"), then in the order given, canonical
+    assert list(report["baselines"]) == ["crossentropy", "gce:0.7", "label_smoothing:0.2", "baikal"]
+    assert report["baselines"]["crossentropy"]["accuracies"] == report["baseline"]["accuracies"]
+    assert report["select"] == "last"
+    a = report["taylorglo"]["accuracies"]
+    seeds = [analysis.analysis_seed(5, i) for i in range(4)]
+    for spec, entry in report["baselines"].items():
+        # the custom fitness scores every baseline as the initial θ: same seeds, same path
+        assert entry["accuracies"] == [analysis_fns.noisy([0.0] * 8, s) for s in seeds], spec
+        expected = stats.ttest_ind(a, entry["accuracies"], equal_var=False, alternative="greater")
+        assert entry["p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
+        assert entry["difference"] == pytest.approx(np.mean(a) - np.mean(entry["accuracies"]))
+    labels = sorted({r[1] for r in rows(run_dir)})
+    assert labels == ["baikal", "baseline", "gce:0.7", "label_smoothing:0.2", "taylorglo"]
+    assert len(rows(run_dir)) == 4 * 5
+    md = (run_dir / "analysis" / "report.md").read_text()
+    for name in ("| GCE q=0.7 |", "| label smoothing 0.2 |", "| Baikal |", "| cross-entropy |"):
+        assert name in md
+    # A second analyze with one more baseline trains only that one.
+    out = run("analyze", str(run_dir), "--runs", "4", "--baselines", "crossentropy,gce:0.5")
+    assert out.returncode == 0, out.stderr
+    assert len(rows(run_dir)) == 4 * 6
+
+
+def test_select_best_validation_is_kept_apart_from_last(run_dir: Path) -> None:
+    assert run("analyze", str(run_dir), "--runs", "2").returncode == 0
+    out = run("analyze", str(run_dir), "--runs", "2", "--select", "best_validation", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["select"] == "best_validation"
+    labels = sorted(r[1] for r in rows(run_dir))
+    assert labels == sorted(
+        ["taylorglo", "baseline"] * 2
+        + ["taylorglo@best_validation", "baseline@best_validation"] * 2
+    )
+    assert "best-validation epoch" in (run_dir / "analysis" / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--baselines", "gcee"], "--baselines: unknown baseline 'gcee'; did you mean 'gce'?"),
+        (["--baselines", "gce:2"], "--baselines: gce:2: q must be in (0, 1] (got 2)"),
+        (["--select", "best"], "--select: 'best' is not a selection"),
+    ],
+)
+def test_bad_baseline_options_are_one_line_errors(run_dir: Path, args, message) -> None:
+    out = run("analyze", str(run_dir), *args)
+    assert out.returncode == 2
+    assert message in out.stderr and out.stderr.count("\n") == 1
+    assert rows(run_dir) == []
+
+
+@pytest.mark.slow
+def test_every_baseline_trains_for_real_on_noisy_digits(tmp_path: Path) -> None:
+    """Real full trainings of TaylorGLO and every baseline, both selections, digits with noise."""
+    from keras_taylorglo.presets import PAPER_MNIST
+    from keras_taylorglo.recipe import load_recipe
+    from keras_taylorglo.store import Store
+
+    recipe = load_recipe(
+        HERE.parent / "recipes" / "digits_noisy.toml",
+        ["training.full.steps=60", "data.train_fraction=0.3"],
+    )
+    run_dir = tmp_path / "run"
+    store = Store.create(run_dir, recipe)
+    theta = [v / 10 for v in PAPER_MNIST]
+    store.begin_generation(0, b"state", [theta])
+    store.set_candidate_result(0, 0, "ok", 0.5)
+    store.finish_generation(0, b"after", theta, 1.0)
+    store.update_meta(
+        label_noise={
+            "rate": 0.4,
+            "kind": "symmetric",
+            "validation": True,
+            "realised_train": 0.41,
+            "realised_validation": 0.39,
+        }
+    )
+    store.set_state("finished")
+    store.close()
+    baselines = "crossentropy,label_smoothing:0.1,gce:0.7,baikal"
+    for select in ("last", "best_validation"):
+        out = run(
+            "analyze",
+            str(run_dir),
+            "--runs",
+            "2",
+            "--baselines",
+            baselines,
+            "--select",
+            select,
+            "--json",
+            timeout=400,
+        )
+        assert out.returncode == 0, out.stderr
+        report = json.loads(out.stdout)
+        assert list(report["baselines"]) == baselines.split(",")
+        assert report["label_noise"]["realised_train"] == 0.41
+        for entry in [report["taylorglo"], *report["baselines"].values()]:
+            assert len(entry["accuracies"]) == 2
+            assert all(0.0 < acc <= 1.0 for acc in entry["accuracies"])
+        done = [r for r in rows(run_dir) if r[6] == "ok"]
+        assert len(done) == (5 if select == "last" else 10) * 2
+    table = run("analyze", str(run_dir), "--runs", "2", "--baselines", baselines)
+    assert "label noise: symmetric 0.40 (realised 0.410 train, 0.390 validation)" in table.stdout

@@ -339,3 +339,36 @@ def test_keras_epochs_are_chunks_ending_at_every_decision(data_dir):
     assert seen == pytest.approx(expected)
     assert len(outcome.history["val_accuracy"]) == 2  # at data epoch 4 and at the end
     assert len(outcome.history["loss"]) == 5
+
+
+@pytest.mark.slow
+def test_best_validation_scores_the_epoch_with_the_best_validation_accuracy(data_dir):
+    """The restored weights are exactly those a training stopped at the best epoch ends with."""
+    from keras_taylorglo.evaluation import Evaluator
+
+    base = [
+        f"data.data_dir={json.dumps(str(data_dir))}",
+        "data.train_fraction=0.3",
+        # memorising 60 % wrong labels makes the (clean) validation accuracy peak before the end
+        "data.label_noise={rate = 0.6, kind = 'symmetric', validation = false}",
+    ]
+    recipe = load_recipe(DIGITS, [*base, "training.full.steps=320"])
+    best = Evaluator(
+        recipe, loss="crossentropy", budget="full", split="test", select="best_validation"
+    )
+    spe = best.data.steps_per_epoch
+    assert best.chunk_epochs == 1 and best.epochs == 320 // spe + (320 % spe > 0)
+    outcome = best.evaluate(None, seed=3)
+    assert outcome.status == "ok", outcome
+    val = outcome.history["val_accuracy"]
+    assert len(val) == best.epochs  # validated after every data epoch
+    epoch = int(outcome.history["best_epoch"][0])
+    assert epoch == int(np.argmax(val))  # the first epoch with the best accuracy
+    assert epoch < best.epochs - 1, "choose a setting where the best epoch is not the last"
+    # The same training stopped after that epoch ends with the same weights, so the same score.
+    stopped = load_recipe(DIGITS, [*base, f"training.full.steps={(epoch + 1) * spe}"])
+    last = Evaluator(stopped, loss="crossentropy", budget="full", split="test").evaluate(None, 3)
+    assert last.fitness == outcome.fitness
+    # and "last" on the whole budget scores the final weights, a different number here
+    whole = Evaluator(recipe, loss="crossentropy", budget="full", split="test").evaluate(None, 3)
+    assert whole.fitness != outcome.fitness

@@ -35,7 +35,14 @@ The package imports neither TensorFlow nor matplotlib at import time.
 
 from __future__ import annotations
 
-from .commands import add_analysis_parsers, analyze_main, export_main, plot_main, ttest_main
+from .commands import (
+    add_analysis_parsers,
+    analyze_main,
+    export_main,
+    plot_main,
+    study_main,
+    ttest_main,
+)
 from .plan import (
     ANALYSIS_DIR,
     MAX_RERUNS,
@@ -71,6 +78,7 @@ __all__ = [
     "report_markdown",
     "run_analysis",
     "select_candidates",
+    "study_main",
     "summarize",
     "table_row",
     "ttest_main",

@@ -16,7 +16,14 @@ from .report import _fmt, _p, export_text, missing_results, print_table
 from .run import run_analysis
 from .stats import compare, load_result_set
 
-__all__ = ["add_analysis_parsers", "analyze_main", "export_main", "plot_main", "ttest_main"]
+__all__ = [
+    "add_analysis_parsers",
+    "analyze_main",
+    "export_main",
+    "plot_main",
+    "study_main",
+    "ttest_main",
+]
 
 
 def analyze_main(args: argparse.Namespace) -> int:
@@ -123,8 +130,24 @@ def export_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def study_main(args: argparse.Namespace) -> int:
+    """``keras-taylorglo study RUN_DIR...``: analysed runs side by side, a table and a plot.
+
+    Args:
+        args: ``run_dirs``, ``by`` and ``out``.
+
+    Returns:
+        0.
+    """
+    from .study import write_study
+
+    for path in write_study(args.run_dirs, args.by, args.out):
+        print(path)
+    return 0
+
+
 def add_analysis_parsers(subparsers: Any) -> None:
-    """Register ``analyze``, ``ttest``, ``plot`` and ``export`` on the CLI's subparsers.
+    """Register ``analyze``, ``ttest``, ``plot``, ``study`` and ``export`` on the subparsers.
 
     Args:
         subparsers: The object returned by ``ArgumentParser.add_subparsers()``.
@@ -179,6 +202,20 @@ def add_analysis_parsers(subparsers: Any) -> None:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--out", type=Path, help="output directory (default RUN_DIR/plots)")
     p.set_defaults(func=plot_main)
+
+    p = subparsers.add_parser(
+        "study", help="analysed runs side by side: a table per loss and a plot (noise, fraction)"
+    )
+    p.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR")
+    p.add_argument(
+        "--by",
+        default="run",
+        choices=("noise", "fraction", "run"),
+        help="rows and x axis: each run's label-noise rate, one run's --train-fractions, or "
+        "runs (default; no plot)",
+    )
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.set_defaults(func=study_main)
 
     p = subparsers.add_parser("export", help="the best loss as a Python line or JSON")
     p.add_argument("run_dir", type=Path)

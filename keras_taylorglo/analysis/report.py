@@ -102,12 +102,15 @@ def describe_noise(noise: dict[str, Any] | None) -> str:
     """
     if not noise:
         return ""
-    realised = f"realised {noise['realised_train']:.3f} train"
-    if noise.get("validation") and noise.get("realised_validation") is not None:
-        realised += f", {noise['realised_validation']:.3f} validation"
-    else:
-        realised += ", clean validation"
-    return f"label noise: {noise['kind']} {noise['rate']:.2f} ({realised}); test labels clean"
+    parts = []
+    if noise.get("realised_train") is not None:
+        parts.append(f"realised {noise['realised_train']:.3f} train")
+    if not noise.get("validation", True):
+        parts.append("clean validation")
+    elif noise.get("realised_validation") is not None:
+        parts.append(f"{noise['realised_validation']:.3f} validation")
+    detail = f" ({', '.join(parts)})" if parts else ""
+    return f"label noise: {noise['kind']} {noise['rate']:.2f}{detail}; test labels clean"
 
 
 def _summary_line(report: dict[str, Any]) -> str:
