@@ -19,12 +19,16 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import struct
 import sys
+import threading
 import time
 import types
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -285,7 +289,10 @@ class _Renderer:
     """A child process that renders loss-shape PNGs (matplotlib) for :class:`SearchLogger`.
 
     It is started with ``spawn`` and holds only its end of the pipe, so it exits by itself
-    when the driver dies (its ``recv`` sees end-of-file).
+    when the driver dies (its ``recv`` sees end-of-file). It ignores SIGINT from its very start:
+    Ctrl-C in the terminal reaches the whole process group, and the driver, which handles it,
+    stops the renderer with :meth:`close` (a ``KeyboardInterrupt`` traceback from the renderer
+    would otherwise land on the terminal).
     """
 
     def __init__(self) -> None:
@@ -296,7 +303,8 @@ class _Renderer:
         self._process = ctx.Process(
             target=_render_loop, args=(child,), name="taylorglo-tensorboard", daemon=True
         )
-        self._process.start()
+        with _sigint_ignored():  # inherited through exec: ignored while the child starts up
+            self._process.start()
         child.close()
 
     def render(self, theta: Any, title: str, **settings: Any) -> bytes:
@@ -323,8 +331,26 @@ class _Renderer:
             self._process.join(5.0)
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this process for the duration (only the main thread may change it).
+
+    A child started meanwhile inherits the ignored disposition through ``exec``, and Python
+    keeps it (it installs its ``KeyboardInterrupt`` handler only over the default one).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _render_loop(conn: Any) -> None:
     """The renderer process: one PNG per request until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver stops us (see _Renderer)
     from .plots import render_loss_shape_png
 
     while True:

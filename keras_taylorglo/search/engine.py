@@ -83,6 +83,10 @@ class Engine:
         self.best_fitness = -math.inf
         self._tensorboard: Any = None
         self._unlogged: list[int] = []
+        #: Whether any attempt of this driver finished (a failure before that leaves nothing
+        #: worth resuming: :func:`start_search` removes the new store).
+        self.evaluated_any = False
+        self._label_noise_known = False
 
     # -------------------------------------------------------------------------------- run
 
@@ -107,7 +111,9 @@ class Engine:
         self._unlogged = self._generations_missing_from_tensorboard()
         self.store.set_state("running", pid=os.getpid(), host=socket.gethostname())
         try:
-            self.executor.start()  # inside the try: a failed start leaves the run interrupted
+            # Inside the try: a failed start leaves the run interrupted (a new search's store
+            # is then removed by start_search, as nothing in it is worth resuming).
+            self.executor.start()
             if self.display:
                 self.display.start(self.store, evo.generations, evo.population)
             while not oracle.stop():
@@ -243,6 +249,7 @@ class Engine:
         if isinstance(event, WorkerUp):
             store.update_worker(event.worker_id, state="idle", device=event.device, pid=event.pid)
             store.add_event("worker_started", f"{event.worker_id} ready on {event.device}")
+            self._record_data_facts(getattr(event, "info", None) or {})
             return
         if isinstance(event, WorkerDown):
             store.update_worker(event.worker_id, state="dead")
@@ -254,6 +261,7 @@ class Engine:
         if isinstance(event, TaskLost):
             outcome = Outcome(INFRA, 0.0, error=event.reason)
         else:
+            self.evaluated_any = True
             outcome = Outcome.from_dict(event.outcome)
             store.update_worker(
                 event.worker_id,
@@ -288,6 +296,19 @@ class Engine:
         if done and st.fitness > self.best_fitness:
             self.best_fitness = st.fitness
             store.add_event("new_best", f"new best fitness {st.fitness:.4f}", g, task.candidate)
+
+    def _record_data_facts(self, info: dict[str, Any]) -> None:
+        """Keep what the first worker reports about its data (label noise) in the store's meta.
+
+        Every worker builds the same data set, so the first report is the run's (a resumed run
+        keeps the one it has); ``status`` and the monitor show it.
+        """
+        noise = info.get("label_noise")
+        if not noise or self._label_noise_known:
+            return
+        self._label_noise_known = True
+        if "label_noise" not in self.store.meta():
+            self.store.update_meta(label_noise=noise)
 
     def _finish_generation(self, g: int, oracle: Any, fitnesses: list[float]) -> None:
         self.store.finish_generation(
@@ -393,7 +414,10 @@ def start_search(
         The best candidate found.
 
     Raises:
-        TaylorGLOError: ``run_dir`` holds a run and ``overwrite`` is false, or it is in use.
+        TaylorGLOError: ``run_dir`` holds a run and ``overwrite`` is false, or it is in use; or
+            the search failed. A search that fails before any attempt finished (a recipe or data
+            problem the workers found) removes the store it created, so that the next
+            ``search`` starts afresh; Ctrl-C always leaves the run resumable.
     """
     from ..store import RunLock, Store
 
@@ -423,8 +447,18 @@ def start_search(
         store = Store.create(
             run_dir, recipe_text=text, recipe_source=recipe.source, meta=_meta(recipe)
         )
+        engine = Engine(recipe, store, executor, display)
         try:
-            return Engine(recipe, store, executor, display).run()
+            return engine.run()
+        except SearchInterrupted:
+            raise  # Ctrl-C: resumable, as the command says
+        except BaseException:
+            if not engine.evaluated_any:
+                # Nothing was evaluated: an "interrupted" run here would only make the next
+                # `search` refuse, and resuming it would replay the same failure.
+                store.close()
+                Store.remove(run_dir)
+            raise
         finally:
             store.close()
 
@@ -450,7 +484,7 @@ def resume_search(
     Raises:
         TaylorGLOError: No store in ``run_dir``, or it is in use.
     """
-    from ..recipe import parse_recipe
+    from ..recipe import check_callables, parse_recipe
     from ..store import RunLock, Store
 
     run_dir = Path(run_dir)
@@ -473,6 +507,7 @@ def resume_search(
             )
             if meta.get("state") == "finished":
                 return store.best() or {}
+            check_callables(recipe)  # a function renamed since: one line now, not from workers
             executor = executor or make_executor(recipe, recipe.to_toml())
             store.add_event("info", f"resumed by process {os.getpid()}")
             return Engine(recipe, store, executor, display).run()
@@ -504,8 +539,8 @@ def _meta(recipe: Any) -> dict[str, Any]:
 class ProgressDisplay:
     """A live Rich progress line on a terminal; plain log lines otherwise.
 
-    Shows generation g/G, evaluations done/total, best so far, retries and failures, elapsed
-    time and ETA.
+    Shows the generation (counted from 0, as everywhere else), evaluations done/total, best so
+    far, retries and failures, elapsed time and ETA.
 
     Args:
         console: A :class:`rich.console.Console` (default: stderr).
@@ -556,8 +591,9 @@ class ProgressDisplay:
     def _summary(self, store: Any) -> tuple[str, int]:
         s = store.progress_summary()
         best = "—" if s["best"] is None else f"{s['best']:.4f}"
+        # Generations count from 0, as in status, the monitor and the store.
         text = (
-            f"gen {min(s['generation'] + 1, self.generations)}/{self.generations} · "
+            f"gen {max(s['generation'], 0)} of 0–{self.generations - 1} · "
             f"best {best} · retries {s['retries']} · failures {s['candidate_failures']}"
             f"+{s['infra_failures']} infra"
         )
@@ -580,7 +616,7 @@ class ProgressDisplay:
         text, done = self._summary(store)
         elapsed = time.monotonic() - self._t0
         self.console.print(
-            f"generation {g + 1} done: {text} · {done} evals · {elapsed:.0f} s", soft_wrap=True
+            f"generation {g} done: {text} · {done} evals · {elapsed:.0f} s", soft_wrap=True
         )
 
     def stop(self) -> None:

@@ -501,3 +501,134 @@ def test_real_digits_search_killed_and_resumed_ends_identically(tmp_path):
     )
     for row in done:
         assert after.count(row) == 1
+
+
+# ------------------------------------------------------------------ failed starts, Ctrl-C, lines
+
+
+def test_misspelt_fitness_fails_search_at_once_and_leaves_no_run(tmp_path):
+    recipe = write_recipe(tmp_path, fitness="spher", population=4, generations=1)
+    run_dir = tmp_path / "run"
+    t0 = time.monotonic()
+    out = cli("search", str(recipe), "--out", str(run_dir))
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {recipe}: evaluation.fitness: ")
+    assert "did you mean 'sphere'?" in out.stderr and out.stderr.count("\n") == 1
+    assert time.monotonic() - t0 < 30  # no worker was started (seconds on a loaded machine)
+    assert not (run_dir / "experiment.sqlite").exists()
+    write_recipe(tmp_path, fitness="sphere", population=4, generations=1)
+    again = cli("search", str(recipe), "--out", str(run_dir))  # no --overwrite needed
+    assert again.returncode == 0, again.stderr
+
+
+BROKEN_AT_IMPORT = """
+raise RuntimeError("cannot reach the licence server")
+
+
+def sphere(theta, seed):
+    return 0.5
+"""
+
+
+def test_search_failing_in_the_workers_before_any_evaluation_leaves_no_run(tmp_path):
+    """Only the workers can find this one (the module raises when imported): the search stops
+    with one line naming the recipe file, and leaves nothing that makes the next one refuse."""
+    recipe = write_recipe(tmp_path, population=4, generations=1)
+    recipe.write_text(recipe.read_text().replace("fitness_fns:sphere", "broken_fns:sphere"))
+    (tmp_path / "broken_fns.py").write_text(BROKEN_AT_IMPORT)
+    run_dir = tmp_path / "run"
+    assert cli("validate", str(recipe)).returncode == 0  # the source is fine; running it is not
+    out = cli("search", str(recipe), "--out", str(run_dir))
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"error: {recipe}: evaluation.fitness: importing 'broken_fns'")
+    assert "cannot reach the licence server" in out.stderr
+    assert out.stderr.count("\n") == 1 and "<recipe>" not in out.stderr
+    assert not (run_dir / "experiment.sqlite").exists()
+    assert cli("resume", str(run_dir)).returncode == 2  # nothing to resume
+    (tmp_path / "broken_fns.py").write_text(BROKEN_AT_IMPORT.replace("raise", "# raise"))
+    again = cli("search", str(recipe), "--out", str(run_dir))
+    assert again.returncode == 0, again.stderr
+    assert "already holds" not in again.stderr
+    assert status(run_dir)["state"] == "finished"
+
+
+def test_progress_lines_count_generations_from_0_and_resume_of_a_finished_run_says_so(tmp_path):
+    recipe = write_recipe(tmp_path, population=4, generations=2)
+    run_dir = tmp_path / "run"
+    out = cli("search", str(recipe), "--out", str(run_dir))
+    assert out.returncode == 0, out.stderr
+    done = [line for line in out.stderr.splitlines() if line.startswith("generation ")]
+    assert [line.split(" done:")[0] for line in done] == ["generation 0", "generation 1"]
+    assert "gen 1 of 0–1 · " in done[-1]
+    assert "(generation " in out.stdout  # the final line: the same numbering as status
+    assert [g["index"] for g in status(run_dir)["generations"]] == [0, 1]
+    again = cli("resume", str(run_dir))
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"{run_dir}: the search had already finished; nothing to resume")
+    assert "best fitness" in again.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_no_traceback(tmp_path):
+    """Ctrl-C in a terminal signals the whole process group: the driver, its workers and the
+    TensorBoard renderer. Only the driver may speak: its two lines, and no traceback."""
+    recipe = write_recipe(tmp_path, population=4, generations=6)
+    run_dir = tmp_path / "run"
+    proc = spawn("search", str(recipe), "--out", str(run_dir), env={"TG_FITNESS_SLEEP": "0.3"})
+    wait_for(
+        lambda: query(run_dir, "SELECT COUNT(*) FROM workers WHERE pid > 0")[0][0] == 2, proc=proc
+    )
+    pids = [pid for (pid,) in query(run_dir, "SELECT pid FROM workers")]
+
+    def renderer() -> list[int]:
+        return [c for c in _children(proc.pid) if c not in pids and b"spawn_main" in _cmdline(c)]
+
+    # The renderer starts once generation 0 is told: interrupt it while it is starting up (the
+    # moment its own KeyboardInterrupt used to print a traceback from the import machinery).
+    wait_for(renderer, proc=proc, timeout=120)
+    helpers = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert f"keras-taylorglo resume {run_dir}" in err
+    assert status(run_dir)["state"] == "interrupted"
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{p}").exists() for p in helpers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in helpers if Path(f"/proc/{p}").exists()], "a helper outlived the driver"
+    out = cli("resume", str(run_dir))  # still resumable
+    assert out.returncode == 0, out.stderr
+
+
+def test_first_worker_report_of_label_noise_goes_into_the_meta(tmp_path):
+    from collections import deque
+
+    from keras_taylorglo.search.engine import Engine
+    from keras_taylorglo.search.executors import WorkerUp
+    from keras_taylorglo.store import Store
+
+    store = Store.create(tmp_path / "run", recipe_text="", meta={"name": "noisy"})
+    engine = Engine(None, store, None)
+    noise = {
+        "rate": 0.4,
+        "kind": "symmetric",
+        "validation": True,
+        "realised_train": 0.397,
+        "realised_validation": 0.41,
+    }
+
+    def up(worker: str, info: dict | None) -> WorkerUp:
+        event = WorkerUp(worker, "cpu", 1)
+        if info is not None:
+            object.__setattr__(event, "info", info)  # the field is new: set it on any version
+        return event
+
+    engine._handle(up("w0", None), 0, [], deque(), 3)  # an old worker: no info at all
+    assert "label_noise" not in store.meta()
+    engine._handle(up("w1", {"label_noise": noise}), 0, [], deque(), 3)
+    assert store.meta()["label_noise"] == noise
+    other = {**noise, "realised_train": 0.5}
+    engine._handle(up("w2", {"label_noise": other}), 0, [], deque(), 3)
+    assert store.meta()["label_noise"] == noise  # the first report stands
+    store.close()
