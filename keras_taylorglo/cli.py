@@ -311,8 +311,17 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 # ------------------------------------------------------------------------------------- parsing
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The subcommands defined here; the others (analyze, ttest, plot, export, …) come from
+#: :mod:`keras_taylorglo.analysis`, whose import (~50 ms) these commands do not need.
+CORE_COMMANDS = ("validate", "evaluate", "search", "resume", "monitor", "status")
+
+
+def build_parser(with_analysis: bool = True) -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand.
+
+    Args:
+        with_analysis: Also register the analysis subcommands (``False``: only
+            :data:`CORE_COMMANDS`, for a command line that runs one of them).
 
     Returns:
         The configured :class:`argparse.ArgumentParser`.
@@ -375,9 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_status)
 
-    from .analysis import add_analysis_parsers  # analyze, ttest, plot, export
+    if with_analysis:
+        from .analysis import add_analysis_parsers  # analyze, ttest, plot, export, …
 
-    add_analysis_parsers(sub)
+        add_analysis_parsers(sub)
     return parser
 
 
@@ -390,8 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 2 for a user error (one line on stderr), 130 on Ctrl-C.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser(with_analysis=command not in CORE_COMMANDS)  # help lists them all
+    args = parser.parse_args(words)
     try:
         return int(args.func(args) or 0)
     except TaylorGLOError as exc:
