@@ -178,7 +178,9 @@ class Evaluator:
         self.select = select
         self._keras = keras
         self._tf = tf
-        self.data = load_dataset(recipe.data, recipe.base_dir, seed=recipe.experiment.seed)
+        self.data = load_dataset(
+            recipe.data, recipe.base_dir, seed=recipe.experiment.seed, source=str(recipe.source)
+        )
         self.strategy = _choose_strategy(tf)
         self._build_model = lambda seed: build_model(
             recipe.model,
@@ -186,6 +188,7 @@ class Evaluator:
             self.data.num_classes,
             recipe.base_dir,
             seed=seed,
+            source=str(recipe.source),
         )
         budget_cfg = recipe.training.partial if budget == "partial" else recipe.training.full
         spe = self.data.steps_per_epoch

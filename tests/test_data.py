@@ -371,3 +371,25 @@ def test_module_function_dataset(tmp_path):
     assert (given.num_train, given.num_validation, given.num_classes) == (100, 20, 5)
     with pytest.raises(DataError, match="lacks y_train, x_test, y_test"):
         load_dataset(data_config("my_data:wrong"), tmp_path, seed=0)
+
+
+def test_a_misspelt_data_function_names_the_recipe_file(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from keras_taylorglo.data import load_dataset
+    from keras_taylorglo.errors import TaylorGLOError
+
+    (tmp_path / "my_data.py").write_text("def make_data():\n    return {}\n")
+    config = SimpleNamespace(
+        dataset="my_data:make_dat",
+        data_dir="",
+        train_fraction=1.0,
+        validation_size=10,
+        batch_size=10,
+        augment=None,
+    )
+    with pytest.raises(TaylorGLOError) as info:
+        load_dataset(config, tmp_path, seed=0, source="recipes/mine.toml")
+    message = str(info.value)
+    assert message.startswith("recipes/mine.toml: data.dataset:"), message
+    assert "make_data" in message  # did you mean

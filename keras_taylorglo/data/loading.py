@@ -67,7 +67,7 @@ import io
 import keyword
 import os
 import socket
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,7 +158,7 @@ class DataBundle:
 # ------------------------------------------------------------------------------------ entry point
 
 
-def load_dataset(data: Any, base_dir: Path, seed: int) -> DataBundle:
+def load_dataset(data: Any, base_dir: Path, seed: int, source: str = "<recipe>") -> DataBundle:
     """Build the :class:`DataBundle` a recipe's ``[data]`` section describes.
 
     Args:
@@ -168,6 +168,7 @@ def load_dataset(data: Any, base_dir: Path, seed: int) -> DataBundle:
         base_dir: The recipe's directory: relative ``data_dir`` and ``module:function`` names
             resolve against it.
         seed: Seed of the training order and augmentation (the split does not depend on it).
+        source: The recipe file, named in errors about a ``module:function``.
 
     Returns:
         The bundle.
@@ -184,7 +185,7 @@ def load_dataset(data: Any, base_dir: Path, seed: int) -> DataBundle:
     name = str(data.dataset)
     base_dir = Path(base_dir)
     if _is_callable_spec(name):
-        return _load_from_function(data, name, base_dir, seed)
+        return _load_from_function(data, name, base_dir, seed, source)
     tfds_name = DATASET_ALIASES.get(name, name)
     data_dir = _resolve_data_dir(getattr(data, "data_dir", ""), base_dir)
     x_train, y_train, x_test, y_test, num_classes = load_tfds_arrays(tfds_name, data_dir)
@@ -656,14 +657,10 @@ def _is_callable_spec(name: str) -> bool:
     return function.isidentifier() and not keyword.iskeyword(function)
 
 
-def _resolve(spec: str, base_dir: Path, field: str) -> Callable[..., Any]:
+def _load_from_function(data: Any, spec: str, base_dir: Path, seed: int, source: str) -> DataBundle:
     from ..recipe import resolve_callable
 
-    return resolve_callable(spec, base_dir, field, "recipe")
-
-
-def _load_from_function(data: Any, spec: str, base_dir: Path, seed: int) -> DataBundle:
-    function = _resolve(spec, base_dir, "data.dataset")
+    function = resolve_callable(spec, base_dir, "data.dataset", source)
     try:
         takes_seed = len(inspect.signature(function).parameters) > 0
     except (TypeError, ValueError):  # builtins without a signature
