@@ -27,7 +27,14 @@ from keras import ops
 
 from .losses import _labels_like
 
-__all__ = ["BaikalLoss", "GCELoss", "LabelSmoothingCrossentropy", "baikal", "gce"]
+__all__ = [
+    "BaikalLoss",
+    "GCELoss",
+    "LabelSmoothingCrossentropy",
+    "baikal",
+    "gce",
+    "label_smoothing_crossentropy",
+]
 
 
 def _check_q(q: float) -> float:
@@ -112,8 +119,70 @@ def baikal(y_true: Any, y_pred: Any, from_logits: bool = False) -> Any:
     return -ops.mean(ops.log(y_pred) - y_true / y_pred, axis=-1)
 
 
+class _FunctionLoss(keras.losses.Loss):
+    """A ``Loss`` around a per-sample function, as Keras's own ``LossFunctionWrapper``.
+
+    The keyword arguments are the function's settings: they become attributes, are passed on
+    every call, and are exactly what ``get_config`` adds to the base config.
+    """
+
+    def __init__(self, fn: Any, name: str, reduction: str | None, **settings: Any) -> None:
+        super().__init__(name=name, reduction=reduction)
+        self._fn = fn
+        self._settings = settings
+        for key, value in settings.items():
+            setattr(self, key, value)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        """Returns the per-sample loss (a scalar would be double-counted under a strategy).
+
+        Args:
+            y_true: one-hot labels or integer class ids.
+            y_pred: probabilities (or logits with ``from_logits=True``).
+
+        Returns:
+            The loss per sample, shape ``y_pred.shape[:-1]``.
+        """
+        return self._fn(y_true, y_pred, **self._settings)
+
+    def get_config(self) -> dict[str, Any]:
+        """Returns the base config plus exactly the constructor arguments.
+
+        Returns:
+            A JSON-serialisable dict; ``cls.from_config(config)`` rebuilds the loss.
+        """
+        return {**super().get_config(), **self._settings}
+
+
+def label_smoothing_crossentropy(
+    y_true: Any, y_pred: Any, label_smoothing: float = 0.1, from_logits: bool = False
+) -> Any:
+    """Keras's categorical cross-entropy with label smoothing, per sample, for sparse labels too.
+
+    Args:
+        y_true: one-hot labels or integer class ids.
+        y_pred: probabilities (or logits with ``from_logits=True``).
+        label_smoothing: ε, in [0, 1): the target is ``(1 - ε) x + ε / n``.
+        from_logits: ``y_pred`` holds logits (Keras applies the softmax).
+
+    Returns:
+        The loss per sample, shape ``y_pred.shape[:-1]``.
+
+    Example:
+        >>> import numpy as np
+        >>> values = label_smoothing_crossentropy(np.array([0]), np.array([[0.8, 0.2]]))
+        >>> tuple(values.shape)
+        (1,)
+    """
+    # The softmax (if any) is Keras's, inside categorical_crossentropy.
+    y_true, y_pred = _predictions_and_labels(y_true, y_pred, from_logits=False)
+    return keras.losses.categorical_crossentropy(
+        y_true, y_pred, from_logits=from_logits, label_smoothing=label_smoothing
+    )
+
+
 @keras.saving.register_keras_serializable(package="keras_taylorglo")
-class GCELoss(keras.losses.Loss):
+class GCELoss(_FunctionLoss):
     """Generalised cross-entropy ``(1 - p_y ** q) / q`` (Zhang & Sabuncu, NeurIPS 2018).
 
     Robust to label noise for q near 1, close to cross-entropy for small q.
@@ -139,35 +208,11 @@ class GCELoss(keras.losses.Loss):
         name: str = "gce",
         reduction: str | None = "sum_over_batch_size",
     ) -> None:
-        super().__init__(name=name, reduction=reduction)
-        self.q = _check_q(q)
-        self.from_logits = bool(from_logits)
-
-    def call(self, y_true: Any, y_pred: Any) -> Any:
-        """Returns the per-sample loss (see :func:`gce`).
-
-        Args:
-            y_true: one-hot labels or integer class ids.
-            y_pred: probabilities (or logits with ``from_logits=True``).
-
-        Returns:
-            The loss per sample, shape ``y_pred.shape[:-1]``.
-        """
-        return gce(y_true, y_pred, q=self.q, from_logits=self.from_logits)
-
-    def get_config(self) -> dict[str, Any]:
-        """Returns the base config plus exactly the constructor arguments.
-
-        Returns:
-            A JSON-serialisable dict; ``GCELoss.from_config(config)`` rebuilds the loss.
-        """
-        config = super().get_config()
-        config.update({"q": self.q, "from_logits": self.from_logits})
-        return config
+        super().__init__(gce, name, reduction, q=_check_q(q), from_logits=bool(from_logits))
 
 
 @keras.saving.register_keras_serializable(package="keras_taylorglo")
-class BaikalLoss(keras.losses.Loss):
+class BaikalLoss(_FunctionLoss):
     """The Baikal loss ``-(1/n) Σ_i (log y_i - x_i / y_i)`` found by GLO (Gonzalez 2020).
 
     Args:
@@ -186,34 +231,11 @@ class BaikalLoss(keras.losses.Loss):
         name: str = "baikal",
         reduction: str | None = "sum_over_batch_size",
     ) -> None:
-        super().__init__(name=name, reduction=reduction)
-        self.from_logits = bool(from_logits)
-
-    def call(self, y_true: Any, y_pred: Any) -> Any:
-        """Returns the per-sample loss (see :func:`baikal`).
-
-        Args:
-            y_true: one-hot labels or integer class ids.
-            y_pred: probabilities (or logits with ``from_logits=True``).
-
-        Returns:
-            The loss per sample, shape ``y_pred.shape[:-1]``.
-        """
-        return baikal(y_true, y_pred, from_logits=self.from_logits)
-
-    def get_config(self) -> dict[str, Any]:
-        """Returns the base config plus exactly the constructor arguments.
-
-        Returns:
-            A JSON-serialisable dict; ``BaikalLoss.from_config(config)`` rebuilds the loss.
-        """
-        config = super().get_config()
-        config.update({"from_logits": self.from_logits})
-        return config
+        super().__init__(baikal, name, reduction, from_logits=bool(from_logits))
 
 
 @keras.saving.register_keras_serializable(package="keras_taylorglo")
-class LabelSmoothingCrossentropy(keras.losses.Loss):
+class LabelSmoothingCrossentropy(_FunctionLoss):
     """Keras's categorical cross-entropy with label smoothing, for sparse or one-hot labels.
 
     ``keras.losses.SparseCategoricalCrossentropy`` has no ``label_smoothing``; this one-hots
@@ -241,36 +263,10 @@ class LabelSmoothingCrossentropy(keras.losses.Loss):
         name: str = "label_smoothing_crossentropy",
         reduction: str | None = "sum_over_batch_size",
     ) -> None:
-        super().__init__(name=name, reduction=reduction)
-        self.label_smoothing = _check_label_smoothing(label_smoothing)
-        self.from_logits = bool(from_logits)
-
-    def call(self, y_true: Any, y_pred: Any) -> Any:
-        """Returns the per-sample smoothed cross-entropy.
-
-        Args:
-            y_true: one-hot labels or integer class ids.
-            y_pred: probabilities (or logits with ``from_logits=True``).
-
-        Returns:
-            The loss per sample, shape ``y_pred.shape[:-1]``.
-        """
-        # The softmax (if any) is Keras's, inside categorical_crossentropy.
-        y_true, y_pred = _predictions_and_labels(y_true, y_pred, from_logits=False)
-        return keras.losses.categorical_crossentropy(
-            y_true,
-            y_pred,
-            from_logits=self.from_logits,
-            label_smoothing=self.label_smoothing,
+        super().__init__(
+            label_smoothing_crossentropy,
+            name,
+            reduction,
+            label_smoothing=_check_label_smoothing(label_smoothing),
+            from_logits=bool(from_logits),
         )
-
-    def get_config(self) -> dict[str, Any]:
-        """Returns the base config plus exactly the constructor arguments.
-
-        Returns:
-            A JSON-serialisable dict; ``LabelSmoothingCrossentropy.from_config(config)`` rebuilds
-            the loss.
-        """
-        config = super().get_config()
-        config.update({"label_smoothing": self.label_smoothing, "from_logits": self.from_logits})
-        return config
