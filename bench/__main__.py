@@ -22,6 +22,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "pool_utilization": (">=", 0.95),
     "dispatch_latency_ms": ("<", 50.0),
     "two_worker_speedup": ("report", 0.0),
+    "startup_tensorflow_fraction": ("report", 0.0),
     "monitor_first_paint_s": ("<", 1.5),
     "monitor_refresh_s": ("<", 0.5),
 }
@@ -57,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench import measure
 
     only = (
-        set(args.only.split(",")) if args.only else {"loss", "warm", "pool", "workers", "monitor"}
+        set(args.only.split(","))
+        if args.only
+        else {"loss", "warm", "startup", "pool", "workers", "monitor"}
     )
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     t0 = time.perf_counter()
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = [
             ("loss", lambda: measure.loss_step_ratio(args.quick)),
             ("warm", lambda: measure.warm_and_cold(args.quick, data_dir)),
+            ("startup", lambda: measure.startup_breakdown(args.quick, data_dir)),
             ("pool", lambda: measure.pool_utilization(args.quick)),
             ("workers", lambda: measure.two_worker_speedup(args.quick, data_dir)),
             ("monitor", lambda: measure.monitor_timings(args.quick)),

@@ -158,6 +158,66 @@ def warm_and_cold(quick: bool, data_dir: str) -> dict[str, Any]:
     }
 
 
+_STARTUP_SCRIPT = """
+import json, sys, time
+t0 = time.perf_counter()
+from keras_taylorglo.recipe import load_recipe
+recipe = load_recipe(sys.argv[1], ["data.data_dir=" + json.dumps(sys.argv[2])])
+t1 = time.perf_counter()
+from keras_taylorglo._quiet import import_tensorflow
+import_tensorflow()
+import keras
+t2 = time.perf_counter()
+from keras_taylorglo.data import prepare_tfds_builder
+prepare_tfds_builder("taylorglo_digits", sys.argv[2])  # a no-op once prepared
+t3 = time.perf_counter()
+from keras_taylorglo.evaluation import Evaluator
+evaluator = Evaluator(recipe)  # the data set's arrays and pipelines, the model, the compile
+t4 = time.perf_counter()
+evaluator.evaluate(json.loads(sys.argv[3]), seed=0)
+t5 = time.perf_counter()
+evaluator.evaluate(json.loads(sys.argv[3]), seed=1)
+t6 = time.perf_counter()
+print(json.dumps({"recipe": t1 - t0, "tensorflow": t2 - t1, "prepare": t3 - t2,
+                  "evaluator": t4 - t3, "first": t5 - t4, "warm": t6 - t5}))
+"""
+
+
+def startup_breakdown(quick: bool, data_dir: str) -> dict[str, Any]:
+    """Where a fresh process that trains spends its start-up (a worker, ``evaluate``).
+
+    Phases, in a fresh interpreter: the recipe (and the CLI's own imports), TensorFlow and Keras,
+    the evaluator's build (data arrays and pipelines, model, compile; the data set is prepared
+    before and that is not counted), the first evaluation (with its trace) and a warm one for
+    comparison. Medians of 1 (quick) or 3 runs.
+    """
+    runs = []
+    for _ in range(1 if quick else 3):
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", _STARTUP_SCRIPT, str(DIGITS), data_dir, json.dumps(DIGITS_BEST)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        phases = json.loads(out.stdout.strip().splitlines()[-1])
+        phases["process"] = time.perf_counter() - t0
+        runs.append(phases)
+    median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    # Time to the first evaluation's end, less the data set's one-off preparation and the warm
+    # evaluation this script adds for comparison.
+    before_training = median["process"] - median["warm"] - median["prepare"]
+    return {
+        "startup_process_s": median["process"],
+        "startup_recipe_s": median["recipe"],
+        "startup_tensorflow_s": median["tensorflow"],
+        "startup_evaluator_build_s": median["evaluator"],
+        "startup_first_evaluation_s": median["first"],
+        "startup_warm_evaluation_s": median["warm"],
+        "startup_tensorflow_fraction": median["tensorflow"] / before_training,
+    }
+
+
 # ------------------------------------------------------- 4. pool utilisation, dispatch latency
 
 
