@@ -3,16 +3,20 @@
 One small function per subcommand. Heavy imports (TensorFlow, Keras, TFDS, matplotlib, Textual)
 happen inside the subcommand that needs them, so ``keras-taylorglo status`` and ``monitor`` start
 instantly. The project's own errors (:class:`~keras_taylorglo.errors.TaylorGLOError`) become one
-line on stderr and exit status 2; Ctrl-C exits 130.
+line on stderr and exit status 2; Ctrl-C exits 130; a search or resume stopped by SIGTERM or SIGHUP
+(a scheduler, a closed SSH session) is left resumable and exits 128 + the signal's number.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -192,21 +196,67 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
-    """Run a search or resume, turning Ctrl-C into a resumable stop with exit status 130.
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop like Ctrl-C (the engine's KeyboardInterrupt path journals it)."""
 
-    ``note`` is printed before the best (``resume`` of a finished run says so).
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[list[int]]:
+    """Turn SIGTERM and SIGHUP into a resumable stop; a second signal while stopping ends at once.
+
+    Schedulers (Slurm, Kubernetes, ``timeout``) send SIGTERM and a closed SSH session SIGHUP;
+    both become the engine's Ctrl-C path. Whichever signal comes second (Ctrl-C included) exits
+    at once with 128 + its number: every store write is one SQLite transaction, so the store is
+    consistent wherever that happens, and the workers die with the driver.
+
+    Yields:
+        A list that holds the number of the first signal received (empty for none).
+    """
+    received: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if received:
+            os._exit(128 + signum)
+        received.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise _Stopped(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # only the main thread may handle signals (a notebook's worker thread)
+        return
+    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield received
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
+    """Run a search or resume, turning Ctrl-C, SIGTERM and SIGHUP into a resumable stop.
+
+    The exit status is 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for
+    SIGHUP). ``note`` is printed before the best (``resume`` of a finished run says so).
     """
     from .search.engine import SearchInterrupted
 
     try:
-        best = run()
+        with _stop_on_signals() as received:
+            best = run()
     except SearchInterrupted:
+        signum = received[0] if received else signal.SIGINT
+        name = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
         print(
-            f"interrupted: the run is resumable with `keras-taylorglo resume {run_dir}`",
+            f"interrupted{name}: the run is resumable with `keras-taylorglo resume {run_dir}`",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
+        return 128 + int(signum)
     if note:
         print(note)
     if best:

@@ -135,9 +135,11 @@ class Engine:
             self._log_finished_generations()
             self.store.set_state("finished")
             self.store.add_event("info", "search finished")
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
+            # Ctrl-C, or SIGTERM/SIGHUP turned into a KeyboardInterrupt subclass by the CLI.
+            why = str(stop) if str(stop) else "Ctrl-C"
             self.store.set_state("interrupted")
-            self.store.add_event("info", "interrupted by the user (Ctrl-C)")
+            self.store.add_event("info", f"interrupted ({why})")
             raise SearchInterrupted() from None
         except BaseException:
             self.store.set_state("interrupted")

@@ -206,8 +206,10 @@ def worker_main(conn: Any, spec: WorkerSpec) -> None:
         conn: The worker's end of a ``multiprocessing.Pipe``.
         spec: What to build and where to run.
     """
-    # Ctrl-C in the terminal reaches the whole process group: the driver handles it and stops us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C in the terminal, and a scheduler's SIGTERM or a closed session's SIGHUP, reach the
+    # whole process group: the driver handles them and stops us (it always kills, never asks).
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     _die_with_parent()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     os.environ.update(spec.env)
