@@ -89,9 +89,9 @@ def collect_study(run_dirs: Sequence[str | os.PathLike[str]], by: str = "run") -
         by: One of :data:`STUDY_AXES`.
 
     Returns:
-        Rows ``{"x", "label", "block", "search"}``: ``block`` is the report (or its fraction
-        entry), ``search`` the search's facts, ``x`` the noise rate or fraction (``None`` for
-        ``run``).
+        Rows ``{"x", "label", "block", "runs", "name", "evaluations", "trainings",
+        "search_seconds", "label_noise"}``: ``block`` is the report (or its fraction entry),
+        ``x`` the noise rate or fraction (``None`` for ``run``), then the search's facts.
 
     Raises:
         TaylorGLOError: An unknown ``by``, a run without an analysis, or ``fraction`` with other
@@ -115,12 +115,14 @@ def collect_study(run_dirs: Sequence[str | os.PathLike[str]], by: str = "run") -
                 )
             for block in report["fractions"]:
                 label = f"fraction {block['fraction']:g}"
-                rows.append({"x": block["fraction"], "label": label, "block": block, **search})
+                row = {"x": block["fraction"], "label": label, "block": block}
+                rows.append({**row, "runs": report["runs"], **search})
             continue
         rate = float(noise["rate"]) if noise else 0.0
         label = describe_noise(noise).removeprefix("label noise: ") if noise else "clean labels"
         x = rate if by == "noise" else None
-        rows.append({"x": x, "label": f"{search['name']}: {label}", "block": report, **search})
+        row = {"x": x, "label": f"{search['name']}: {label}", "block": report}
+        rows.append({**row, "runs": report["runs"], **search})
     return rows
 
 
@@ -160,9 +162,9 @@ def study_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
             else:
                 cells.append(f"{_cell(entry)}, p {_p(entry.get('p_value'))}")
         lines.append("| " + " | ".join(cells) + " |")
-    runs = rows[0]["block"].get("runs") or rows[0]["block"]["taylorglo"].get("accuracies")
-    count = runs if isinstance(runs, int) else len(runs or [])
-    lines += ["", f"{count} runs per loss; runs of equal index share their seed."]
+    counts = sorted({row["runs"] for row in rows})
+    runs = " or ".join(str(c) for c in counts)
+    lines += ["", f"{runs} runs per loss; runs of equal index share their seed."]
     return "\n".join(lines) + "\n"
 
 
