@@ -219,6 +219,7 @@ class Evaluator:
 
         with self.strategy.scope():
             self.model = self._build_model(recipe.experiment.seed)
+            _check_probabilities(self.model, self.data, recipe)
             self.loss = self._make_loss()
             self.optimizer = self._make_optimizer()
             self._add_weight_decay()
@@ -445,6 +446,31 @@ class Evaluator:
 
 
 # ----------------------------------------------------------------------------------- helpers
+
+
+def _check_probabilities(model: Any, data: Any, recipe: Recipe) -> None:
+    """Refuse a model whose outputs are not probabilities (logits train silently and badly).
+
+    Every loss here, TaylorGLO's included, reads the model's output as class probabilities; a
+    model that ends without a softmax still trains and scores, at chance. One forward pass on a
+    validation batch tells, before any candidate is trained.
+    """
+    import numpy as np
+
+    from .errors import RecipeError
+
+    images, _ = next(iter(data.validation))
+    outputs = np.asarray(model(images[:16], training=False), dtype=np.float64)
+    sums = outputs.sum(axis=-1)
+    if np.all(outputs >= -1e-6) and np.allclose(sums, 1.0, atol=1e-3):
+        return
+    raise RecipeError(
+        recipe.source,
+        "model.name",
+        f"{recipe.model.name}'s outputs are not probabilities (on 16 validation images: rows "
+        f"sum to {sums.min():.3g}..{sums.max():.3g}, smallest value {outputs.min():.3g}); end "
+        "the model with a softmax, e.g. keras.layers.Dense(num_classes, activation='softmax')",
+    )
 
 
 def _layer_variables(model: Any) -> list[Any]:

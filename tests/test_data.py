@@ -393,3 +393,19 @@ def test_a_misspelt_data_function_names_the_recipe_file(tmp_path: Path) -> None:
     message = str(info.value)
     assert message.startswith("recipes/mine.toml: data.dataset:"), message
     assert "make_data" in message  # did you mean
+
+
+def test_a_class_that_never_occurs_is_a_warning_not_silence() -> None:
+    from keras_taylorglo.data import from_arrays
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (200, 4, 4), dtype=np.uint8)
+    y = 1 + np.arange(200) % 10  # numbered from 1: class 0 is empty, num_classes becomes 11
+    bundle = from_arrays(x, y, x[:20], y[:20], validation_size=20, batch_size=10, name="mine")
+    assert bundle.num_classes == 11
+    assert bundle.warnings == (
+        "data set mine: no training label is 0 (classes are 0..10; labels numbered from 1? "
+        "num_classes is max(label) + 1 unless the data gives it)",
+    )
+    clean = from_arrays(x, y - 1, x[:20], y[:20] - 1, validation_size=20, batch_size=10)
+    assert clean.warnings == ()

@@ -372,3 +372,31 @@ def test_best_validation_scores_the_epoch_with_the_best_validation_accuracy(data
     # and "last" on the whole budget scores the final weights, a different number here
     whole = Evaluator(recipe, loss="crossentropy", budget="full", split="test").evaluate(None, 3)
     assert whole.fitness != outcome.fitness
+
+
+def test_a_model_that_outputs_logits_is_refused_in_one_line(tmp_path, data_dir):
+    (tmp_path / "logit_models.py").write_text(
+        "import keras\n"
+        "def logits(input_shape, num_classes):\n"
+        "    inputs = keras.Input(input_shape)\n"
+        "    x = keras.layers.Flatten()(inputs)\n"
+        "    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))\n"
+    )
+    recipe = tmp_path / "logits.toml"
+    recipe.write_text(
+        DIGITS.read_text()
+        .replace('name = "basic_cnn"', 'name = "logit_models:logits"')
+        .replace('data_dir = ""', f"data_dir = {json.dumps(str(data_dir))}")
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "keras_taylorglo", "evaluate", str(recipe), "--crossentropy"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert out.returncode == 2, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in out.stderr
+    assert lines[0].startswith(f"error: {recipe}: model.name: logit_models:logits's outputs are")
+    assert "end the model with a softmax" in lines[0]

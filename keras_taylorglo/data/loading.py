@@ -133,6 +133,8 @@ class DataBundle:
             "realised_train", "realised_validation"}``: the fractions of the training examples
             used and of the validation examples whose label was replaced
             (``realised_validation`` is ``None`` for a clean validation set).
+        warnings: What looked wrong but does not stop training, one line each (a class id in
+            ``0..num_classes-1`` that no training label has: labels numbered from 1, say).
 
     Example:
         >>> images, labels = next(iter(bundle.train))  # doctest: +SKIP
@@ -153,6 +155,7 @@ class DataBundle:
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
     label_noise: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------------------------ entry point
@@ -314,6 +317,14 @@ def from_arrays(
                 f"data set {name}: {split} labels outside [0, {num_classes}) "
                 f"(got {int(labels.min())}..{int(labels.max())}; expected integer class ids)"
             )
+    warnings = []
+    absent = sorted(set(range(int(num_classes))) - set(np.unique(true_train).tolist()))
+    if absent:
+        shown = ", ".join(map(str, absent[:5])) + (", …" if len(absent) > 5 else "")
+        warnings.append(
+            f"data set {name}: no training label is {shown} (classes are 0..{int(num_classes) - 1}"
+            "; labels numbered from 1? num_classes is max(label) + 1 unless the data gives it)"
+        )
     batch_size = int(batch_size)
     steps_per_epoch = len(x_train) // batch_size
     if steps_per_epoch < 1:
@@ -335,6 +346,7 @@ def from_arrays(
         name=name,
         mean=tuple(float(m) for m in mean),
         std=tuple(float(s) for s in std),
+        warnings=tuple(warnings),
         label_noise=None
         if rate <= 0
         else {

@@ -305,11 +305,14 @@ class Engine:
         Every worker builds the same data set, so the first report is the run's (a resumed run
         keeps the one it has); ``status`` and the monitor show it.
         """
-        noise = info.get("label_noise")
-        if not noise or self._label_noise_known:
+        if self._label_noise_known or not info:
             return
-        self._label_noise_known = True
-        if "label_noise" not in self.store.meta():
+        self._label_noise_known = True  # the first report is the run's: say its warnings once
+        for warning in info.get("warnings", ()):
+            print(f"warning: {warning}", file=sys.stderr)
+            self.store.add_event("info", f"warning: {warning}")
+        noise = info.get("label_noise")
+        if noise and "label_noise" not in self.store.meta():
             self.store.update_meta(label_noise=noise)
 
     def _finish_generation(self, g: int, oracle: Any, fitnesses: list[float]) -> None:

@@ -121,10 +121,16 @@ def data_facts(evaluator: Any) -> dict[str, Any]:
         evaluator: A built evaluator (its ``data`` bundle, if any, is read).
 
     Returns:
-        ``{"label_noise": {...}}`` when the data has label noise, else ``{}``.
+        ``{"label_noise": {...}}`` when the data has label noise and ``{"warnings": [...]}``
+        when loading it found something to warn about (a class that never occurs), else ``{}``.
     """
-    noise = getattr(getattr(evaluator, "data", None), "label_noise", None)
-    return {"label_noise": dict(noise)} if noise else {}
+    data = getattr(evaluator, "data", None)
+    facts: dict[str, Any] = {}
+    if getattr(data, "label_noise", None):
+        facts["label_noise"] = dict(data.label_noise)
+    if getattr(data, "warnings", ()):
+        facts["warnings"] = list(data.warnings)
+    return facts
 
 
 def _die_with_parent() -> None:
