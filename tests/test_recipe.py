@@ -65,7 +65,7 @@ def one_line_error(excinfo: pytest.ExceptionInfo[RecipeError], file: str, field:
 
 def test_every_table_1_row_and_the_default_ship_as_recipes():
     names = {p.stem for p in RECIPES}
-    assert names == {"digits", *TABLE_1}
+    assert names == {"digits", "digits_noisy", "mnist5k", *TABLE_1}
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
