@@ -35,7 +35,6 @@ import ast
 import contextlib
 import dataclasses
 import datetime
-import difflib
 import importlib
 import importlib.util
 import inspect
@@ -43,7 +42,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +53,15 @@ else:  # pragma: no cover - Python 3.10 only
     import tomli as tomllib
 
 from .errors import RecipeError
+from .plugins import (
+    CALLABLE_RE,
+    did_you_mean,
+    is_callable_spec,
+    is_path_module,
+    locate_module,
+    on_sys_path,
+    resolve_callable,
+)
 
 __all__ = [
     "CONVENTIONS",
@@ -100,10 +108,6 @@ DEFAULT_FITNESS = "validation_accuracy"
 #: Largest expansion order accepted (θ grows quickly: 3 inputs at order 6 is already 83 values).
 MAX_ORDER = 6
 
-# "module:function", "pkg.mod:function", "path/to/file.py:function" (function may be dotted:
-# "module:Class.method"). The function part must be an identifier, which keeps it apart from a
-# TFDS name with a version such as "mnist:3.0.1".
-_CALLABLE_RE = re.compile(r"^(?P<module>[^:\s]+):(?P<function>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
 # A TFDS data set name, optionally with a config and a version: "svhn_cropped", "cifar10:3.*.*",
 # "imagenet2012_subset/1pct:5.0.0".
 _TFDS_RE = re.compile(r"^[a-z0-9_]+(?:/[A-Za-z0-9_.\-]+)?(?::[0-9*]+(?:\.[0-9*]+){0,2})?$")
@@ -669,7 +673,7 @@ def _apply_overrides(raw: dict[str, Any], overrides: Sequence[str], checker: _Ch
             raise RecipeError(
                 "--set",
                 dotted,
-                f"unknown section '{parts[0]}'{_did_you_mean(parts[0], SECTIONS)}",
+                f"unknown section '{parts[0]}'{did_you_mean(parts[0], SECTIONS)}",
                 expected=f"one of {', '.join(SECTIONS)}",
             )
         value = _parse_override_value(value_text.strip())
@@ -733,7 +737,7 @@ class _Checker:
     def keys(self, name: str, table: Mapping[str, Any], allowed: Sequence[str]) -> None:
         for key in table:
             if key not in allowed:
-                hint = _did_you_mean(key, allowed, prefix=name + ".")
+                hint = did_you_mean(key, allowed, prefix=name + ".")
                 if not hint and key in SECTIONS:
                     # `training = {...}` written below a [model] header lands inside [model]
                     hint = f"; '{key}' is a section: write it as a [{key}] header"
@@ -794,26 +798,21 @@ class _Checker:
         expected = "one of " + ", ".join(f'"{c}"' for c in choices)
         value = self.string(name, value, expected)
         if value not in choices:
-            raise self.error(name, f"unknown value{_did_you_mean(value, choices)}", value, expected)
+            raise self.error(name, f"unknown value{did_you_mean(value, choices)}", value, expected)
         return value
 
     def callable_spec(self, name: str, value: str, builtin: str) -> str:
         """Check the syntax of a ``module:function`` and that its module can be found."""
-        match = _CALLABLE_RE.match(value)
+        match = CALLABLE_RE.match(value)
         expected = (
             f'{builtin} or "module:function" (module in the recipe\'s directory or on sys.path)'
         )
         if match is None:
             raise self.error(name, "not a known name or a module:function", value, expected)
-        problem = _locate_module(match["module"], self.base_dir)
+        problem = locate_module(match["module"], self.base_dir)
         if problem is not None:
             raise self.error(name, problem, value, expected)
         return value
-
-
-def _did_you_mean(word: str, candidates: Sequence[str], prefix: str = "") -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean '{prefix}{close[0]}'?" if close else ""
 
 
 def _int_range(minimum: int | None, maximum: int | None) -> str:
@@ -854,7 +853,7 @@ def _build(
         if key in SECTIONS:
             continue
         if isinstance(value, dict):
-            problem = f"unknown section{_did_you_mean(key, SECTIONS)}"
+            problem = f"unknown section{did_you_mean(key, SECTIONS)}"
         else:
             owners = [s for s in SECTIONS if key in _SECTION_KEYS[s]]
             hint = f"; did you mean '{owners[0]}.{key}'?" if owners else ""
@@ -979,7 +978,7 @@ def _model(t: dict[str, Any], c: _Checker) -> ModelConfig:
     if name not in MODEL_NAMES:
         if ":" not in name:
             raise c.error(
-                "model.name", f"unknown model{_did_you_mean(name, MODEL_NAMES)}", name, expected
+                "model.name", f"unknown model{did_you_mean(name, MODEL_NAMES)}", name, expected
             )
         name = c.callable_spec("model.name", name, "one of " + ", ".join(MODEL_NAMES))
     options = c.table("model.options", _get(t, "options", {}))
@@ -1048,7 +1047,7 @@ def _loss(t: dict[str, Any], c: _Checker) -> LossConfig:
             raise c.error(
                 f"loss.inputs[{i}]",
                 "unknown input"
-                + (_did_you_mean(name, INPUT_NAMES) if isinstance(name, str) else ""),
+                + (did_you_mean(name, INPUT_NAMES) if isinstance(name, str) else ""),
                 name,
                 expected,
             )
@@ -1118,7 +1117,7 @@ def _evaluation(t: dict[str, Any], c: _Checker) -> EvaluationConfig:
         if ":" not in fitness:
             raise c.error(
                 "evaluation.fitness",
-                f"unknown fitness{_did_you_mean(fitness, [DEFAULT_FITNESS])}",
+                f"unknown fitness{did_you_mean(fitness, [DEFAULT_FITNESS])}",
                 fitness,
                 f'"{DEFAULT_FITNESS}" or "module:function"',
             )
@@ -1136,7 +1135,7 @@ def _execution(t: dict[str, Any], c: _Checker) -> ExecutionConfig:
         if devices not in ("auto", "cpu"):
             raise c.error(
                 "execution.devices",
-                f"unknown device setting{_did_you_mean(devices, ['auto', 'cpu'])}",
+                f"unknown device setting{did_you_mean(devices, ['auto', 'cpu'])}",
                 devices,
                 expected,
             )
@@ -1185,158 +1184,6 @@ _SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "evaluation": tuple(f.name for f in dataclasses.fields(EvaluationConfig)),
     "execution": tuple(f.name for f in dataclasses.fields(ExecutionConfig)),
 }
-
-
-# ---------------------------------------------------------------------------- module:function
-
-
-def is_callable_spec(value: str) -> bool:
-    """Whether ``value`` looks like ``"module:function"`` or ``"path/file.py:function"``.
-
-    Args:
-        value: A recipe value such as ``model.name``.
-
-    Returns:
-        True for callable specs, False for plain names (``"wide_resnet"``, ``"mnist:3.0.1"``).
-
-    Example:
-        >>> is_callable_spec("my_models:tiny_cnn"), is_callable_spec("wide_resnet")
-        (True, False)
-    """
-    return isinstance(value, str) and _CALLABLE_RE.match(value) is not None
-
-
-def _is_path_module(module: str) -> bool:
-    return module.endswith(".py") or "/" in module or os.sep in module
-
-
-@contextlib.contextmanager
-def _on_sys_path(directory: Path) -> Iterator[None]:
-    """Put ``directory`` first on ``sys.path`` for the duration (recipe modules win)."""
-    entry = str(directory)
-    sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(entry)
-
-
-def _locate_module(module: str, base_dir: Path) -> str | None:
-    """A problem description if ``module`` cannot be found, else None. Does not run the module."""
-    if _is_path_module(module):
-        path = Path(module).expanduser()
-        path = path if path.is_absolute() else base_dir / path
-        return None if path.is_file() else f"module file {str(path)!r} not found"
-    if module in sys.modules:
-        return None
-    try:
-        with _on_sys_path(base_dir):
-            spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as error:
-        return f"module '{module}' cannot be found ({error})"
-    except Exception as error:  # the parent package's __init__ raised while being imported
-        return f"importing the package of module '{module}' failed: {type(error).__name__}: {error}"
-    return None if spec is not None else f"module '{module}' not found"
-
-
-def resolve_callable(spec: str, base_dir: Path, field: str, file: str) -> Callable[..., Any]:
-    """Import the function a ``"module:function"`` recipe value names.
-
-    The module is looked up in ``base_dir`` (the recipe's directory) first, then on
-    ``sys.path``; ``"relative/path.py:function"`` loads that file (relative to ``base_dir``).
-    A module already imported under the same name is reused.
-
-    Args:
-        spec: ``"module:function"``, ``"pkg.module:function"`` or ``"path/file.py:function"``.
-        base_dir: The recipe's directory.
-        field: The recipe field, for error messages (``"model.name"``).
-        file: The recipe file, for error messages.
-
-    Returns:
-        The callable.
-
-    Raises:
-        RecipeError: Malformed spec, module not importable, or no such callable in it.
-
-    Example:
-        >>> import pathlib
-        >>> resolve_callable("os.path:join", pathlib.Path("."), "model.name", "r.toml")("a", "b")
-        'a/b'
-    """
-    match = _CALLABLE_RE.match(spec) if isinstance(spec, str) else None
-    expected = '"module:function" or "path/to/file.py:function"'
-    if match is None:
-        raise RecipeError(file, field, "not a module:function", spec, expected)
-    module_name, function_name = match["module"], match["function"]
-    base_dir = Path(base_dir)
-    try:
-        if _is_path_module(module_name):
-            module = _import_file(module_name, base_dir, field, file)
-        else:
-            with _on_sys_path(base_dir):
-                module = importlib.import_module(module_name)
-    except RecipeError:
-        raise
-    except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name):
-            raise RecipeError(
-                file,
-                field,
-                f"module '{module_name}' not found",
-                spec,
-                f"a module in {base_dir} or on the Python path",
-            ) from None
-        raise RecipeError(
-            file, field, f"importing '{module_name}' failed: {error}", spec, expected
-        ) from None
-    except Exception as error:
-        raise RecipeError(
-            file,
-            field,
-            f"importing '{module_name}' failed: {type(error).__name__}: {error}",
-            spec,
-            expected,
-        ) from None
-    target: Any = module
-    for part in function_name.split("."):
-        if not hasattr(target, part):
-            public = [n for n in dir(module) if not n.startswith("_")]
-            raise RecipeError(
-                file,
-                field,
-                f"module '{module_name}' has no attribute '{function_name}'"
-                f"{_did_you_mean(function_name, public)}",
-                spec,
-                expected,
-            )
-        target = getattr(target, part)
-    if not callable(target):
-        raise RecipeError(file, field, f"'{function_name}' is not callable", spec, expected)
-    return target
-
-
-def _import_file(module_path: str, base_dir: Path, field: str, file: str) -> Any:
-    path = Path(module_path).expanduser()
-    path = (path if path.is_absolute() else base_dir / path).resolve()
-    if not path.is_file():
-        raise RecipeError(file, field, f"module file '{path}' not found", module_path)
-    # a stable, unique module name per file, so importing twice reuses the module
-    name = "_taylorglo_recipe_" + re.sub(r"\W", "_", str(path.with_suffix("")))
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise RecipeError(file, field, f"cannot load '{path}' as a Python module", module_path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        with _on_sys_path(path.parent):  # the file may import its neighbours
-            spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
 
 
 # ------------------------------------------------------------- validate-time check of callables
@@ -1431,13 +1278,13 @@ def _ast_signature(args: Any) -> inspect.Signature:
 
 def _module_source(module: str, base_dir: Path) -> Path | None:
     """The ``.py`` file of a module, found without running it (None: not plain source)."""
-    if _is_path_module(module):
+    if is_path_module(module):
         path = Path(module).expanduser()
         return (path if path.is_absolute() else base_dir / path).resolve()
     if module in sys.modules:
         return None  # already imported: its real function is free to inspect
     try:
-        with _on_sys_path(base_dir):
+        with on_sys_path(base_dir):
             spec = importlib.util.find_spec(module)
     except Exception:  # noqa: BLE001 - parse_recipe reported what it could; importing will say
         return None
@@ -1492,7 +1339,7 @@ def _missing_imports(body: list[Any], where: list[Path]) -> str | None:
             try:
                 with contextlib.ExitStack() as stack:
                     for directory in where:
-                        stack.enter_context(_on_sys_path(directory))
+                        stack.enter_context(on_sys_path(directory))
                     found = importlib.util.find_spec(top) is not None
             except (ImportError, ValueError):
                 found = False
@@ -1510,7 +1357,7 @@ def _static_signature(
         RecipeError: The source has a syntax error, imports a module that is not installed, or
             defines no such function.
     """
-    match = _CALLABLE_RE.match(spec)
+    match = CALLABLE_RE.match(spec)
     if match is None or "." in match["function"]:
         return None  # "module:Class.method": only importing can tell
     module, function = match["module"], match["function"]
@@ -1543,7 +1390,7 @@ def _static_signature(
         public = [n for n in names if not n.startswith("_")]
         raise checker.error(
             field_name,
-            f"module '{module}' has no attribute '{function}'{_did_you_mean(function, public)}",
+            f"module '{module}' has no attribute '{function}'{did_you_mean(function, public)}",
             spec,
             f"a function defined in {path.name}",
         )
@@ -1586,7 +1433,7 @@ def _check_call(checker: _Checker, field_name: str, spec: str, options: dict[str
             if key not in keywords:
                 raise checker.error(
                     f"model.options.{key}",
-                    f"not an option of {spec}{_did_you_mean(key, keywords)}",
+                    f"not an option of {spec}{did_you_mean(key, keywords)}",
                     expected=(f"one of {', '.join(keywords)}" if keywords else "no options")
                     + ", or a builder taking **kwargs",
                 )
@@ -1638,7 +1485,7 @@ def _check_builtin_options(checker: _Checker, model: str, options: dict[str, Any
         if key not in allowed:
             raise checker.error(
                 f"model.options.{key}",
-                f"not an option of {model}{_did_you_mean(key, list(allowed))}",
+                f"not an option of {model}{did_you_mean(key, list(allowed))}",
                 expected=f"one of {', '.join(allowed)}",
             )
         accepted = _option_type(allowed[key])

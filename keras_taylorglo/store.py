@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RunLockedError, StoreError
-from .search.trial import (
+from .records import (
     ABORTED,
     DIVERGED,
     FAILED,
@@ -75,9 +75,7 @@ from .search.trial import (
     PENDING,
     RUNNING,
     STATUSES,
-    Attempt,
     Outcome,
-    Trial,
 )
 
 __all__ = [
@@ -875,7 +873,7 @@ class Store:
         Args:
             generation: generation index.
             candidate: candidate index.
-            status: one of :data:`~keras_taylorglo.search.trial.STATUSES`.
+            status: one of :data:`~keras_taylorglo.records.STATUSES`.
             fitness: the final fitness (NaN/None are stored as NULL).
 
         Raises:
@@ -1389,50 +1387,6 @@ class Store:
             for a in self.attempts(generation)
             if a["ended"] is not None and a["status"] not in (RUNNING, INTERRUPTED)
         ]
-
-    def trials(self, generation: int) -> list[Trial]:
-        """A generation's candidates as :class:`~keras_taylorglo.search.trial.Trial` records.
-
-        Args:
-            generation: the generation index.
-
-        Returns:
-            Trials with their finished attempts (outcomes rebuilt from the rows).
-        """
-        trials = [
-            Trial(
-                generation,
-                c["candidate"],
-                c["theta"],
-                c["status"],
-                c["fitness"] if c["status"] in FINAL_STATUSES else None,
-            )
-            for c in self.candidates(generation)
-        ]
-        for a in self.finished_attempts(generation):
-            outcome = Outcome(
-                a["status"],
-                float("nan") if a["fitness"] is None else a["fitness"],
-                a["val_accuracy"],
-                a["steps"] or 0,
-                a["seconds"] or 0.0,
-                a["history"] or {},
-                a["error"],
-                a["train_seconds"] or 0.0,
-            )
-            trials[a["candidate"]].attempts.append(
-                Attempt(
-                    a["attempt"],
-                    a["seed"],
-                    outcome,
-                    a["rerun"],
-                    a["worker"],
-                    a["device"],
-                    a["started"],
-                    a["ended"],
-                )
-            )
-        return trials
 
     def workers(self) -> list[dict[str, Any]]:
         """Worker rows, by worker id."""
