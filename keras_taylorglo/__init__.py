@@ -35,7 +35,7 @@ _LAZY: dict[str, str] = {
     "load_recipe": "recipe",
     "parse_recipe": "recipe",
     "Evaluator": "evaluation",
-    "Outcome": "search.trial",
+    "Outcome": "records",
     "Store": "store",
     "TaylorGLOError": "errors",
 }
@@ -73,8 +73,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .losses import TaylorGLOLoss, taylorglo
     from .presets import PAPER_MNIST
     from .recipe import Recipe, load_recipe, parse_recipe
+    from .records import Outcome
     from .robust_losses import BaikalLoss, GCELoss, LabelSmoothingCrossentropy
-    from .search.trial import Outcome
     from .store import Store
 
 

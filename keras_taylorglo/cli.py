@@ -148,14 +148,16 @@ def _one_line(exc: BaseException) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score one loss (θ, a preset, or cross-entropy) with the recipe's training budget."""
-    from .recipe import check_callables, load_recipe
+    from .recipe import DEFAULT_FITNESS, check_callables, load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     check_callables(recipe, args.overrides)  # before seconds of TensorFlow start-up
-    from ._quiet import import_tensorflow
+    custom_fitness = recipe.evaluation.fitness != DEFAULT_FITNESS
+    if not custom_fitness:  # a module:function fitness is called as it is: no TensorFlow
+        from ._quiet import import_tensorflow
 
-    import_tensorflow()
-    from .evaluation import Evaluator
+        import_tensorflow()
+    from .evaluation import make_evaluator
 
     loss = "crossentropy" if args.crossentropy else "taylorglo"
     theta: list[float] | None = None
@@ -165,7 +167,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         theta = list(get_preset(args.preset)["theta"])
     elif args.theta is not None:
         theta = _parse_theta(args.theta)
-    evaluator = Evaluator(
+    # The same factory as the search's workers: a custom fitness calls its function.
+    evaluator = make_evaluator(
         recipe,
         loss=loss,
         budget="full" if args.full else "partial",
@@ -188,9 +191,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     else:
         what = "cross-entropy" if args.crossentropy else (args.preset or "theta")
         split = "test" if args.full else "validation"
+        score = (
+            f"fitness {outcome.fitness:.4f} from {recipe.evaluation.fitness}"
+            if custom_fitness
+            else f"{split} accuracy {outcome.fitness:.4f} after {outcome.steps} steps"
+        )
         print(
-            f"{what}: {outcome.status}, {split} accuracy {outcome.fitness:.4f} "
-            f"after {outcome.steps} steps in {outcome.seconds:.1f} s"
+            f"{what}: {outcome.status}, {score} in {outcome.seconds:.1f} s"
             + (f" ({outcome.error})" if outcome.error else "")
         )
     return 0

@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .search.trial import ABORTED, DIVERGED, FAILED, OK, Outcome
+from .records import ABORTED, DIVERGED, FAILED, OK, Outcome
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recipe import Recipe
@@ -76,7 +76,7 @@ class FunctionEvaluator:
     """
 
     def __init__(self, recipe: Recipe) -> None:
-        from .recipe import resolve_callable
+        from .plugins import resolve_callable
 
         self.recipe = recipe
         self.function: Callable[[list[float], int], float] = resolve_callable(

@@ -26,6 +26,7 @@ from keras_taylorglo.search.trial import (
     RUNNING,
     SCREENED,
     Outcome,
+    load_trials,
 )
 from keras_taylorglo.store import RunLock, Store, is_locked, lock_holder
 
@@ -245,7 +246,7 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     assert store.close_interrupted_attempts() == 1
     assert store.attempts(0, 3)[0]["status"] == INTERRUPTED
     assert store.generations()[0]["running"] == 0
-    trials = store.trials(0)
+    trials = load_trials(store, 0)
     assert [t.status for t in trials] == [OK, OK, DIVERGED, RUNNING]
     assert [a.status for a in trials[1].attempts] == [ABORTED, INFRA, INFRA, OK]
     assert trials[1].attempts[-1].infra_reruns == 2 and trials[1].attempts[0].seed == 2

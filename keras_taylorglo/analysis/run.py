@@ -95,8 +95,8 @@ def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
 
 def _run_jobs(store: Any, recipe: Any, jobs: list[Job], progress: _Progress, pool: Any) -> None:
     """Run ``jobs`` on ``pool`` (started here, shut down at the end), journaling each."""
+    from ..records import Outcome
     from ..search.executors import Fatal, Task, TaskDone, TaskLost
-    from ..search.trial import Outcome
 
     pending: deque[tuple[Job, int]] = deque((job, 0) for job in jobs)
     running: dict[int, tuple[Job, int, int]] = {}

@@ -670,7 +670,7 @@ def _is_callable_spec(name: str) -> bool:
 
 
 def _load_from_function(data: Any, spec: str, base_dir: Path, seed: int, source: str) -> DataBundle:
-    from ..recipe import resolve_callable
+    from ..plugins import resolve_callable
 
     function = resolve_callable(spec, base_dir, "data.dataset", source)
     try:

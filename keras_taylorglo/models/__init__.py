@@ -115,7 +115,7 @@ def build_model(
 
     options = dict(config.options or {})
     if ":" in config.name:
-        from ..recipe import resolve_callable
+        from ..plugins import resolve_callable
 
         builder = resolve_callable(config.name, Path(base_dir), field="model.name", file=source)
         if seed is not None:

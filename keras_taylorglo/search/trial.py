@@ -1,9 +1,11 @@
-"""Trial and attempt records, status constants and the fitness rules of a TaylorGLO search.
+"""The fitness rules of a TaylorGLO search, and the trial and attempt records they apply to.
 
 A *trial* is one candidate θ of one generation. It is evaluated by one or more *attempts*
 (partial trainings with derived seeds). The rules that turn attempt outcomes into the one fitness
-CMA-ES is told live here, as plain functions, so that the engine, the store and the tests share
-them:
+CMA-ES is told live here, as plain functions, so that the engine and the tests share them. The
+statuses, :class:`~keras_taylorglo.records.Outcome` and :func:`~keras_taylorglo.records.derive_seed`
+live on the ground floor (:mod:`keras_taylorglo.records`, shared with the store and the evaluator)
+and are re-exported here:
 
 ========== ============================================ ===================================
 status     meaning                                      what happens next
@@ -37,10 +39,29 @@ This module imports no TensorFlow.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+# The records live on the ground floor (the store and the evaluator use them too); they are
+# re-exported here so that ``from keras_taylorglo.search.trial import Outcome`` keeps working.
+from ..records import (
+    ABORTED,
+    DIVERGED,
+    FAILED,
+    FINAL_STATUSES,
+    INFRA,
+    INTERRUPTED,
+    OK,
+    OUTCOME_STATUSES,
+    PENDING,
+    RUNNING,
+    SCREENED,
+    STATUSES,
+    Outcome,
+    derive_seed,
+)
 
 __all__ = [
     "ABORTED",
@@ -63,46 +84,11 @@ __all__ = [
     "decide",
     "derive_seed",
     "final_fitness",
+    "load_trials",
     "should_rerun",
     "should_retry",
     "tell_value",
 ]
-
-OK = "ok"
-"""The attempt trained to the end of its budget; fitness is its validation accuracy."""
-ABORTED = "aborted"
-"""Validation accuracy fell below the abort threshold at the abort epoch; retried."""
-DIVERGED = "diverged"
-"""The loss or the weights became NaN/Inf (or a custom fitness returned NaN); fitness 0."""
-FAILED = "failed"
-"""The evaluation (or a custom fitness function) raised; retried like an abort."""
-INFRA = "infra"
-"""The worker died, ran out of memory or timed out; the same attempt is re-run elsewhere."""
-SCREENED = "screened"
-"""Rejected by the invariant pre-screen: fitness 0 without training."""
-RUNNING = "running"
-"""An attempt (or a candidate) that has started and not yet ended."""
-PENDING = "pending"
-"""A candidate that is journaled but has no attempt running yet."""
-INTERRUPTED = "interrupted"
-"""An attempt that was running when the driver stopped; resume re-runs it with the same seed."""
-
-STATUSES: tuple[str, ...] = (
-    OK,
-    ABORTED,
-    DIVERGED,
-    FAILED,
-    INFRA,
-    SCREENED,
-    RUNNING,
-    PENDING,
-    INTERRUPTED,
-)
-"""Every status a candidate or an attempt can have in the store."""
-FINAL_STATUSES: tuple[str, ...] = (OK, ABORTED, DIVERGED, FAILED, SCREENED)
-"""The statuses a candidate can end with (``infra`` never ends a candidate)."""
-OUTCOME_STATUSES: tuple[str, ...] = (OK, ABORTED, DIVERGED, FAILED, INFRA, SCREENED)
-"""The statuses an :class:`Outcome` can have."""
 
 MAX_INFRA_RERUNS = 3
 """How many times one attempt is re-run after infrastructure failures before it counts as failed."""
@@ -110,90 +96,6 @@ MAX_INFRA_RERUNS = 3
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-@dataclass
-class Outcome:
-    """What one attempt (one partial training of one candidate) produced.
-
-    Args:
-        status: one of :data:`OUTCOME_STATUSES`.
-        fitness: the attempt's fitness (higher is better): the validation accuracy at the end (or
-            at the abort), the custom fitness value, or 0 for diverged/failed/infra/screened.
-        val_accuracy: the last validation accuracy seen, if any.
-        steps: training steps run.
-        seconds: wall time of the attempt, end to end.
-        history: metric lists as Keras reports them at each of its epoch ends (the evaluator
-            makes those chunks of data epochs), e.g. ``{"val_accuracy": [...]}``.
-        error: the error text of a failed or infra attempt (one line or a traceback).
-        train_seconds: time inside the train and validation steps (for the overhead benchmark).
-
-    Raises:
-        ValueError: for an unknown status.
-
-    Example:
-        >>> outcome = Outcome(OK, 0.93, val_accuracy=0.93, steps=300)
-        >>> Outcome.from_dict(outcome.to_dict()) == outcome
-        True
-    """
-
-    status: str
-    fitness: float
-    val_accuracy: float | None = None
-    steps: int = 0
-    seconds: float = 0.0
-    history: dict[str, list[float]] = field(default_factory=dict)
-    error: str = ""
-    train_seconds: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.status not in OUTCOME_STATUSES:
-            raise ValueError(
-                f"Outcome status must be one of {OUTCOME_STATUSES}; got {self.status!r}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Returns the outcome as a JSON-serialisable dict (NaN fitness stays a float NaN).
-
-        Returns:
-            A dict with exactly the dataclass fields.
-        """
-        data = asdict(self)
-        data["history"] = {str(k): [float(v) for v in values] for k, values in self.history.items()}
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Outcome:
-        """Rebuilds an outcome from :meth:`to_dict`'s dict; unknown keys are ignored.
-
-        Args:
-            data: a dict with at least ``status`` and ``fitness``.
-
-        Returns:
-            The outcome.
-
-        Raises:
-            ValueError: if ``status`` or ``fitness`` is missing or the status is unknown.
-        """
-        if "status" not in data or "fitness" not in data:
-            raise ValueError(
-                f"an Outcome dict needs 'status' and 'fitness'; got keys {sorted(data)}"
-            )
-        known = {
-            "status",
-            "fitness",
-            "val_accuracy",
-            "steps",
-            "seconds",
-            "history",
-            "error",
-            "train_seconds",
-        }
-        values = {k: v for k, v in data.items() if k in known}
-        values["history"] = dict(values.get("history") or {})
-        fitness = values["fitness"]
-        values["fitness"] = float("nan") if fitness is None else float(fitness)
-        return cls(**values)
 
 
 def _clean_fitness(fitness: float | None) -> float:
@@ -352,37 +254,6 @@ def decide(
     return Decision("done", attempt, status, fitness)
 
 
-def derive_seed(experiment_seed: int, generation: int, candidate: int, attempt: int) -> int:
-    """A seed for one attempt, stable across runs, platforms and Python versions.
-
-    ``numpy.random.SeedSequence([seed, generation, candidate, attempt]).generate_state(1)[0]``
-    modulo 2**31 (so it fits every framework's seed argument).
-
-    Args:
-        experiment_seed: ``experiment.seed`` (>= 0).
-        generation: generation index, from 0.
-        candidate: candidate index within the generation, from 0.
-        attempt: attempt number, from 0 (infra re-runs reuse the attempt's seed).
-
-    Returns:
-        An int in ``[0, 2**31)``.
-
-    Raises:
-        ValueError: if any part is negative or not an integer.
-
-    Example:
-        >>> derive_seed(0, 0, 0, 0) == derive_seed(0, 0, 0, 0) != derive_seed(0, 0, 0, 1)
-        True
-    """
-    parts = (experiment_seed, generation, candidate, attempt)
-    names = ("experiment_seed", "generation", "candidate", "attempt")
-    for name, value in zip(names, parts, strict=True):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
-    state = np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0]
-    return int(state) % 2**31
-
-
 @dataclass
 class Attempt:
     """One attempt of one candidate, as the engine and the store record it.
@@ -479,3 +350,52 @@ class Trial:
         else:
             self.status = RUNNING
         return decision
+
+
+def load_trials(store: Any, generation: int) -> list[Trial]:
+    """A generation's candidates, read back from a store, as :class:`Trial` records.
+
+    The store journals rows; this rebuilds the records from them (it lives here, not in the
+    store, so that the store imports nothing of the search).
+
+    Args:
+        store: an open :class:`~keras_taylorglo.store.Store`.
+        generation: the generation index.
+
+    Returns:
+        Trials with their finished attempts (outcomes rebuilt from the rows).
+    """
+    trials = [
+        Trial(
+            generation,
+            c["candidate"],
+            c["theta"],
+            c["status"],
+            c["fitness"] if c["status"] in FINAL_STATUSES else None,
+        )
+        for c in store.candidates(generation)
+    ]
+    for a in store.finished_attempts(generation):
+        outcome = Outcome(
+            a["status"],
+            float("nan") if a["fitness"] is None else a["fitness"],
+            a["val_accuracy"],
+            a["steps"] or 0,
+            a["seconds"] or 0.0,
+            a["history"] or {},
+            a["error"],
+            a["train_seconds"] or 0.0,
+        )
+        trials[a["candidate"]].attempts.append(
+            Attempt(
+                a["attempt"],
+                a["seed"],
+                outcome,
+                a["rerun"],
+                a["worker"],
+                a["device"],
+                a["started"],
+                a["ended"],
+            )
+        )
+    return trials

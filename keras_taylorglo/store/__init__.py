@@ -1,0 +1,53 @@
+"""The experiment store: one SQLite database per run, ``RUN_DIR/experiment.sqlite``.
+
+The search engine is the store's only writer; the status command, the monitor and the analysis
+read it. The database is in WAL mode, so readers never block the writer and always see a
+consistent snapshot; every writer method is ONE transaction, so a driver killed at any moment
+leaves either all or nothing of each change (the basis of exact resume).
+
+The rooms, by role: :mod:`.schema` (tables, version, value encoding), :mod:`.lock` (the run lock),
+:mod:`.base` (the connection and its transactions), :mod:`.journal` (the engine's writes),
+:mod:`.analysis_runs` (the analysis's table), :mod:`.queries` (read views for status, the monitor,
+resume and the analysis); :class:`Store` (:mod:`.core`) puts them together. The package imports
+nothing of the search, the evaluator or TensorFlow.
+
+Example:
+    >>> import tempfile
+    >>> run_dir = tempfile.mkdtemp()
+    >>> store = Store.create(run_dir, recipe_text="[experiment]", meta={"population": 2})
+    >>> store.begin_generation(0, b"state", [[0.0, 1.0], [1.0, 0.0]])
+    >>> store.set_candidate_result(0, 0, "ok", 0.5)
+    >>> store.best()["fitness"]
+    0.5
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+from ..errors import RunLockedError, StoreError
+from .core import Store
+from .lock import LOCK_NAME, RunLock, is_locked, lock_holder
+from .schema import (
+    ANALYSIS_LABELS,
+    DB_NAME,
+    EVENT_KINDS,
+    RUN_STATES,
+    SCHEMA_VERSION,
+    WORKER_STATES,
+)
+
+__all__ = [
+    "ANALYSIS_LABELS",
+    "DB_NAME",
+    "EVENT_KINDS",
+    "LOCK_NAME",
+    "RUN_STATES",
+    "SCHEMA_VERSION",
+    "WORKER_STATES",
+    "RunLock",
+    "RunLockedError",
+    "Store",
+    "StoreError",
+    "is_locked",
+    "lock_holder",
+]

@@ -1,0 +1,204 @@
+"""The store's layout: its tables, version and application id, and how values are encoded.
+
+Tables (all times are POSIX seconds, θ and histories are JSON text):
+
+- ``meta(key, value)``: the run's settings as JSON values: ``name``, ``recipe_source``,
+  ``recipe_text`` (the resolved TOML), ``created``, ``state`` (``running`` | ``finished`` |
+  ``interrupted``), ``planned_evaluations``, ``population``, ``generations``, ``seed``,
+  ``num_params``, the loss settings, ``pid``/``host`` of the writer, ``schema_version``.
+- ``generations``: one row per generation begun: ``generation``, ``started``, ``finished``,
+  ``population``, ``mean`` and ``sigma`` (the distribution after this generation's CMA-ES
+  update), ``best_fitness``, ``mean_fitness``, ``best_candidate``, ``new_best`` (set an all-time
+  best), ``state_before`` (oracle state before ``ask``) and ``state_after`` (after ``tell``).
+- ``candidates``: ``generation``, ``candidate``, ``theta``, ``status``, ``fitness``.
+- ``attempts``: one row per training run: ``id``, ``generation``, ``candidate``, ``attempt``
+  (from 0), ``rerun`` (infra re-runs of that attempt before this one), ``seed``, ``worker``,
+  ``device``, ``started``, ``ended``, ``status``, ``fitness``, ``val_accuracy``, ``steps``,
+  ``seconds``, ``train_seconds``, ``history``, ``error``.
+- ``workers``: ``worker``, ``device``, ``pid``, ``state`` (``starting`` | ``idle`` | ``busy`` |
+  ``dead``), the ``generation``/``candidate``/``attempt`` it runs, ``since``, ``last_status``,
+  ``last_fitness``, ``updated``.
+- ``events``: ``id``, ``time``, ``kind`` (see :data:`EVENT_KINDS`), ``message``, ``generation``,
+  ``candidate``.
+- ``analysis_runs``: full trainings of the analysis: ``id``, ``label`` (``taylorglo`` |
+  ``baseline``), ``theta``, ``theta_key``, ``train_fraction``, ``run_index``, ``seed``,
+  ``status``, ``test_accuracy``, ``seconds``, ``started``, ``ended``, ``error``, ``worker``,
+  ``device``, ``history``; unique per (label, theta_key, train_fraction, run_index).
+
+NaN and ±Inf are stored as NULL (:func:`_finite_or_none`), so every reader gets JSON-ready values.
+
+This module imports no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..records import ABORTED, DIVERGED, FAILED
+
+__all__ = [
+    "ANALYSIS_LABELS",
+    "ANALYSIS_LABEL_RE",
+    "APPLICATION_ID",
+    "CANDIDATE_FAILURES",
+    "DB_NAME",
+    "EVENT_KINDS",
+    "RUN_STATES",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "WORKER_STATES",
+]
+
+DB_NAME = "experiment.sqlite"
+"""The store's file name inside a run directory."""
+SCHEMA_VERSION = 1
+"""The layout version this code reads and writes (``meta.schema_version``, ``user_version``)."""
+APPLICATION_ID = 0x54474C4F  # "TGLO": marks the file as ours (PRAGMA application_id)
+
+RUN_STATES: tuple[str, ...] = ("running", "finished", "interrupted")
+"""The states a run can be in."""
+EVENT_KINDS: tuple[str, ...] = (
+    "new_best",
+    "retry",
+    "abort",
+    "divergence",
+    "failure",
+    "infra",
+    "screened",
+    "worker_started",
+    "worker_died",
+    "info",
+)
+"""The kinds of events the engine journals."""
+WORKER_STATES: tuple[str, ...] = ("starting", "idle", "busy", "dead")
+"""The states of a worker row."""
+ANALYSIS_LABELS: tuple[str, ...] = ("taylorglo", "baseline")
+"""The two fixed labels of an analysis training (baselines may also use their spec)."""
+# Other baselines are stored under their canonical spec ("gce:0.7", "label_smoothing:0.1",
+# "baikal"); a training scored at its best-validation epoch adds "@best_validation".
+ANALYSIS_LABEL_RE = re.compile(
+    r"^(?:taylorglo|baseline|baikal|(?:label_smoothing|gce):[0-9.e+-]+)(?:@best_validation)?$"
+)
+
+SCHEMA = """
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE generations (
+    generation INTEGER PRIMARY KEY,
+    started REAL NOT NULL,
+    finished REAL,
+    population INTEGER NOT NULL,
+    mean TEXT,
+    sigma REAL,
+    best_fitness REAL,
+    mean_fitness REAL,
+    best_candidate INTEGER,
+    new_best INTEGER NOT NULL DEFAULT 0,
+    state_before BLOB NOT NULL,
+    state_after BLOB
+);
+CREATE TABLE candidates (
+    generation INTEGER NOT NULL REFERENCES generations(generation),
+    candidate INTEGER NOT NULL,
+    theta TEXT NOT NULL,
+    status TEXT NOT NULL,
+    fitness REAL,
+    updated REAL NOT NULL,
+    PRIMARY KEY (generation, candidate)
+) WITHOUT ROWID;
+CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    generation INTEGER NOT NULL,
+    candidate INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    rerun INTEGER NOT NULL DEFAULT 0,
+    seed INTEGER NOT NULL,
+    worker TEXT NOT NULL DEFAULT '',
+    device TEXT NOT NULL DEFAULT '',
+    started REAL NOT NULL,
+    ended REAL,
+    status TEXT NOT NULL,
+    fitness REAL,
+    val_accuracy REAL,
+    steps INTEGER,
+    seconds REAL,
+    train_seconds REAL,
+    history TEXT,
+    error TEXT NOT NULL DEFAULT '',
+    FOREIGN KEY (generation, candidate) REFERENCES candidates(generation, candidate)
+);
+CREATE INDEX attempts_by_candidate ON attempts(generation, candidate, attempt);
+CREATE INDEX attempts_by_status ON attempts(status);
+CREATE TABLE workers (
+    worker TEXT PRIMARY KEY,
+    device TEXT NOT NULL DEFAULT '',
+    pid INTEGER,
+    state TEXT NOT NULL,
+    generation INTEGER,
+    candidate INTEGER,
+    attempt INTEGER,
+    since REAL,
+    last_status TEXT,
+    last_fitness REAL,
+    updated REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    generation INTEGER,
+    candidate INTEGER
+);
+CREATE INDEX events_by_kind ON events(kind, id);
+CREATE TABLE analysis_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    theta TEXT,
+    theta_key TEXT NOT NULL,
+    train_fraction REAL NOT NULL,
+    run_index INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    test_accuracy REAL,
+    seconds REAL,
+    started REAL,
+    ended REAL,
+    error TEXT NOT NULL DEFAULT '',
+    worker TEXT NOT NULL DEFAULT '',
+    device TEXT NOT NULL DEFAULT '',
+    history TEXT,
+    UNIQUE (label, theta_key, train_fraction, run_index)
+);
+"""
+"""The tables and indexes of a new store (one script, run once by ``Store.create``)."""
+
+CANDIDATE_FAILURES = (ABORTED, DIVERGED, FAILED)
+"""Attempt statuses that count as the candidate's own failures (``infra`` does not)."""
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _finite_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _json_list(values: Sequence[float]) -> str:
+    return json.dumps([float(v) for v in values])
+
+
+def _theta_key(theta: Sequence[float] | None) -> str:
+    # repr of floats round-trips exactly, so equal θ give equal keys
+    return "" if theta is None else ",".join(repr(float(v)) for v in theta)
