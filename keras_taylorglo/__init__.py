@@ -44,6 +44,10 @@ _LAZY: dict[str, str] = {
     "Outcome": "records",
     "Store": "store",
     "TaylorGLOError": "errors",
+    "Search": "api",
+    "SearchResult": "api",
+    "analyze": "api",
+    "resume": "api",
 }
 
 __all__ = [
@@ -56,22 +60,27 @@ __all__ = [
     "PAPER_MNIST",
     "PartialTraining",
     "Recipe",
+    "Search",
+    "SearchResult",
     "Store",
     "TaylorGLOError",
     "TaylorGLOLoss",
     "TrainingProgress",
     "__version__",
+    "analyze",
     "load_recipe",
     "loss_shape",
     "multi_indices",
     "num_params",
     "parse_recipe",
     "presets",
+    "resume",
     "taylorglo",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from . import presets
+    from .api import Search, SearchResult, analyze, resume
     from .callbacks import AbortBelowAccuracy, PartialTraining, TrainingProgress
     from .errors import TaylorGLOError
     from .evaluation import Evaluator
