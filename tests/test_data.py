@@ -25,6 +25,7 @@ from keras_taylorglo.data import (  # noqa: E402
     random_crop,
     random_flip,
 )
+from keras_taylorglo.data import tfds as tfds_loading  # noqa: E402
 from keras_taylorglo.errors import DataError  # noqa: E402
 
 NO_AUGMENT = SimpleNamespace(flip=False, crop_padding=0, cutout=0)
@@ -314,7 +315,7 @@ def test_missing_mnist_offline_is_one_fast_line(tmp_path, monkeypatch):
 
 
 def test_failed_download_becomes_one_line(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading, "_network_reachable", lambda: True)
+    monkeypatch.setattr(tfds_loading, "_network_reachable", lambda: True)
 
     def refuse(self, **kwargs):
         raise ConnectionError("Max retries exceeded\nwith url: /cvdf-datasets/mnist")
