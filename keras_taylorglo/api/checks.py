@@ -1,0 +1,313 @@
+"""Argument checks of a Python search: arrays, labels, models, options, one line each."""
+
+from __future__ import annotations
+
+import difflib
+import numbers
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError, RecipeError, TaylorGLOError
+from .inputs import _describe
+
+
+def _model_kind(model: Any) -> tuple[str, Any]:
+    if model is None:
+        return "none", None
+    if isinstance(model, str):
+        return "name", model
+    if isinstance(model, Mapping):
+        return "section", model
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(model, keras.Model):
+        return "instance", model
+    if callable(model):
+        return "function", model
+    raise TaylorGLOError(
+        f"model: got {type(model).__name__} (expected a function (input_shape, num_classes, "
+        '**options) -> keras.Model, a keras.Model, or a model name such as "basic_cnn")'
+    )
+
+
+def _data_kind(data: Any) -> tuple[str, Any]:
+    if data is None:
+        return "none", None
+    if isinstance(data, str):
+        return "name", data
+    if isinstance(data, Mapping):
+        return "section", data
+    if isinstance(data, tuple | list):
+        return "arrays", data
+    if callable(data):
+        return "function", data
+    raise TaylorGLOError(
+        f"data: got {type(data).__name__} (expected (x, y) arrays, a function (seed) -> dict, "
+        'or a data set name such as "mnist")'
+    )
+
+
+def _mapping(name: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TaylorGLOError(
+            f"{name}: expected a dict of recipe keys, e.g. evolution={{'population': 8}} "
+            f"(got {type(value).__name__})"
+        )
+    return value
+
+
+def _sets_name(experiment: Any, overrides: Sequence[str]) -> bool:
+    if isinstance(experiment, Mapping) and "name" in experiment:
+        return True
+    return any(str(o).split("=", 1)[0].strip() == "experiment.name" for o in overrides)
+
+
+def _check_arrays(
+    data: Any, validation: Any, test: Any, num_classes: int | None
+) -> dict[str, np.ndarray]:
+    """Refuse arrays that the loader would refuse (or train on silently wrong), one line each."""
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
+    ):
+        raise DataError(f"num_classes: expected an integer >= 2 (got {num_classes!r})")
+    if num_classes is not None and num_classes < 2:
+        raise DataError(f"num_classes: expected an integer >= 2 (got {num_classes})")
+    arrays: dict[str, np.ndarray] = {}
+    shapes = {}
+    for split, arg, pair in (("train", "data", data), ("val", "validation_data", validation),
+                             ("test", "test_data", test)):  # fmt: skip
+        if pair is None:
+            continue
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise DataError(f"{arg}: expected a pair (x, y) of arrays (got {type(pair).__name__})")
+        x, y = _images(arg, pair[0]), _labels(arg, pair[1])
+        if len(x) != len(y):
+            raise DataError(
+                f"{arg}: x has {len(x)} examples but y has {len(y)} (expected one label per image)"
+            )
+        if len(x) == 0:
+            raise DataError(f"{arg}: no examples")
+        shapes[arg] = tuple(x.shape[1:]) if x.ndim == 4 else (*x.shape[1:], 1)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
+    if len(set(shapes.values())) > 1:
+        shown = ", ".join(f"{k} {v}" for k, v in shapes.items())
+        raise DataError(f"data: the images differ in shape ({shown}; expected one shape)")
+    labels = [a for k, a in arrays.items() if k.startswith("y_")]
+    low = min(int(y.min()) for y in labels)
+    if low < 0:
+        raise DataError(
+            f"data: negative label {low} (expected class ids 0..num_classes-1; map your labels "
+            "with np.unique(y, return_inverse=True))"
+        )
+    high = max(int(y.max()) for y in labels)
+    if num_classes is not None and high >= num_classes:
+        raise DataError(
+            f"data: label {high} is out of range for num_classes={num_classes} (expected class "
+            f"ids 0..{num_classes - 1})"
+        )
+    if (num_classes or high + 1) < 2:
+        raise DataError(f"data: every label is {high} (expected at least 2 classes)")
+    return arrays
+
+
+def _images(arg: str, x: Any) -> np.ndarray:
+    x = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if x.ndim not in (3, 4):
+        raise DataError(
+            f"{arg}: x has shape {x.shape} (expected images (n, height, width) or "
+            "(n, height, width, channels); flat vectors: reshape them)"
+        )
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
+        raise DataError(f"{arg}: x has dtype {x.dtype} (expected numbers)")
+    return x
+
+
+def _labels(arg: str, y: Any) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.reshape(-1)
+    if y.ndim == 2:
+        raise DataError(
+            f"{arg}: y has shape {y.shape}: one-hot labels? (expected integer class ids of "
+            "shape (n,), e.g. y.argmax(axis=1))"
+        )
+    if y.ndim != 1:
+        raise DataError(f"{arg}: y has shape {y.shape} (expected integer class ids of shape (n,))")
+    if np.issubdtype(y.dtype, np.integer):
+        return y.astype(np.int64)
+    if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y % 1 == 0):
+        return y.astype(np.int64)
+    example = next((v for v in y.ravel()[:1000] if not _integral(v)), y.ravel()[0])
+    example = example.item() if isinstance(example, np.generic) else example
+    raise DataError(
+        f"{arg}: y has dtype {y.dtype}, e.g. {example!r} (expected integer class ids "
+        "0..num_classes-1; map other labels with np.unique(y, return_inverse=True))"
+    )
+
+
+def _integral(value: Any) -> bool:
+    try:
+        return float(value) % 1 == 0
+    except (TypeError, ValueError):
+        return False
+
+
+def _hold_out(arrays: dict[str, np.ndarray], size: int) -> None:
+    """Neither validation nor test data: hold out a validation split here, to test on too."""
+    n = len(arrays["x_train"])
+    if not 1 <= size < n:
+        raise DataError(
+            f"data: data.validation_size {size} does not fit {n} examples (expected 1..{n - 1};"
+            " set data_options={'validation_size': ...} or pass validation_data)"
+        )
+    order = np.random.default_rng(0).permutation(n)
+    val, train = np.sort(order[:size]), np.sort(order[size:])
+    x, y = arrays.pop("x_train"), arrays.pop("y_train")
+    arrays.update(x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val])
+
+
+def _can_probe(kind: str) -> bool:
+    """Whether building the model here is harmless: never start TensorFlow on a GPU here.
+
+    TensorFlow reserves most of a GPU's memory in the first process that touches it, which
+    would starve the workers. A built ``keras.Model`` has already started TensorFlow; a
+    function is probed only on a machine without GPUs (elsewhere each worker checks it).
+    """
+    if kind == "instance":
+        return True
+    if kind != "function":
+        return False
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return visible in ("", "-1") or (visible is None and shutil.which("nvidia-smi") is None)
+
+
+def _probe_model(
+    model: Any, kind: str, arrays: dict[str, np.ndarray], num_classes: int | None, recipe: Any
+) -> None:
+    """Build (or run) the model once on a few images: wrong shapes and logits fail here."""
+    import keras
+
+    x = arrays["x_train"][:16].astype(np.float32)
+    x = x[..., None] if x.ndim == 3 else x
+    x = (x - x.mean()) / (x.std() or 1.0)
+    n = num_classes or max(int(arrays[k].max()) for k in arrays if k.startswith("y_")) + 1
+    shape = tuple(int(d) for d in x.shape[1:])
+    name = _describe(model) if kind == "function" else f"the keras.Model {model.name!r}"
+    if kind == "function":
+        options = dict(recipe.model.options or {})
+        _check_options(model, name, options)
+        try:
+            model = model(shape, n, **options)
+        except Exception as exc:
+            raise TaylorGLOError(
+                f"model: {name}({shape}, {n}{''.join(f', {k}=…' for k in options)}) raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(model, keras.Model):
+            raise TaylorGLOError(
+                f"model: {name} returned {type(model).__name__} (expected an uncompiled "
+                "keras.Model)"
+            )
+    elif not model.built or not getattr(model, "inputs", None):
+        raise TaylorGLOError(
+            f"model: {name} is not built (start it with keras.Input(shape=...) or pass the "
+            "function that builds it)"
+        )
+    else:
+        wanted = tuple(model.input_shape[1:])
+        if len(wanted) != len(shape) or any(
+            w not in (None, s) for w, s in zip(wanted, shape, strict=True)
+        ):
+            raise TaylorGLOError(
+                f"model: {name} takes inputs of shape {wanted} but the images are {shape} "
+                "(grey images get a channel axis: (h, w) becomes (h, w, 1))"
+            )
+    if tuple(model.output_shape[1:]) != (n,):
+        raise TaylorGLOError(
+            f"model: {name} outputs shape {model.output_shape} (expected (None, {n}) for {n} "
+            "classes)"
+        )
+    out = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)), dtype=np.float64)
+    sums = out.sum(axis=-1)
+    if not (np.all(out >= -1e-6) and np.allclose(sums, 1.0, atol=1e-3)):
+        raise TaylorGLOError(
+            f"model: {name}'s outputs are not probabilities (on {len(x)} training images: rows "
+            f"sum to {sums.min():.3g}..{sums.max():.3g}, smallest value {out.min():.3g}); end "
+            "the model with a softmax, e.g. keras.layers.Dense(num_classes, activation='softmax')"
+        )
+
+
+def _check_options(function: Any, name: str, options: dict[str, Any]) -> None:
+    """``model_options`` that the function cannot take: one line, as a recipe's options get."""
+    import inspect
+
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    allowed = [
+        p.name for p in parameters[2:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    for key in options:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise RecipeError(
+                "Search",
+                f"model.options.{key}",
+                f"not an option of {name}{hint}",
+                expected=", ".join([*allowed, "or a function taking **options"])
+                if allowed
+                else "no options, or a function taking **options",
+            )
+
+
+def _check_named_functions(
+    recipe: Any, model_kind: str, data_kind: str, overrides: Sequence[str]
+) -> None:
+    """``check_callables`` now, on the fields that ``run`` will not point at ``RUN_DIR/inputs``."""
+    from ..recipe import check_callables
+
+    if recipe.data is None or recipe.model is None:
+        return
+    stand_ins = []
+    if model_kind in ("function", "instance"):
+        stand_ins += ['model.name="basic_cnn"', "model.options={}"]
+    if data_kind in ("arrays", "function"):
+        stand_ins.append('data.dataset="digits"')
+    check_callables(recipe.with_overrides(stand_ins) if stand_ins else recipe, overrides)
+
+
+def _refuse_existing(run_dir: Path, overwrite: bool) -> None:
+    from ..store import Store
+
+    if not Store.exists(run_dir):
+        return
+    with Store.open(run_dir, readonly=True) as store:
+        state = store.state()
+    if state == "running":
+        raise TaylorGLOError(f"{run_dir} is in use by a running search; stop it or wait for it")
+    if not overwrite:
+        hint = (
+            f"continue it with ktg.resume({str(run_dir)!r}), pass overwrite=True"
+            if state == "interrupted"
+            else "pass overwrite=True to replace it"
+        )
+        article = "an" if state == "interrupted" else "a"
+        raise TaylorGLOError(
+            f"{run_dir} already holds {article} {state} search: {hint}, or choose another run_dir"
+        )
+
+
+def _require_run(run_dir: Path) -> None:
+    from ..store import Store
+
+    if not Store.exists(run_dir):
+        raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")

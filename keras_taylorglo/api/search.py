@@ -1,0 +1,463 @@
+"""``Search``, ``resume`` and ``analyze``: the entry points, on the CLI's engine and store."""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import TaylorGLOError
+from .checks import (
+    _can_probe,
+    _check_arrays,
+    _check_named_functions,
+    _data_kind,
+    _hold_out,
+    _mapping,
+    _model_kind,
+    _probe_model,
+    _refuse_existing,
+    _require_run,
+    _sets_name,
+)
+from .inputs import (
+    DATA_SPEC,
+    INPUTS_DIR,
+    INPUTS_MODULE,
+    MODEL_SPEC,
+    _base_recipe,
+    _describe,
+    _dump,
+    _flatten,
+    _module_source,
+    _rebased,
+    _toml,
+    _write_atomic,
+)
+from .results import SearchResult
+
+#: The recipe sections a :class:`Search` takes as keyword arguments (the TOML's tables).
+SECTIONS = (
+    "experiment",
+    "data",
+    "model",
+    "training",
+    "loss",
+    "evolution",
+    "evaluation",
+    "execution",
+)
+_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class Search:
+    """A TaylorGLO search on your own model and data, from a script or a notebook.
+
+    Keyword sections override a base recipe key by key (nested dicts set nested keys, as
+    ``--set section.key.sub=value`` does; ``model.options`` is set whole) and are validated
+    exactly as the recipe file is: a bad key or value raises the recipe's one-line error.
+
+    Args:
+        model: A function ``(input_shape, num_classes, **options) -> keras.Model`` (uncompiled,
+            softmax outputs); a built ``keras.Model`` (each worker clones it with fresh weights);
+            a ``model.name`` string (``"wide_resnet"``, ``"my_models:small_cnn"``); a dict of
+            ``[model]`` keys; or ``None`` for the base recipe's model.
+        data: ``(x, y)`` arrays: images ``(n, h, w)`` or ``(n, h, w, c)``, integer class ids
+            ``0..num_classes-1``; a function ``(seed) -> dict`` as a recipe's data function; a
+            ``data.dataset`` string (``"mnist"``, ``"my_data:make"``); a dict of ``[data]``
+            keys; or ``None`` for the base recipe's data set.
+        validation_data: ``(x, y)`` scored for fitness; without it ``data.validation_size``
+            examples are held out of ``data``.
+        test_data: ``(x, y)`` scored by :func:`analyze`. Without it the test split is the
+            validation split (the analysis then warns: that split chose θ).
+        num_classes: The class count (default: the largest label + 1).
+        run_dir: The run directory (default ``runs/<experiment.name>``). Without ``recipe=``
+            or an explicit ``experiment.name``, the experiment is named after the directory.
+        recipe: The base recipe: a ``Recipe``, a TOML file path, or TOML text (a string with a
+            newline or ``[``). Default: the embedded digits recipe, with
+            ``data.train_fraction = 1`` when ``data`` is arrays or a function.
+        overwrite: Replace a run already in ``run_dir`` (its store, reports and inputs).
+        model_options: ``model.options``: keyword arguments for the model function.
+        data_options: ``[data]`` keys for array data (``batch_size``, ``validation_size``,
+            ``train_fraction``, ``augment``, ``label_noise``).
+        overrides: ``"section.key=value"`` strings, exactly as ``--set`` (applied last).
+        experiment: ``[experiment]`` keys, e.g. ``{"seed": 1}``.
+        training: ``[training]`` keys, e.g. ``{"partial": {"steps": 200}}``.
+        loss: ``[loss]`` keys.
+        evolution: ``[evolution]`` keys, e.g. ``{"population": 8, "generations": 5}``.
+        evaluation: ``[evaluation]`` keys.
+        execution: ``[execution]`` keys, e.g. ``{"devices": "cpu", "workers": 2}``.
+        **unknown: Refused: a misspelt section name raises a one-line error.
+
+    Attributes:
+        recipe: The validated recipe (before ``run`` points it at ``RUN_DIR/inputs``).
+        run_dir: The run directory.
+
+    Raises:
+        TaylorGLOError: A bad section, key or value (the recipe's message), arrays that do not
+            fit together or labels that are not class ids, a model that cannot be built, does
+            not fit the data or returns logits (checked here on a few images, except for a model
+            function on a machine with GPUs: TensorFlow would reserve their memory in this
+            process; the workers check it then), or a run directory that already holds a run.
+
+    Example:
+        >>> search = ktg.Search(model=build_model, data=(x, y), test_data=(x_test, y_test),
+        ...                     run_dir="runs/mine", evolution={"generations": 5},
+        ...                     execution={"devices": "cpu"})  # doctest: +SKIP
+        >>> result = search.run()  # doctest: +SKIP
+        >>> result.best.theta, result.best.fitness  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        data: Any = None,
+        *,
+        validation_data: tuple[Any, Any] | None = None,
+        test_data: tuple[Any, Any] | None = None,
+        num_classes: int | None = None,
+        run_dir: str | os.PathLike[str] | None = None,
+        recipe: Any = None,
+        overwrite: bool = False,
+        model_options: Mapping[str, Any] | None = None,
+        data_options: Mapping[str, Any] | None = None,
+        overrides: Sequence[str] = (),
+        experiment: Mapping[str, Any] | None = None,
+        training: Mapping[str, Any] | None = None,
+        loss: Mapping[str, Any] | None = None,
+        evolution: Mapping[str, Any] | None = None,
+        evaluation: Mapping[str, Any] | None = None,
+        execution: Mapping[str, Any] | None = None,
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            name = next(iter(unknown))
+            close = difflib.get_close_matches(name, SECTIONS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise TaylorGLOError(
+                f"Search: unknown recipe section '{name}'{hint} (expected one of "
+                f"{', '.join(SECTIONS)}, or model_options, data_options, overrides)"
+            )
+        self.overwrite = bool(overwrite)
+        self._model_kind, self._model = _model_kind(model)
+        self._data_kind, self._data = _data_kind(data)
+        if self._data_kind != "arrays" and (validation_data is not None or test_data is not None):
+            raise TaylorGLOError(
+                "Search: validation_data and test_data go with data=(x, y) arrays "
+                f"(got data of type {type(data).__name__})"
+            )
+        sections = {
+            "experiment": experiment,
+            "data": data if self._data_kind == "section" else None,
+            "model": model if self._model_kind == "section" else None,
+            "training": training,
+            "loss": loss,
+            "evolution": evolution,
+            "evaluation": evaluation,
+            "execution": execution,
+        }
+        if self._model_kind == "instance" and model_options:
+            raise TaylorGLOError("model_options: a keras.Model takes none (pass a function)")
+        if data_options is not None and "dataset" in dict(_mapping("data_options", data_options)):
+            raise TaylorGLOError("data_options: 'dataset' is set by data=, not here")
+        base = _base_recipe(recipe)
+        own_data = self._data_kind in ("arrays", "function")
+        items: list[str] = []
+        if own_data and recipe is None:
+            # The default recipe trains on half of digits; your arrays are all meant to be used.
+            items.append("data.train_fraction=1.0")
+        if self._model_kind in ("function", "instance") and model_options is None:
+            items.append("model.options={}")  # the base model's options are not your function's
+        if self._model_kind == "name":
+            items.append(f"model.name={_toml(self._model, 'model')}")
+        if self._data_kind == "name":
+            items.append(f"data.dataset={_toml(self._data, 'data')}")
+        for name, table in sections.items():
+            if table is not None:
+                items += _flatten(name, _mapping(name, table))
+        if data_options is not None:
+            items += _flatten("data", _mapping("data_options", data_options))
+        if model_options is not None:
+            options = _mapping("model_options", model_options)
+            items.append(f"model.options={_toml(dict(options), 'model_options')}")
+        user_items = list(overrides)
+        if isinstance(overrides, str):
+            raise TaylorGLOError('overrides: expected a list of "section.key=value" strings')
+        # The default recipe's name ("digits") would mislead; a recipe's own name stays (--out).
+        named = recipe is None and run_dir is not None and not _sets_name(experiment, user_items)
+        if named:
+            name = _NAME.sub("_", Path(run_dir).resolve().name).lstrip("._-")
+            if name:
+                items.insert(0, f"experiment.name={_toml(name[:100], 'run_dir')}")
+        self.recipe = base.with_overrides([*items, *user_items])
+        _check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
+        from ..search.engine import default_run_dir
+
+        self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.recipe)
+        self._arrays: dict[str, np.ndarray] = {}
+        self._test_is_validation = False
+        if self._data_kind == "arrays":
+            self._arrays = _check_arrays(self._data, validation_data, test_data, num_classes)
+            self._test_is_validation = test_data is None
+            if validation_data is None and test_data is None:
+                _hold_out(self._arrays, self.recipe.data.validation_size)
+        self._num_classes = num_classes
+        if self._arrays and _can_probe(self._model_kind):
+            _probe_model(self._model, self._model_kind, self._arrays, num_classes, self.recipe)
+        _refuse_existing(self.run_dir, self.overwrite)
+
+    def run(self, progress: bool = True) -> SearchResult:
+        """Write the run directory and run the search to its end (blocks).
+
+        Args:
+            progress: Show the engine's progress display (a live line on a terminal or in
+                Jupyter with ipywidgets, one line per generation otherwise).
+
+        Returns:
+            The :class:`SearchResult`.
+
+        Raises:
+            TaylorGLOError: The run directory holds a run (and ``overwrite`` is false) or is in
+                use, or the workers cannot build the data or the model (one line).
+            KeyboardInterrupt: Ctrl-C or the notebook's stop button: the run is left resumable
+                (:func:`resume`), and the message says so.
+
+        Example:
+            >>> result = search.run()  # doctest: +SKIP
+        """
+        from ..recipe import check_callables
+        from ..search.engine import start_search
+
+        _refuse_existing(self.run_dir, self.overwrite)
+        recipe = self._write_run_dir()
+        check_callables(recipe)
+        with _interrupt_says_resume(self.run_dir), _workers_skip_main():
+            start_search(recipe, self.run_dir, overwrite=self.overwrite, display=_display(progress))
+        return SearchResult.from_run_dir(self.run_dir)
+
+    # ------------------------------------------------------------------------ run directory
+
+    def _write_run_dir(self) -> Any:
+        """Write ``RUN_DIR/inputs`` and ``RUN_DIR/recipe.toml``; the recipe that names them."""
+        from ..recipe import parse_recipe
+
+        run_dir = self.run_dir.resolve()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".inputs-", dir=run_dir))
+        try:
+            functions: dict[str, str] = {}
+            manifest: dict[str, Any] = {"python": sys.version.split()[0], "files": {}}
+            if self._model_kind == "function":
+                _dump(self._model, staging / "model.pkl", "model")
+                functions["model"] = "function"
+                manifest["model"] = _describe(self._model)
+            elif self._model_kind == "instance":
+                try:
+                    self._model.save(staging / "model.keras")
+                except Exception as exc:
+                    raise TaylorGLOError(
+                        f"model: cannot be saved as model.keras ({type(exc).__name__}: {exc}); "
+                        "pass a function that builds it instead"
+                    ) from None
+                functions["model"] = "instance"
+                manifest["model"] = f"{type(self._model).__name__} {self._model.name!r}"
+            if self._data_kind == "arrays":
+                for key, array in self._arrays.items():
+                    np.save(staging / f"{key}.npy", array, allow_pickle=False)
+                    manifest["files"][f"{key}.npy"] = f"{array.dtype} {list(array.shape)}"
+                functions["data"] = "arrays"
+                manifest["test_split"] = "validation" if self._test_is_validation else "test"
+                if self._num_classes is not None:
+                    manifest["num_classes"] = int(self._num_classes)
+            elif self._data_kind == "function":
+                _dump(self._data, staging / "data.pkl", "data")
+                functions["data"] = "function"
+                manifest["data"] = _describe(self._data)
+            (staging / INPUTS_MODULE).write_text(_module_source(functions, self._num_classes))
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            staging.chmod(0o755)  # mkdtemp's 0700 would hide the inputs from other users
+            inputs = run_dir / INPUTS_DIR
+            old = run_dir / f".inputs-old-{os.getpid()}"
+            if inputs.exists():
+                os.replace(inputs, old)
+            os.replace(staging, inputs)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        items = []
+        if "model" in functions:
+            items.append(f'model.name="{MODEL_SPEC}"')
+        if "data" in functions:
+            items.append(f'data.dataset="{DATA_SPEC}"')
+        text = _rebased(self.recipe, run_dir).to_toml()
+        recipe = parse_recipe(
+            text, source=str(self.run_dir / "recipe.toml"), overrides=items, base_dir=run_dir
+        )
+        _write_atomic(run_dir / "recipe.toml", recipe.to_toml())
+        return recipe
+
+
+# --------------------------------------------------------------------- resume and analyze
+
+
+def resume(
+    run_dir: str | os.PathLike[str],
+    execution: Mapping[str, Any] | None = None,
+    progress: bool = True,
+) -> SearchResult:
+    """Continue an interrupted search exactly (from Python or from the command line).
+
+    Args:
+        run_dir: The run directory.
+        execution: ``[execution]`` changes, e.g. ``{"executor": "ray"}`` (nothing else may
+            change: the resumed search must be the same search).
+        progress: Show the engine's progress display.
+
+    Returns:
+        The :class:`SearchResult`; a finished run's, at once.
+
+    Raises:
+        TaylorGLOError: No run in ``run_dir``, it is in use, or a bad ``execution`` key.
+        KeyboardInterrupt: Stopped again: still resumable.
+
+    Example:
+        >>> ktg.resume("runs/mine").best.fitness  # doctest: +SKIP
+    """
+    from ..search.engine import resume_search
+
+    run_dir = Path(run_dir)
+    items = _flatten("execution", _mapping("execution", execution)) if execution else []
+    _require_run(run_dir)
+    with _interrupt_says_resume(run_dir), _workers_skip_main():
+        resume_search(run_dir, display=_display(progress), overrides=items)
+    return SearchResult.from_run_dir(run_dir)
+
+
+def analyze(
+    run_dir: str | os.PathLike[str],
+    runs: int = 10,
+    *,
+    baselines: Sequence[str] | str = ("crossentropy",),
+    select: str = "last",
+    candidates: str = "best",
+    train_fractions: Sequence[float] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train the best loss and the baselines fully, ``runs`` times each; compare them.
+
+    The same as ``keras-taylorglo analyze RUN_DIR``: resumable, journaled in the store, and
+    written as ``report.json`` and ``report.md`` (in ``RUN_DIR/analysis`` by default).
+
+    Args:
+        run_dir: The run directory of a search.
+        runs: Trainings per loss.
+        baselines: Baseline specs (``"crossentropy"``, ``"label_smoothing:0.1"``, ``"gce:0.7"``,
+            ``"baikal"``), a list or the comma-separated text; cross-entropy is always trained.
+        select: ``"last"`` or ``"best_validation"``.
+        candidates: ``"best"``, ``"top:K"`` or ``"generations"``.
+        train_fractions: Compare at each ``data.train_fraction`` (the paper's Fig. 6).
+        out_dir: Where the reports go (default ``RUN_DIR/analysis``).
+        progress: Show a progress bar (or log lines).
+
+    Returns:
+        The report dict, the same as ``report.json``: ``runs``, ``taylorglo`` and ``baseline``
+        (``accuracies``, ``mean``, ``std``), ``p_value``, ``baselines`` and more.
+
+    Raises:
+        TaylorGLOError: No run, no result yet, the run is in use, or a bad baseline or selection.
+
+    Example:
+        >>> report = ktg.analyze("runs/mine", runs=10, baselines=["gce:0.7"])  # doctest: +SKIP
+        >>> report["taylorglo"]["mean"], report["p_value"]  # doctest: +SKIP
+    """
+    from ..analysis import run_analysis
+
+    run_dir = Path(run_dir)
+    _require_run(run_dir)
+    manifest = run_dir / INPUTS_DIR / "manifest.json"
+    if manifest.exists() and json.loads(manifest.read_text()).get("test_split") == "validation":
+        warnings.warn(
+            f"{run_dir} was searched without test_data: the analysis scores the validation "
+            "split, which also chose θ (pass test_data=(x, y) to Search for an unbiased test)",
+            stacklevel=2,
+        )
+    with _workers_skip_main():
+        return run_analysis(
+            run_dir,
+            runs=runs,
+            candidates=candidates,
+            fractions=list(train_fractions) if train_fractions else None,
+            out_dir=out_dir,
+            progress=progress,
+            baselines=baselines,
+            select=select,
+        )
+
+
+def _display(progress: bool) -> Any:
+    """The engine's display: live on a terminal, and in Jupyter when ipywidgets is there."""
+    if not progress:
+        return None
+    from rich.console import Console
+
+    from ..search.engine import ProgressDisplay
+
+    console = Console(stderr=True)
+    live = console.is_terminal
+    if console.is_jupyter:
+        import importlib.util
+
+        live = importlib.util.find_spec("ipywidgets") is not None
+    return ProgressDisplay(console=console, live=live)
+
+
+@contextlib.contextmanager
+def _interrupt_says_resume(run_dir: Path) -> Iterator[None]:
+    """The engine's Ctrl-C (``SearchInterrupted``) as a KeyboardInterrupt that says how to go on."""
+    from ..search.engine import SearchInterrupted
+
+    try:
+        yield
+    except SearchInterrupted:
+        raise KeyboardInterrupt(
+            f"search interrupted: {run_dir} is resumable with ktg.resume({str(run_dir)!r}) or "
+            f"`keras-taylorglo resume {run_dir}`"
+        ) from None
+
+
+@contextlib.contextmanager
+def _workers_skip_main() -> Iterator[None]:
+    """Keep spawned workers from re-running your script (and quiet) while they start.
+
+    ``multiprocessing``'s spawn start imports the parent's ``__main__`` file (or ``-m`` module)
+    in every child: a script without an ``if __name__ == "__main__":`` guard would start a
+    search in each worker, and one with it would still load its data there. The workers need
+    nothing from it (your functions are in the run directory), so it is hidden while they start.
+    """
+    # As the command line does: the workers inherit it and keep TensorFlow's start-up quiet.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.pop("__spec__", None)
+        main.__dict__.update(saved)
