@@ -254,11 +254,16 @@ def _finished_attempts(run_dir: Path) -> int:
         return 0  # the store is being created
 
 
+GENERATIONS = 40
+
+
 @pytest.mark.slow
 def test_a_script_with_its_model_in_main_is_stopped_resumed_and_analyzed(tmp_path):
     run_dir = tmp_path / "mine"
     proc = subprocess.Popen(
-        [PYTHON, str(ROOT / "tests" / "api_script.py"), str(run_dir)],
+        # 40 generations: a warm evaluation of this tiny model takes ~50 ms, and the search must
+        # still be running when the signal comes (with 2 it finished first on a quiet machine).
+        [PYTHON, str(ROOT / "tests" / "api_script.py"), str(run_dir), str(GENERATIONS)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -286,7 +291,7 @@ def test_a_script_with_its_model_in_main_is_stopped_resumed_and_analyzed(tmp_pat
     status = cli("status", run_dir, "--json")
     assert status.returncode == 0, status.stderr
     info = json.loads(status.stdout)
-    assert info["state"] == "finished" and info["evaluations"] == 8
+    assert info["state"] == "finished" and info["evaluations"] == 4 * GENERATIONS
     assert info["best"]["theta"] == list(result.best.theta)
 
     analysis = cli("analyze", run_dir, "--runs", "2", "--json")
