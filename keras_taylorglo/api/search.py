@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import TaylorGLOError
+from ..recipe import SECTIONS  # a Search's keyword sections are the recipe's (the TOML's tables)
 from .checks import (
     _can_probe,
     _check_arrays,
@@ -47,17 +48,6 @@ from .inputs import (
 )
 from .results import SearchResult
 
-#: The recipe sections a :class:`Search` takes as keyword arguments (the TOML's tables).
-SECTIONS = (
-    "experiment",
-    "data",
-    "model",
-    "training",
-    "loss",
-    "evolution",
-    "evaluation",
-    "execution",
-)
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
