@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -44,20 +45,17 @@ CONVENTIONS: tuple[str, ...] = ("paper", "lossferatu")
 """``"paper"``: reciprocal factorials and a mean over classes; ``"lossferatu"``: neither."""
 
 DEFAULT_INPUTS: tuple[str, ...] = ("label", "prediction")
+"""The paper's inputs (Eq. 5): the one-hot label and the predicted probability."""
+
+SHAPE_POINTS = 101
+"""How many ``y0`` values :func:`shifted_loss_shape` samples (0, 0.01, ..., 1)."""
 
 
-def _check_order(order: int) -> int:
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise ValueError(f"order must be an integer >= 1; got {order!r}")
-    return int(order)
-
-
-def _check_num_inputs(num_inputs: int) -> int:
-    if isinstance(num_inputs, bool) or not isinstance(num_inputs, (int, np.integer)):
-        raise ValueError(f"num_inputs must be an integer >= 1; got {num_inputs!r}")
-    if num_inputs < 1:
-        raise ValueError(f"num_inputs must be an integer >= 1; got {num_inputs!r}")
-    return int(num_inputs)
+def _check_int(name: str, value: int, minimum: int) -> int:
+    # bool is an int to Python, but `order = true` is a mistake, not 1
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    return int(value)
 
 
 def check_convention(convention: str) -> str:
@@ -139,8 +137,8 @@ def multi_indices(
         >>> multi_indices(2, 3)
         [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (2, 1)]
     """
-    num_inputs = _check_num_inputs(num_inputs)
-    order = _check_order(order)
+    num_inputs = _check_int("num_inputs", num_inputs, 1)
+    order = _check_int("order", order, 1)
     if prediction_axis is None:
         prediction_axis = _default_prediction_axis(num_inputs)
     if not 0 <= prediction_axis < num_inputs:
@@ -234,7 +232,7 @@ def check_theta_length(
         (8,)
     """
     if isinstance(num_inputs, (int, np.integer)):
-        m = _check_num_inputs(num_inputs)
+        m = _check_int("num_inputs", num_inputs, 1)
         described = f"{m} inputs"
     else:
         names = check_inputs(num_inputs)
@@ -422,14 +420,11 @@ def loss_shape(
     Example:
         >>> from keras_taylorglo.presets import PAPER_MNIST
         >>> y0, loss = loss_shape(PAPER_MNIST)
-        >>> 0.7 <= y0[loss.argmin()] <= 0.95
+        >>> bool(0.7 <= y0[loss.argmin()] <= 0.95)
         True
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
-    grid = np.linspace(0.0, 1.0, 101) if y0 is None else np.asarray(y0, dtype=np.float64)
+    num_classes = _check_int("num_classes", num_classes, 2)
+    grid = np.linspace(0.0, 1.0, SHAPE_POINTS) if y0 is None else np.asarray(y0, dtype=np.float64)
     grid = np.atleast_1d(grid)
     rest = (1.0 - grid)[:, None] / (num_classes - 1)
     probs = np.concatenate([grid[:, None], np.repeat(rest, num_classes - 1, axis=1)], axis=1)
@@ -437,3 +432,67 @@ def loss_shape(
     labels[:, 0] = 1.0
     loss = loss_value(theta, labels, probs, progress, order, trim, convention, inputs)
     return grid, loss
+
+
+def expansion_settings(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Reads how θ maps to a loss (order, inputs, trim, convention) from a run's meta.
+
+    A missing or empty key takes the paper's value (order 3, label and prediction, trimmed).
+
+    Args:
+        meta: ``Store.meta()`` (any mapping with the keys ``order``, ``inputs``, ``trim`` and
+            ``convention``).
+
+    Returns:
+        Keyword arguments for :func:`loss_shape` and :func:`shifted_loss_shape`.
+
+    Example:
+        >>> expansion_settings({"order": 2})
+        {'order': 2, 'inputs': ('label', 'prediction'), 'trim': True, 'convention': 'paper'}
+    """
+    return {
+        "order": int(meta.get("order", 3)),
+        "inputs": tuple(meta.get("inputs") or DEFAULT_INPUTS),
+        "trim": bool(meta.get("trim", True)),
+        "convention": str(meta.get("convention", "paper")),
+    }
+
+
+def shifted_loss_shape(
+    theta: Sequence[float] | np.ndarray,
+    order: int = 3,
+    inputs: Sequence[str] = DEFAULT_INPUTS,
+    trim: bool = True,
+    convention: str = "paper",
+    points: int = SHAPE_POINTS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The loss shape as the paper draws it (Fig. 3a), for plots and the monitor.
+
+    The loss of two classes in the binary modality (:func:`loss_shape`: true class 0, prediction
+    ``[y0, 1 - y0]``) at ``points`` evenly spaced ``y0`` from 0 to 1, shifted so that the loss at
+    ``y0 = 1`` is exactly 0: only the shape matters to training, not the offset.
+
+    Args:
+        theta: centres then coefficients.
+        order: the Taylor order.
+        inputs: the input names in θ order (a ``"progress"`` input is taken at t = 1).
+        trim: whether terms independent of the prediction are dropped.
+        convention: ``"paper"`` or ``"lossferatu"``.
+        points: how many ``y0`` values (>= 2).
+
+    Returns:
+        ``(y0, loss)``, two 1-D arrays of ``points`` values; ``loss[-1] == 0``.
+
+    Raises:
+        ValueError: for a θ that does not fit the settings, or an unknown input or convention.
+
+    Example:
+        >>> from keras_taylorglo.presets import PAPER_MNIST
+        >>> y0, loss = shifted_loss_shape(PAPER_MNIST)
+        >>> len(y0), float(loss[-1]), bool(loss.min() < 0)
+        (101, 0.0, True)
+    """
+    y0, loss = loss_shape(
+        theta, np.linspace(0.0, 1.0, points), order, inputs, trim, convention, num_classes=2
+    )
+    return y0, loss - loss[-1]

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .expansion import expansion_settings, shifted_loss_shape
+
 __all__ = [
     "PLOT_FILES",
     "loss_series",
@@ -60,14 +62,10 @@ def loss_settings(meta: dict[str, Any]) -> dict[str, Any]:
         meta: ``Store.meta()``.
 
     Returns:
-        Keyword arguments for :func:`keras_taylorglo.expansion.loss_shape`.
+        Keyword arguments for :func:`keras_taylorglo.expansion.shifted_loss_shape` (see
+        :func:`keras_taylorglo.expansion.expansion_settings`).
     """
-    return {
-        "order": int(meta.get("order", 3)),
-        "inputs": tuple(meta.get("inputs", ("label", "prediction"))),
-        "trim": bool(meta.get("trim", True)),
-        "convention": str(meta.get("convention", "paper")),
-    }
+    return expansion_settings(meta)
 
 
 def _figure(width: float = 6.4, height: float = 4.2) -> Any:
@@ -87,13 +85,6 @@ def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(data)
     return data
-
-
-def _shifted_shape(theta: Sequence[float], settings: dict[str, Any]) -> tuple[Any, Any]:
-    from .expansion import loss_shape
-
-    y0, loss = loss_shape(list(theta), num_classes=2, **settings)
-    return y0, loss - loss[-1]
 
 
 def _integer_x(ax: Any) -> None:
@@ -196,7 +187,7 @@ def plot_loss_shapes(
     fig = _figure()
     ax = fig.add_subplot()
     for g, theta in zip(gens, thetas, strict=True):
-        y0, loss = _shifted_shape(theta, settings)
+        y0, loss = shifted_loss_shape(theta, **settings)
         ax.plot(y0, loss, color=cmap(norm(g)), linewidth=1.4)
     ax.axhline(0.0, color="black", linewidth=0.6, alpha=0.5)
     ax.set_xlabel("$y_0$ (predicted probability of the true class)")
@@ -421,8 +412,7 @@ def render_loss_shape_png(
     Returns:
         The PNG bytes.
     """
-    settings = {"order": order, "inputs": tuple(inputs), "trim": trim, "convention": convention}
-    y0, loss = _shifted_shape(theta, settings)
+    y0, loss = shifted_loss_shape(theta, order, inputs, trim, convention)
     fig = _figure(4.0, 3.0)
     ax = fig.add_subplot()
     ax.plot(y0, loss, color="tab:red")

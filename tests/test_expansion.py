@@ -167,6 +167,33 @@ def test_loss_shape_multiclass_spreads_the_rest():
         E.loss_shape(theta, num_classes=1)
 
 
+def test_shifted_loss_shape_is_the_binary_shape_less_its_value_at_one():
+    y0, loss = E.shifted_loss_shape(PAPER_MNIST)
+    grid, raw = E.loss_shape(PAPER_MNIST)
+    np.testing.assert_array_equal(y0, grid)
+    np.testing.assert_array_equal(loss, raw - raw[-1])
+    assert len(y0) == E.SHAPE_POINTS == 101 and loss[-1] == 0.0
+    # f = ½ y²: loss = -¼ (y0² + (1 - y0)²), which is -¼ at y0 = 1
+    y0, loss = E.shifted_loss_shape([0, 0, 0, 1, 0, 0, 0, 0], points=3)
+    np.testing.assert_allclose(y0, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(loss, [0.0, 0.125, 0.0])
+    with pytest.raises(ValueError, match="theta has 7 values"):
+        E.shifted_loss_shape([0.0] * 7)
+
+
+def test_expansion_settings_read_a_runs_meta_with_the_papers_defaults():
+    assert E.expansion_settings({}) == {
+        "order": 3,
+        "inputs": ("label", "prediction"),
+        "trim": True,
+        "convention": "paper",
+    }
+    meta = {"order": 2, "inputs": ["label", "prediction", "progress"], "trim": False}
+    settings = E.expansion_settings({**meta, "convention": "lossferatu", "name": "x"})
+    assert settings == {**meta, "inputs": tuple(meta["inputs"]), "convention": "lossferatu"}
+    assert E.expansion_settings({"inputs": None})["inputs"] == E.DEFAULT_INPUTS
+
+
 def test_theta_length_errors_say_why():
     with pytest.raises(ValueError) as info:
         E.check_theta_length([0.0] * 7, ("label", "prediction"), 3, True)

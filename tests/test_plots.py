@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from keras_taylorglo import plots
+from keras_taylorglo.expansion import shifted_loss_shape
 from keras_taylorglo.presets import PAPER_MNIST
 from keras_taylorglo.store import Store
 from keras_taylorglo.tensorboard import TB_DIR, EventWriter, SearchLogger, png_size
@@ -96,7 +97,7 @@ def test_fitness_axis_names_the_recipes_fitness(tmp_path: Path) -> None:
 
 
 def test_loss_shapes_are_shifted_to_zero_at_one() -> None:
-    y0, loss = plots._shifted_shape(PAPER_MNIST, plots.loss_settings(META))
+    y0, loss = shifted_loss_shape(PAPER_MNIST, **plots.loss_settings(META))
     assert loss[-1] == 0.0 and y0[-1] == 1.0
     assert 0.7 <= y0[loss.argmin()] <= 0.95  # the paper's shallow minimum near 0.8
 
