@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -356,6 +357,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Open the Textual monitor (imports Textual, never TensorFlow)."""
+    if args.run_dir is not None and Path(args.run_dir).is_dir():
+        from .store import Store
+
+        if Store.exists(args.run_dir):
+            # Before the screen is drawn: a damaged page or a newer store is one line here,
+            # not a crash inside the app (~3 ms for a store of 2,800 attempts).
+            with Store.open_existing(args.run_dir) as store:
+                store.check()
     from tui.app import run_monitor
 
     return run_monitor(args.run_dir, runs_root=args.runs)
@@ -472,6 +481,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `keras-taylorglo validate … | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        # A report, plot or TensorBoard file that the disk refused: one line, as for the store.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+#: Write errors that are the disk's or the permissions' and not a bug: full, quota, read-only.
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -46,42 +46,92 @@ class StoreBase:
         self.run_dir = self.path.parent
         self.readonly = readonly
         self._lock = threading.RLock()
+        self._conn = None  # type: ignore[assignment]
         if not self.path.is_file():
             raise StoreError(
                 f"{self.run_dir} is not a keras-taylorglo run directory (no {DB_NAME} in it)"
             )
+        if not readonly:
+            _require_writable(self.run_dir, self.path)
         try:
-            if readonly:
-                # as_uri() percent-encodes the path, so "?" or "#" in a directory name is safe
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                conn = sqlite3.connect(uri, uri=True, timeout=10.0, check_same_thread=False)
-            else:
-                conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
-            conn.isolation_level = None  # transactions are explicit (BEGIN ... COMMIT)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout = 10000")
+            conn = self._connect(readonly)
+            user_version = conn.execute("PRAGMA user_version").fetchone()[0]
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a keras-taylorglo store ({exc})") from exc
+            raise _store_error(self.path, exc) from exc
         if app_id != APPLICATION_ID:
             conn.close()
             raise StoreError(
                 f"{self.path} is not a keras-taylorglo store (application id {app_id:#x})"
             )
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            # FULL: a committed attempt survives a power cut too; the cost is one fsync per
-            # transaction, negligible next to a training run.
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-        self._conn = conn
-        version = self._meta_value("schema_version")
-        if version != SCHEMA_VERSION:
+        if user_version > SCHEMA_VERSION:
+            # Read before any table: a newer layout may have changed the meta table itself.
             conn.close()
+            raise StoreError(_newer_schema(self.path, user_version))
+        self._conn = conn
+        try:
+            if not readonly:
+                # Before the first write: a damaged page found later would stop a search
+                # half-way, after writing to the pages around it.
+                self._quick_check(conn)
+                conn.execute("PRAGMA journal_mode = WAL")
+                # FULL: a committed attempt survives a power cut too; the cost is one fsync per
+                # transaction, negligible next to a training run.
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA foreign_keys = ON")
+            version = self._meta_value("schema_version")
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise _store_error(self.path, exc) from exc
+        except StoreError:
+            self.close()
+            raise
+        if version != SCHEMA_VERSION:
+            self.close()
+            if isinstance(version, int) and version > SCHEMA_VERSION:
+                raise StoreError(_newer_schema(self.path, version))
             raise StoreError(
                 f"{self.path} has store schema version {version!r}; this keras-taylorglo reads "
                 f"version {SCHEMA_VERSION}"
             )
+
+    def _connect(self, readonly: bool) -> sqlite3.Connection:
+        """The connection: read-write, read-only, or immutable in a directory nobody can write.
+
+        A read-only WAL database needs its ``-shm`` file, which SQLite cannot create in a
+        directory without write permission (an archived run, a read-only mount). With no
+        ``-wal`` file, every commit is in the main file and nobody can add one, so reading it
+        as immutable is safe.
+        """
+        if not readonly:
+            conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+        else:
+            # as_uri() percent-encodes the path, so "?" or "#" in a directory name is safe
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            if not _writable(self.run_dir) and not Path(f"{self.path}-wal").exists():
+                uri += "&immutable=1"
+            conn = sqlite3.connect(uri, uri=True, timeout=10.0, check_same_thread=False)
+        conn.isolation_level = None  # transactions are explicit (BEGIN ... COMMIT)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 10000")
+        return conn
+
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        rows = [r[0] for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
+        if rows != ["ok"]:
+            raise StoreError(_damaged(self.path, "; ".join(rows)))
+
+    def check(self) -> None:
+        """Reads every page of the store once (``PRAGMA quick_check``); raises if one is damaged.
+
+        ``Store.open`` for writing runs it; a reader that will read everything (the monitor)
+        runs it first, so that a damaged page is one line and not a crash on screen.
+
+        Raises:
+            StoreError: the file is damaged (one line naming it).
+        """
+        with self._read() as conn:
+            self._quick_check(conn)
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -239,14 +289,23 @@ class StoreBase:
             conn = self._conn
             if conn is None:
                 raise StoreError(f"{self.path} is closed")
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    # A failed statement may have rolled the transaction back already.
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                    raise
                 conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if _code(exc) in _PASS_THROUGH:
+                    raise  # the caller's own mistake (a constraint), not the disk's
+                raise _store_error(self.path, exc, writing=True) from exc
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -256,13 +315,21 @@ class StoreBase:
             if conn is None:
                 raise StoreError(f"{self.path} is closed")
             if conn.in_transaction:  # nested read (e.g. snapshot() calling readers)
-                yield conn
+                try:
+                    yield conn
+                except sqlite3.DatabaseError as exc:
+                    raise _store_error(self.path, exc) from exc
                 return
-            conn.execute("BEGIN")
             try:
-                yield conn
-            finally:
-                conn.execute("COMMIT")
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise _store_error(self.path, exc) from exc
 
     def _meta_value(self, key: str, default: Any = None) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -297,3 +364,98 @@ def _recipe_meta(recipe: Any) -> dict[str, Any]:
         "trim": loss.trim,
         "convention": loss.convention,
     }
+
+
+# ------------------------------------------------------------------------- what went wrong
+
+# SQLite's primary result codes (sqlite3.h); ``sqlite_errorcode`` exists from Python 3.11.
+_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 8, 10, 11, 13
+_SQLITE_CANTOPEN, _SQLITE_CONSTRAINT, _SQLITE_NOTADB = 14, 19, 26
+_PASS_THROUGH = (_SQLITE_CONSTRAINT,)
+
+
+def _code(exc: sqlite3.Error) -> int | None:
+    """The primary SQLite result code of ``exc`` (from its message on Python 3.10)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return int(code) & 0xFF
+    text = str(exc).lower()
+    for words, value in (
+        ("disk is full", _SQLITE_FULL),
+        ("malformed", _SQLITE_CORRUPT),
+        ("not a database", _SQLITE_NOTADB),
+        ("readonly database", _SQLITE_READONLY),
+        ("disk i/o error", _SQLITE_IOERR),
+        ("unable to open", _SQLITE_CANTOPEN),
+        ("constraint failed", _SQLITE_CONSTRAINT),
+    ):
+        if words in text:
+            return value
+    return None
+
+
+def _store_error(path: Path, exc: sqlite3.Error, writing: bool = False) -> StoreError:
+    """One line for a SQLite error: what is wrong with which file, and what to do."""
+    code = _code(exc)
+    run_dir = path.parent
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return StoreError(_damaged(path, str(exc)))
+    if code == _SQLITE_FULL:
+        return StoreError(
+            f"{run_dir}: the store cannot be written: the disk is full ({exc}); the run is "
+            f"resumable with `keras-taylorglo resume {run_dir}` once there is space"
+        )
+    if code in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN) and not _writable(run_dir):
+        return StoreError(_not_writable(run_dir, path))
+    if code == _SQLITE_IOERR and writing:
+        return StoreError(
+            f"{run_dir}: the store cannot be written ({exc}: {_disk_cause(run_dir)}); the run is "
+            f"resumable with `keras-taylorglo resume {run_dir}` once the disk is fixed"
+        )
+    return StoreError(f"{path}: {exc}")
+
+
+def _damaged(path: Path, detail: str) -> str:
+    return (
+        f"{path} is not a keras-taylorglo store or is damaged ({' '.join(detail.split())[:120]}); "
+        "nothing was changed: restore it from a copy, or start a new search elsewhere"
+    )
+
+
+def _newer_schema(path: Path, version: int) -> str:
+    return (
+        f"{path} was written by a newer keras-taylorglo (store schema version {version}; this "
+        f"one reads version {SCHEMA_VERSION}): upgrade with `pip install -U keras-taylorglo`"
+    )
+
+
+def _writable(run_dir: Path) -> bool:
+    # access() also says no for a read-only mount; root passes permission bits, as it may.
+    return os.access(run_dir, os.W_OK | os.X_OK)
+
+
+def _disk_cause(run_dir: Path) -> str:
+    """Why the file system may refuse writes: read-only, full, or neither that we can see."""
+    try:
+        info = os.statvfs(run_dir)
+    except OSError:
+        return "its file system cannot be inspected"
+    if info.f_flag & os.ST_RDONLY:
+        return "read-only file system"
+    if info.f_bavail == 0:
+        return "no space left on the device"
+    return "the device reported an error"
+
+
+def _not_writable(run_dir: Path, path: Path) -> str:
+    why = "read-only file system" if "read-only" in _disk_cause(run_dir) else "permission denied"
+    return (
+        f"{run_dir} is not writable ({why}); nothing was changed: fix its permissions, or copy "
+        "the run directory somewhere writable and resume it there"
+    )
+
+
+def _require_writable(run_dir: Path, path: Path) -> None:
+    """Refuse to open for writing where the first write would fail half-way."""
+    if not _writable(run_dir) or not os.access(path, os.W_OK):
+        raise StoreError(_not_writable(run_dir, path))

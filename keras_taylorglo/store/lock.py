@@ -101,6 +101,12 @@ class RunLock:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                why = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+                raise StoreError(
+                    f"{self.run_dir} is not writable ({why}); nothing was changed: fix its "
+                    "permissions, or copy the run directory somewhere writable and use it there"
+                ) from exc
             raise StoreError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
         for attempt in range(self.retries + 1):
             try:
