@@ -2,7 +2,7 @@
 
 The app is thin: it picks the first screen (the monitor of one run, or a picker of the runs under
 ``runs/``) and holds app-wide keys. The screens in :mod:`tui.screens` refresh from the store;
-:mod:`tui.data` reads it. Nothing here imports TensorFlow, so the first paint is immediate.
+:mod:`tui.reader` reads it. Nothing here imports TensorFlow, so the first paint is immediate.
 
 Example:
     >>> from tui.app import run_monitor
@@ -23,7 +23,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from keras_taylorglo.errors import StoreError
-from tui.data import RunReader, RunSummary, find_runs
+from tui.reader import RunReader, find_runs
+from tui.records import RunSummary
 from tui.screens import REFRESH_SECONDS, HelpScreen, MonitorScreen, PickerScreen
 
 __all__ = ["MonitorApp", "run_monitor"]

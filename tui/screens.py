@@ -1,7 +1,7 @@
 """The monitor's screens: the run picker, the main monitor, one generation's candidates, help.
 
 Screens own the refresh: about once a second a worker thread reads the store through
-:class:`~tui.data.RunReader` and hands the plain records to the widgets on the UI thread
+:class:`~tui.reader.RunReader` and hands the plain records to the widgets on the UI thread
 (``call_from_thread``), so a slow disk never freezes the interface.
 """
 
@@ -20,13 +20,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
 from keras_taylorglo.errors import StoreError
-from tui.data import (
-    GenerationDetail,
-    MonitorSnapshot,
-    RunReader,
-    RunSummary,
-    format_fitness,
-)
+from tui.format import format_fitness
+from tui.reader import RunReader
+from tui.records import GenerationDetail, MonitorSnapshot, RunSummary
 from tui.widgets import (
     AccuracyPlot,
     CandidateDetail,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from keras_taylorglo.errors import StoreError
 from tui.app import MonitorApp
-from tui.data import RunReader
+from tui.reader import RunReader
 
 
 async def _shoot(

@@ -25,27 +25,12 @@ from rich.console import Console
 
 from keras_taylorglo.search.trial import Outcome
 from keras_taylorglo.store import Store
+from tui import widgets
 from tui.app import MonitorApp, run_monitor
-from tui.data import (
-    EventRow,
-    RunReader,
-    find_runs,
-    format_duration,
-    format_fitness,
-    format_label_noise,
-)
+from tui.format import format_duration, format_fitness, format_label_noise
+from tui.reader import RunReader, find_runs
+from tui.records import EventRow
 from tui.screens import CandidatesScreen, HelpScreen, MonitorScreen, PickerScreen
-from tui.widgets import (
-    AccuracyPlot,
-    CandidateDetail,
-    CandidateLossPlot,
-    CandidatesTable,
-    EventsPanel,
-    GenerationsTable,
-    LossPlot,
-    RunHeader,
-    WorkersPanel,
-)
 from tui.widgets.events import event_line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,7 +121,7 @@ async def test_main_screen_shows_the_search(search_run):
         screen = app.screen
         assert isinstance(screen, MonitorScreen)
         await wait_reads(pilot, screen)
-        table = screen.query_one(GenerationsTable)
+        table = screen.query_one(widgets.GenerationsTable)
         assert table.row_count == len(gens) == 5
         for i, g in enumerate(gens):
             assert cell_text(table, i, "best") == format_fitness(g["best_fitness"])
@@ -144,7 +129,7 @@ async def test_main_screen_shows_the_search(search_run):
             assert cell_text(table, i, "sigma") == f"{g['sigma']:.3f}"
             assert cell_text(table, i, "evals") == "6/6"
             assert cell_text(table, i, "gen").endswith("●") == bool(g["new_best"])
-        accuracy = screen.query_one(AccuracyPlot)
+        accuracy = screen.query_one(widgets.AccuracyPlot)
         assert accuracy.curves["best"] == (
             [g["generation"] for g in gens],
             [g["best_fitness"] for g in gens],
@@ -154,16 +139,16 @@ async def test_main_screen_shows_the_search(search_run):
             np.maximum.accumulate([g["best_fitness"] for g in gens])
         )
         assert accuracy.curves["new best"][0] == [g["generation"] for g in gens if g["new_best"]]
-        loss = screen.query_one(LossPlot)
+        loss = screen.query_one(widgets.LossPlot)
         assert sorted(loss.curves) == [0, 1, 2, 3, 4]
         assert all(y[-1] == 0.0 and len(y) == 101 for _, y in loss.curves.values())
         # the plots really drew something (braille dots) in their regions
         assert any("\u2800" <= ch <= "\u28ff" for ch in str(accuracy.render()))
-        header = shown_text(screen.query_one(RunHeader))
+        header = shown_text(screen.query_one(widgets.RunHeader))
         assert "sphere" in header and "finished" in header and "30/30" in header
         best = store.best()
         assert format_fitness(best["fitness"]) in header
-        assert screen.query_one(WorkersPanel).row_count == 2
+        assert screen.query_one(widgets.WorkersPanel).row_count == 2
     store.close()
 
 
@@ -174,7 +159,7 @@ async def test_new_generation_appears_without_restart(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         await wait_reads(pilot, screen)
-        table = screen.query_one(GenerationsTable)
+        table = screen.query_one(widgets.GenerationsTable)
         assert table.row_count == 2
         # the engine writes generation 2 while the monitor runs
         thetas = [[0.1 * c] * 8 for c in range(8)]
@@ -194,7 +179,7 @@ async def test_new_generation_appears_without_restart(tmp_path):
         assert cell_text(table, 2, "gen").endswith("●")
         # the cursor was on the last row, so it follows the new generation
         assert table.cursor_row == 2
-        assert "new best fitness 0.9900" in shown_text(screen.query_one(EventsPanel))
+        assert "new best fitness 0.9900" in shown_text(screen.query_one(widgets.EventsPanel))
     writer.close()
 
 
@@ -218,9 +203,9 @@ async def test_first_refresh_of_100_generations_is_fast(tmp_path):
         started = time.perf_counter()
         await wait_reads(pilot, app.screen)
         first = time.perf_counter() - started
-        assert app.screen.query_one(GenerationsTable).row_count == 100
+        assert app.screen.query_one(widgets.GenerationsTable).row_count == 100
         # a spread of 40 of the 100 shapes is drawn: the first, the last and evenly between
-        curves = sorted(app.screen.query_one(LossPlot).curves)
+        curves = sorted(app.screen.query_one(widgets.LossPlot).curves)
         assert len(curves) == 40 and curves[0] == 0 and curves[-1] == 99
         assert first < 1.0, f"first refresh took {first:.2f} s"
         # later refreshes are cheaper still (θ and loss shapes are cached)
@@ -235,13 +220,13 @@ async def test_enter_opens_the_candidates_of_a_generation(running_run, frozen_cl
     app = MonitorApp(RunReader(run_dir, clock=frozen_clock))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_reads(pilot, app.screen)
-        table = app.screen.query_one(GenerationsTable)
+        table = app.screen.query_one(widgets.GenerationsTable)
         table.move_cursor(row=1)
         await pilot.press("enter")
         screen = app.screen
         assert isinstance(screen, CandidatesScreen) and screen.generation == 1
         await wait_reads(pilot, screen)
-        cands = screen.query_one(CandidatesTable)
+        cands = screen.query_one(widgets.CandidatesTable)
         rows = store.candidates(1)
         assert cands.row_count == len(rows) == 8
         for i, c in enumerate(rows):
@@ -249,11 +234,11 @@ async def test_enter_opens_the_candidates_of_a_generation(running_run, frozen_cl
             assert cell_text(cands, i, "status") == c["status"]
         assert cell_text(cands, 2, "attempts") == "aborted → ok"
         await pilot.press("down", "down")
-        plot = screen.query_one(CandidateLossPlot)
+        plot = screen.query_one(widgets.CandidateLossPlot)
         expected = RunReader(run_dir).shape(rows[2]["theta"], screen.detail.loss)
         assert plot.curves["candidate"][1] == expected[1].tolist()
         assert "generation best" in plot.curves
-        detail = shown_text(screen.query_one(CandidateDetail))
+        detail = shown_text(screen.query_one(widgets.CandidateDetail))
         assert f"{rows[2]['theta'][0]:.4f}" in detail and "aborted" in detail
         await pilot.press("escape")
         assert isinstance(app.screen, MonitorScreen)
@@ -266,7 +251,7 @@ async def test_keys_switch_plot_toggle_events_help_and_quit(running_run):
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
         await wait_reads(pilot, screen)
-        loss = screen.query_one(LossPlot)
+        loss = screen.query_one(widgets.LossPlot)
         assert loss.mode == "shape" and 0 in loss.curves
         await pilot.press("p")
         assert loss.mode == "theta" and sorted(loss.curves) == [f"θ{i}" for i in range(8)]
@@ -275,13 +260,13 @@ async def test_keys_switch_plot_toggle_events_help_and_quit(running_run):
         assert loss.curves["θ0"][1] == [g.best_theta[0] for g in snap.generations]
         await pilot.press("p")
         assert loss.mode == "shape"
-        events = screen.query_one(EventsPanel)
+        events = screen.query_one(widgets.EventsPanel)
         assert events.display
         await pilot.press("e")
         await pilot.pause()
         assert not events.display
         # the workers panel takes the freed width
-        assert screen.query_one(WorkersPanel).size.width > 100
+        assert screen.query_one(widgets.WorkersPanel).size.width > 100
         await pilot.press("e")
         await pilot.pause()
         assert events.display
@@ -299,13 +284,17 @@ async def test_usable_at_80x24(running_run, frozen_clock):
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
         await wait_reads(pilot, screen)
-        table = screen.query_one(GenerationsTable)
+        table = screen.query_one(widgets.GenerationsTable)
         # every column of the generations table is visible without scrolling sideways
         assert table.virtual_size.width <= table.scrollable_content_region.width
-        for widget in (table, screen.query_one(WorkersPanel), screen.query_one(EventsPanel)):
+        for widget in (
+            table,
+            screen.query_one(widgets.WorkersPanel),
+            screen.query_one(widgets.EventsPanel),
+        ):
             region = widget.region
             assert region.right <= 80 and region.bottom <= 23 and region.height >= 4
-        accuracy, loss = screen.query_one(AccuracyPlot), screen.query_one(LossPlot)
+        accuracy, loss = screen.query_one(widgets.AccuracyPlot), screen.query_one(widgets.LossPlot)
         # one plot at a time, tall enough to read; `p` cycles accuracy -> shapes -> θ
         assert accuracy.display and not loss.display and accuracy.region.height >= 12
         await pilot.press("p")
@@ -391,7 +380,7 @@ def test_monitor_never_imports_tensorflow(search_run):
         import asyncio, json, sys
         sys.path.insert(0, {str(ROOT)!r})
         import tui.app
-        from tui.data import RunReader
+        from tui.reader import RunReader
 
         async def main():
             app = tui.app.MonitorApp(RunReader({str(search_run)!r}))
@@ -449,15 +438,15 @@ async def test_a_run_without_results_yet(tmp_path):
         screen = app.screen
         await wait_reads(pilot, screen)
         assert screen.problem == ""
-        table = screen.query_one(GenerationsTable)
+        table = screen.query_one(widgets.GenerationsTable)
         assert table.row_count == 1 and cell_text(table, 0, "best") == "—"
-        assert screen.query_one(AccuracyPlot).curves == {}
-        assert screen.query_one(LossPlot).curves == {}
-        header = shown_text(screen.query_one(RunHeader))
+        assert screen.query_one(widgets.AccuracyPlot).curves == {}
+        assert screen.query_one(widgets.LossPlot).curves == {}
+        header = shown_text(screen.query_one(widgets.RunHeader))
         assert "interrupted" in header and "0/?" in header and "best —" in header
         await pilot.press("enter")
         await wait_reads(pilot, app.screen)
-        assert app.screen.query_one(CandidatesTable).row_count == 4
+        assert app.screen.query_one(widgets.CandidatesTable).row_count == 4
     store.close()
 
 
@@ -558,7 +547,7 @@ async def test_columns_show_whole_numbers_when_opened_before_the_first_generatio
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
         await wait_reads(pilot, screen)
-        table = screen.query_one(GenerationsTable)
+        table = screen.query_one(widgets.GenerationsTable)
         assert cell_text(table, 0, "best") == "—"
         fitnesses = {0: [0.5933, 0.0, 0.0, 0.0], 1: [0.2, 0.61234, 0.3, 0.4]}
         sigmas = {0: 1.0512, 1: 12.3456}
@@ -582,7 +571,7 @@ async def test_columns_show_whole_numbers_when_opened_before_the_first_generatio
         # the candidates screen widens its columns the same way
         await pilot.press("up", "enter")
         await wait_reads(pilot, app.screen)
-        shown = "\n".join(visible_lines(app.screen.query_one(CandidatesTable)))
+        shown = "\n".join(visible_lines(app.screen.query_one(widgets.CandidatesTable)))
         assert "0.5933" in shown
     writer.close()
 
@@ -597,7 +586,7 @@ async def test_candidates_columns_widen_as_results_arrive(tmp_path):
         await pilot.press("enter")
         screen = app.screen
         await wait_reads(pilot, screen)
-        table = screen.query_one(CandidatesTable)
+        table = screen.query_one(widgets.CandidatesTable)
         aid = writer.start_attempt(0, 1, 0, 1, "w0", "cpu:0")
         writer.finish_attempt(aid, Outcome("aborted", 0.1, 0.1, 5, 1.0))
         aid = writer.start_attempt(0, 1, 1, 2, "w0", "cpu:0")
@@ -649,7 +638,7 @@ async def test_header_shows_label_noise_only_when_the_run_has_some(tmp_path):
         app = MonitorApp(RunReader(run_dir))
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_reads(pilot, app.screen)
-            header = app.screen.query_one(RunHeader)
+            header = app.screen.query_one(widgets.RunHeader)
             text = shown_text(header)
             if noise:
                 assert "label noise: symmetric 0.40 (realised 0.397 train, 0.410 validation)" in (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from tui.app import MonitorApp
-from tui.data import RunReader
+from tui.reader import RunReader
 
 
 async def _loaded(pilot) -> None:

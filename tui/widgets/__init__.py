@@ -1,6 +1,6 @@
-"""The monitor's widgets: each shows one part of a :class:`~tui.data.MonitorSnapshot`.
+"""The monitor's widgets: each shows one part of a :class:`~tui.records.MonitorSnapshot`.
 
-Widgets take plain records from :mod:`tui.data` through a ``show(...)`` method and never read the
+Widgets take plain records (:mod:`tui.records`) through a ``show(...)`` method and never read the
 store themselves; the screens decide when to read.
 """
 

@@ -7,7 +7,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from tui.data import CandidateRow, GenerationDetail, format_fitness
+from tui.format import format_fitness
+from tui.records import CandidateRow, GenerationDetail
 
 STATUS_STYLES = {
     "ok": "green",

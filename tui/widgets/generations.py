@@ -6,7 +6,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from tui.data import GenerationRow, format_fitness
+from tui.format import format_fitness
+from tui.records import GenerationRow
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("gen", "gen"),

@@ -1,0 +1,354 @@
+"""The monitor's reader: finds runs, opens a run's store read-only and turns it into view records.
+
+It imports the store and NumPy only (no widgets, no TensorFlow), so it can be tested on its own
+and read from a worker thread. Every number the monitor shows is computed here: elapsed time and
+ETA (against an injectable clock, so tests and screenshots are stable), each generation's best θ
+and its loss shape in the paper's binary modality (shifted so the loss at ``y0 = 1`` is zero,
+Fig. 3a), and the candidates of one generation with their attempts. The records are in
+:mod:`tui.records`.
+
+Example:
+    >>> from tui.reader import RunReader
+    >>> reader = RunReader("runs/digits")  # doctest: +SKIP
+    >>> snapshot = reader.read()  # doctest: +SKIP
+    >>> snapshot.generations[-1].best  # doctest: +SKIP
+    0.9433
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from keras_taylorglo.errors import StoreError
+from keras_taylorglo.store import Store
+from tui.records import (
+    AttemptRow,
+    CandidateRow,
+    EventRow,
+    GenerationDetail,
+    GenerationRow,
+    LossSettings,
+    MonitorSnapshot,
+    RunSummary,
+    WorkerRow,
+    from_row,
+)
+
+__all__ = ["Clock", "RunReader", "find_runs", "open_run"]
+
+Clock = Callable[[], float]
+"""A function returning the current POSIX time (``time.time`` unless a test freezes it)."""
+
+
+# ----------------------------------------------------------------------------- run discovery
+
+
+def open_run(run_dir: str | os.PathLike[str]) -> Store:
+    """Opens a run's store read-only, with a one-line error for a missing or foreign directory.
+
+    Args:
+        run_dir: the run directory.
+
+    Returns:
+        The store.
+
+    Raises:
+        StoreError: if ``run_dir`` does not exist or holds no keras-taylorglo store.
+    """
+    path = Path(run_dir)
+    if not path.exists():
+        raise StoreError(f"{run_dir} does not exist; give a run directory made by `search`")
+    if not path.is_dir():
+        raise StoreError(f"{run_dir} is not a directory; give a run directory made by `search`")
+    return Store.open(path, readonly=True)
+
+
+def find_runs(runs_root: str | os.PathLike[str]) -> list[RunSummary]:
+    """Lists the run directories directly under ``runs_root`` (newest first).
+
+    Directories without a readable store are left out.
+
+    Args:
+        runs_root: the folder holding run directories (``runs/`` by default).
+
+    Returns:
+        One summary per run.
+    """
+    root = Path(runs_root)
+    if not root.is_dir():
+        return []
+    found: list[tuple[float, RunSummary]] = []
+    for path in sorted(root.iterdir()):
+        if not Store.exists(path):
+            continue
+        try:
+            with Store.open(path, readonly=True) as store:
+                summary = store.progress_summary()
+                meta = store.meta()
+                state = store.state()
+        except StoreError:
+            continue
+        found.append(
+            (
+                float(meta.get("created") or 0.0),
+                RunSummary(
+                    path=path,
+                    name=str(meta.get("name") or path.name),
+                    state=state,
+                    generations=int(summary["generation"]) + 1,
+                    best=summary["best"],
+                ),
+            )
+        )
+    found.sort(key=lambda item: -item[0])
+    return [summary for _, summary in found]
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+class RunReader:
+    """Reads one run's store into :class:`MonitorSnapshot` and :class:`GenerationDetail` records.
+
+    Thread-safe for one reader thread at a time (the monitor reads from a worker thread). θ and
+    loss shapes are cached: a candidate's θ never changes once journaled.
+
+    Args:
+        run_dir: the run directory.
+        clock: returns the current time; tests pass a fixed clock.
+        events: how many of the latest events a snapshot holds.
+
+    Raises:
+        StoreError: if ``run_dir`` holds no keras-taylorglo store.
+
+    Example:
+        >>> reader = RunReader("runs/digits", clock=lambda: 1_700_000_000.0)  # doctest: +SKIP
+        >>> [g.best for g in reader.read().generations]  # doctest: +SKIP
+        [0.82, 0.91, 0.93]
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        clock: Clock = time.time,
+        events: int = 50,
+    ) -> None:
+        self.run_dir = Path(run_dir)
+        self.clock = clock
+        self.events = events
+        self.store = open_run(run_dir)
+        self._theta: dict[tuple[int, int], tuple[float, ...]] = {}
+        self._shapes: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def close(self) -> None:
+        """Closes the store connection."""
+        self.store.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _best_thetas(self, gens: list[dict[str, Any]]) -> None:
+        wanted = [
+            (g["generation"], g["best_candidate"])
+            for g in gens
+            if g["best_candidate"] is not None
+            and (g["generation"], g["best_candidate"]) not in self._theta
+        ]
+        if not wanted:
+            return
+        # one query for many generations (first read of a long run), else one per generation
+        if len(wanted) > 4:
+            rows = self.store.candidates()
+        else:
+            rows = [r for g, _ in wanted for r in self.store.candidates(g)]
+        for r in rows:
+            self._theta[(r["generation"], r["candidate"])] = tuple(float(v) for v in r["theta"])
+
+    def shape(
+        self, theta: Sequence[float], loss: LossSettings
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The shifted loss shape of θ (cached).
+
+        Args:
+            theta: the θ.
+            loss: the loss settings.
+
+        Returns:
+            ``(y0, loss)`` or ``None`` (see :meth:`LossSettings.shifted_shape`).
+        """
+        key = tuple(float(v) for v in theta)
+        if key not in self._shapes:
+            self._shapes[key] = loss.shifted_shape(key)
+        return self._shapes[key]
+
+    @staticmethod
+    def _elapsed(meta: dict[str, Any], state: str, gens: list[dict[str, Any]], now: float):
+        created = meta.get("created")
+        if created is None:
+            return None
+        if state == "running":
+            end = now
+        elif state == "finished" and meta.get("finished") is not None:
+            end = float(meta["finished"])
+        else:
+            # interrupted: the last thing the run wrote
+            times = [float(meta.get("updated") or created)]
+            times += [g["finished"] or g["started"] for g in gens if g["started"] is not None]
+            end = max(times)
+        return max(0.0, end - float(created))
+
+    @staticmethod
+    def _eta(
+        state: str,
+        gens: list[dict[str, Any]],
+        evaluations: int,
+        planned: int,
+        elapsed: float | None,
+    ) -> float | None:
+        if state != "running" or planned <= 0:
+            return None
+        remaining = planned - evaluations
+        if remaining <= 0:
+            return 0.0
+        # seconds per evaluation over finished generations (gaps between a crash and a resume
+        # do not count); before the first one finishes, over the time elapsed so far
+        done = [g for g in gens if g["finished"] is not None and g["evaluations"]]
+        if done:
+            seconds = sum(g["finished"] - g["started"] for g in done)
+            per_eval = seconds / sum(g["evaluations"] for g in done)
+        elif evaluations and elapsed:
+            per_eval = elapsed / evaluations
+        else:
+            return None
+        return remaining * per_eval
+
+    def _generation_rows(
+        self, gens: list[dict[str, Any]], loss: LossSettings
+    ) -> tuple[list[GenerationRow], dict[int, tuple[np.ndarray, np.ndarray]]]:
+        self._best_thetas(gens)
+        rows: list[GenerationRow] = []
+        shapes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        all_time: float | None = None
+        for g in gens:
+            best = g["best_fitness"]
+            if best is not None and (all_time is None or best > all_time):
+                all_time = best
+            theta = None
+            if g["best_candidate"] is not None:
+                theta = self._theta.get((g["generation"], g["best_candidate"]))
+            if theta is not None:
+                shape = self.shape(theta, loss)
+                if shape is not None:
+                    shapes[g["generation"]] = shape
+            rows.append(
+                from_row(
+                    GenerationRow,
+                    g,
+                    index=g["generation"],
+                    best=best,
+                    mean=g["mean_fitness"],
+                    new_best=bool(g["new_best"]),
+                    finished=g["finished"] is not None,
+                    best_theta=theta,
+                    all_time_best=all_time,
+                    ended=g["finished"],
+                )
+            )
+        return rows, shapes
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def read(self) -> MonitorSnapshot:
+        """Reads the store once (one consistent snapshot) into display records.
+
+        Returns:
+            The snapshot.
+        """
+        snap = self.store.snapshot(events=self.events)
+        now = float(self.clock())
+        meta = snap["meta"]
+        loss = LossSettings.from_meta(meta)
+        gens = snap["generations"]
+        rows, shapes = self._generation_rows(gens, loss)
+        state = snap["state"]
+        planned = int(meta.get("planned_evaluations") or 0)
+        elapsed = self._elapsed(meta, state, gens, now)
+        evaluations = int(snap["evaluations"])
+        # "for how long" only means something while the search runs
+        workers = [
+            self._worker_row(w, now if state == "running" else None) for w in snap["workers"]
+        ]
+        events = [from_row(EventRow, e) for e in snap["events"]]
+        return MonitorSnapshot(
+            name=str(meta.get("name") or self.run_dir.name),
+            recipe=str(meta.get("recipe_source") or "—"),
+            state=state,
+            now=now,
+            elapsed=elapsed,
+            evaluations=evaluations,
+            planned=planned,
+            eta=self._eta(state, gens, evaluations, planned, elapsed),
+            best=snap["best"],
+            generations=rows,
+            workers=workers,
+            events=events,
+            loss=loss,
+            shapes=shapes,
+            label_noise=meta.get("label_noise") or None,
+        )
+
+    @staticmethod
+    def _worker_row(w: dict[str, Any], now: float | None) -> WorkerRow:
+        task = ""
+        if w["state"] == "busy" and w["generation"] is not None:
+            task = f"g{w['generation']} c{w['candidate']} a{w['attempt']}"
+        last = ""
+        if w["last_status"]:
+            last = w["last_status"]
+            if w["last_fitness"] is not None:
+                last += f" {w['last_fitness']:.4f}"
+        since = w["since"]
+        return WorkerRow(
+            worker=str(w["worker"]),
+            device=str(w["device"] or "—"),
+            state=str(w["state"]),
+            task=task,
+            for_seconds=None if since is None or now is None else max(0.0, now - since),
+            last=last,
+        )
+
+    def generation(self, index: int) -> GenerationDetail | None:
+        """Reads one generation with its candidates and their attempts.
+
+        Args:
+            index: the generation index.
+
+        Returns:
+            The detail, or ``None`` if the generation is not journaled.
+        """
+        loss = LossSettings.from_meta(self.store.meta())
+        gens, _ = self._generation_rows(self.store.generations(), loss)
+        rows = [g for g in gens if g.index == index]
+        if not rows:
+            return None
+        attempts: dict[int, list[AttemptRow]] = {}
+        for a in self.store.attempts(index):
+            attempts.setdefault(a["candidate"], []).append(
+                from_row(AttemptRow, a, error=a["error"] or "")
+            )
+        candidates = [
+            from_row(
+                CandidateRow,
+                c,
+                index=c["candidate"],
+                theta=tuple(float(v) for v in c["theta"]),
+                attempts=tuple(attempts.get(c["candidate"], ())),
+            )
+            for c in self.store.candidates(index)
+        ]
+        return GenerationDetail(rows[0], candidates, loss)
