@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,34 @@ def _stop_on_signals() -> Iterator[list[int]]:
             signal.signal(s, old)
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Warnings, and disk errors in background threads, as one ``warning:`` line each.
+
+    What fails beside the store while a search runs (TensorBoard's event files on a full disk,
+    say) must not stop it, nor bury the one ``error:`` line under tracebacks from threads.
+    """
+    previous_show, previous_hook = warnings.showwarning, threading.excepthook
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
+        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    def hook(info: Any) -> None:
+        exc = info.exc_value
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+            where = f"{exc.filename}: " if exc.filename else ""
+            name = info.thread.name if info.thread is not None else "a thread"
+            print(f"warning: {where}{exc.strerror} ({name} stopped)", file=sys.stderr)
+            return
+        previous_hook(info)
+
+    warnings.showwarning, threading.excepthook = show, hook
+    try:
+        yield
+    finally:
+        warnings.showwarning, threading.excepthook = previous_show, previous_hook
+
+
 def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
     """Run a search or resume, turning Ctrl-C, SIGTERM and SIGHUP into a resumable stop.
 
@@ -255,7 +284,7 @@ def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
     from .search.engine import SearchInterrupted
 
     try:
-        with _stop_on_signals() as received:
+        with _stop_on_signals() as received, _one_line_warnings():
             best = run()
     except SearchInterrupted:
         signum = received[0] if received else signal.SIGINT

@@ -19,6 +19,7 @@ Fitness rules (DESIGN.md §3):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -138,11 +139,15 @@ class Engine:
         except KeyboardInterrupt as stop:
             # Ctrl-C, or SIGTERM/SIGHUP turned into a KeyboardInterrupt subclass by the CLI.
             why = str(stop) if str(stop) else "Ctrl-C"
-            self.store.set_state("interrupted")
-            self.store.add_event("info", f"interrupted ({why})")
+            with contextlib.suppress(TaylorGLOError):  # a full disk: the lock says it anyway
+                self.store.set_state("interrupted")
+                self.store.add_event("info", f"interrupted ({why})")
             raise SearchInterrupted() from None
         except BaseException:
-            self.store.set_state("interrupted")
+            # A store that cannot be written (full disk) must not hide the first error; a run
+            # left "running" is read as interrupted once its lock is released.
+            with contextlib.suppress(TaylorGLOError):
+                self.store.set_state("interrupted")
             raise
         finally:
             self.executor.shutdown(kill=True)
