@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import numbers
 import os
 import shutil
 import sys
@@ -67,94 +66,45 @@ def _sets_name(experiment: Any, overrides: Sequence[str]) -> bool:
     return any(str(o).split("=", 1)[0].strip() == "experiment.name" for o in overrides)
 
 
+def _data_checks() -> Any:
+    """:mod:`keras_taylorglo.data.checks`, loaded without the data package's ``__init__``.
+
+    The package's ``__init__`` imports its TFDS loaders, and with them TensorFlow; the checks
+    are pure NumPy and a Python search checks its arrays before any worker starts.
+    """
+    name = "keras_taylorglo.data.checks"
+    if name not in sys.modules:
+        import importlib.util
+
+        path = Path(__file__).resolve().parents[1] / "data" / "checks.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[name] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return sys.modules[name]
+
+
+#: How the shared checks name each split: by the argument it came in.
+_ARGUMENTS = {"train": "data", "val": "validation_data", "test": "test_data"}
+
+
 def _check_arrays(
     data: Any, validation: Any, test: Any, num_classes: int | None
 ) -> dict[str, np.ndarray]:
-    """Refuse arrays that the loader would refuse (or train on silently wrong), one line each."""
-    if num_classes is not None and (
-        isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
-    ):
-        raise DataError(f"num_classes: expected an integer >= 2 (got {num_classes!r})")
-    if num_classes is not None and num_classes < 2:
-        raise DataError(f"num_classes: expected an integer >= 2 (got {num_classes})")
-    arrays: dict[str, np.ndarray] = {}
-    shapes = {}
-    for split, arg, pair in (("train", "data", data), ("val", "validation_data", validation),
-                             ("test", "test_data", test)):  # fmt: skip
+    """Refuse arrays that the loader would refuse (or train on silently wrong), one line each.
+
+    The checks are the loader's own (:mod:`keras_taylorglo.data.checks`), so a recipe's
+    ``module:function`` data and the same arrays given here fail alike.
+    """
+    given: dict[str, Any] = {}
+    for split, pair in (("train", data), ("val", validation), ("test", test)):
         if pair is None:
             continue
+        arg = _ARGUMENTS[split]
         if not isinstance(pair, tuple | list) or len(pair) != 2:
             raise DataError(f"{arg}: expected a pair (x, y) of arrays (got {type(pair).__name__})")
-        x, y = _images(arg, pair[0]), _labels(arg, pair[1])
-        if len(x) != len(y):
-            raise DataError(
-                f"{arg}: x has {len(x)} examples but y has {len(y)} (expected one label per image)"
-            )
-        if len(x) == 0:
-            raise DataError(f"{arg}: no examples")
-        shapes[arg] = tuple(x.shape[1:]) if x.ndim == 4 else (*x.shape[1:], 1)
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
-    if len(set(shapes.values())) > 1:
-        shown = ", ".join(f"{k} {v}" for k, v in shapes.items())
-        raise DataError(f"data: the images differ in shape ({shown}; expected one shape)")
-    labels = [a for k, a in arrays.items() if k.startswith("y_")]
-    low = min(int(y.min()) for y in labels)
-    if low < 0:
-        raise DataError(
-            f"data: negative label {low} (expected class ids 0..num_classes-1; map your labels "
-            "with np.unique(y, return_inverse=True))"
-        )
-    high = max(int(y.max()) for y in labels)
-    if num_classes is not None and high >= num_classes:
-        raise DataError(
-            f"data: label {high} is out of range for num_classes={num_classes} (expected class "
-            f"ids 0..{num_classes - 1})"
-        )
-    if (num_classes or high + 1) < 2:
-        raise DataError(f"data: every label is {high} (expected at least 2 classes)")
-    return arrays
-
-
-def _images(arg: str, x: Any) -> np.ndarray:
-    x = x if isinstance(x, np.ndarray) else np.asarray(x)
-    if x.ndim not in (3, 4):
-        raise DataError(
-            f"{arg}: x has shape {x.shape} (expected images (n, height, width) or "
-            "(n, height, width, channels); flat vectors: reshape them)"
-        )
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-        raise DataError(f"{arg}: x has dtype {x.dtype} (expected numbers)")
-    return x
-
-
-def _labels(arg: str, y: Any) -> np.ndarray:
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.reshape(-1)
-    if y.ndim == 2:
-        raise DataError(
-            f"{arg}: y has shape {y.shape}: one-hot labels? (expected integer class ids of "
-            "shape (n,), e.g. y.argmax(axis=1))"
-        )
-    if y.ndim != 1:
-        raise DataError(f"{arg}: y has shape {y.shape} (expected integer class ids of shape (n,))")
-    if np.issubdtype(y.dtype, np.integer):
-        return y.astype(np.int64)
-    if np.issubdtype(y.dtype, np.floating) and np.all(np.isfinite(y)) and np.all(y % 1 == 0):
-        return y.astype(np.int64)
-    example = next((v for v in y.ravel()[:1000] if not _integral(v)), y.ravel()[0])
-    example = example.item() if isinstance(example, np.generic) else example
-    raise DataError(
-        f"{arg}: y has dtype {y.dtype}, e.g. {example!r} (expected integer class ids "
-        "0..num_classes-1; map other labels with np.unique(y, return_inverse=True))"
-    )
-
-
-def _integral(value: Any) -> bool:
-    try:
-        return float(value) % 1 == 0
-    except (TypeError, ValueError):
-        return False
+        given[f"x_{split}"], given[f"y_{split}"] = pair
+    return _data_checks().check_arrays(given, num_classes, where="data", names=_ARGUMENTS)
 
 
 def _hold_out(arrays: dict[str, np.ndarray], size: int) -> None:

@@ -58,6 +58,7 @@ import tensorflow as tf
 
 from ..errors import DataError
 from .augment import make_augment_fn
+from .checks import check_arrays
 from .noise import noisy_labels
 from .tfds import DATASET_ALIASES, _base_name, load_tfds_arrays, prepare_tfds_builder
 
@@ -235,15 +236,18 @@ def from_arrays(
         >>> bundle.num_train, bundle.steps_per_epoch, bundle.input_shape
         (80, 5, (8, 8, 1))
     """
-    x_train, y_train = _check_arrays(name, "train", x_train, y_train)
-    x_test, y_test = _check_arrays(name, "test", x_test, y_test)
-    if (x_val is None) != (y_val is None):
-        raise DataError(f"data set {name}: give both x_val and y_val, or neither")
+    # The same checks as the Python API's, one line naming the array: before any splitting.
+    given = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
+    if x_val is not None or y_val is not None:
+        given.update(x_val=x_val, y_val=y_val)
+    checked = check_arrays({k: v for k, v in given.items() if v is not None}, num_classes)
+    x_train, y_train = _with_channel(checked["x_train"]), checked["y_train"].astype(np.int32)
+    x_test, y_test = _with_channel(checked["x_test"]), checked["y_test"].astype(np.int32)
     if x_val is not None:
-        x_val, y_val = _check_arrays(name, "val", x_val, y_val)
+        x_val, y_val = _with_channel(checked["x_val"]), checked["y_val"].astype(np.int32)
     if num_classes is None:
-        given = [y for y in (y_train, y_val, y_test) if y is not None]
-        num_classes = int(max(int(y.max()) for y in given)) + 1
+        given_labels = [y for y in (y_train, y_val, y_test) if y is not None]
+        num_classes = int(max(int(y.max()) for y in given_labels)) + 1
     rate = float(getattr(label_noise, "rate", 0.0) or 0.0)
     kind = str(getattr(label_noise, "kind", "symmetric"))
     noisy_validation = bool(getattr(label_noise, "validation", True))
@@ -331,33 +335,8 @@ def from_arrays(
     )
 
 
-def _check_arrays(name: str, split: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    x, y = np.asarray(x), np.asarray(y)
-    if x.ndim == 3:
-        x = x[..., None]  # grey images without a channel axis
-    if x.ndim != 4:
-        raise DataError(
-            f"data set {name}: x_{split} has shape {x.shape} "
-            f"(expected (n, height, width) or (n, height, width, channels))"
-        )
-    if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-        raise DataError(f"data set {name}: x_{split} has dtype {x.dtype} (expected numbers)")
-    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-    if y.ndim != 1 or len(y) != len(x):
-        raise DataError(
-            f"data set {name}: y_{split} has shape {y.shape} for {len(x)} images "
-            f"(expected ({len(x)},) integer class ids)"
-        )
-    if not np.issubdtype(y.dtype, np.integer):
-        if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
-            y = y.astype(np.int64)
-        else:
-            raise DataError(
-                f"data set {name}: y_{split} has dtype {y.dtype} (expected integer class ids)"
-            )
-    if len(x) == 0:
-        raise DataError(f"data set {name}: the {split} split is empty")
-    return x, y.astype(np.int32)
+def _with_channel(x: np.ndarray) -> np.ndarray:
+    return x[..., None] if x.ndim == 3 else x  # grey images without a channel axis
 
 
 def _channel_stats(x: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:

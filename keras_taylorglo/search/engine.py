@@ -429,10 +429,27 @@ def start_search(
             problem the workers found) removes the store it created, so that the next
             ``search`` starts afresh; Ctrl-C always leaves the run resumable.
     """
-    from ..store import RunLock, Store
+    from ..store import Store
 
     run_dir = Path(run_dir)
+    created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _start_locked(recipe, run_dir, overwrite, display, executor)
+    except SearchInterrupted:
+        raise
+    except BaseException:
+        if created and not Store.exists(run_dir):
+            # A start that failed (bad data the workers found) leaves nothing behind.
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _start_locked(
+    recipe: Any, run_dir: Path, overwrite: bool, display: Any, executor: Any
+) -> dict[str, Any]:
+    from ..store import RunLock, Store
+
     with RunLock(run_dir):
         if Store.exists(run_dir):
             if not overwrite:
