@@ -68,8 +68,8 @@ CASES = {
     # name: (change, the message's words)
     "labels above num_classes": (
         _labels_above,
-        "data: y_train: label 10 is out of range for num_classes=10 (expected class ids 0..9; "
-        "3 labels outside [0, 10), e.g. 10 at index 17)",
+        "data: y_train: label 10 is out of range for num_classes=10 (expected class ids 0..9): "
+        "3 labels outside [0, 10), e.g. 10 at index 17",
     ),
     "negative labels": (
         lambda d: {**d, "y_test": d["y_test"] - 1},

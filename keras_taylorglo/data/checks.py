@@ -11,7 +11,7 @@ Example:
     >>> arrays = check_arrays({"x_train": x, "y_train": y}, num_classes=3)
     Traceback (most recent call last):
     ...
-    keras_taylorglo.errors.DataError: data: y_train: label 5 is out of range for num_classes=3 (expected class ids 0..2; 1 labels outside [0, 3), e.g. 5 at index 3)
+    keras_taylorglo.errors.DataError: data: y_train: label 5 is out of range for num_classes=3 (expected class ids 0..2): 1 labels outside [0, 3), e.g. 5 at index 3
 """  # noqa: E501
 
 from __future__ import annotations
@@ -200,8 +200,8 @@ def label_range(
         i = int(negative[0])
         raise DataError(
             f"{prefix} negative label {int(y[i])} (expected class ids 0..num_classes-1; map your "
-            f"labels with np.unique(y, return_inverse=True); {len(negative)} negative, e.g. at "
-            f"index {i})"
+            f"labels with np.unique(y, return_inverse=True)): {len(negative)} negative, the "
+            f"first at index {i}"
         )
     if num_classes is None:
         return
@@ -212,8 +212,8 @@ def label_range(
         top = num_classes - 1
         raise DataError(
             f"{prefix} label {worst} is out of range for num_classes={num_classes} (expected "
-            f"class ids 0..{top}; {len(outside)} labels outside [0, {num_classes}), e.g. "
-            f"{int(y[i])} at index {i})"
+            f"class ids 0..{top}): {len(outside)} labels outside [0, {num_classes}), e.g. "
+            f"{int(y[i])} at index {i}"
         )
 
 
