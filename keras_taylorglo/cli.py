@@ -330,9 +330,11 @@ def _check_own_data(recipe: Any) -> None:
     """
     from .recipe import DEFAULT_FITNESS, is_callable_spec, resolve_callable
 
-    spec = str(recipe.data.dataset)
-    if recipe.evaluation.fitness != DEFAULT_FITNESS or not is_callable_spec(spec):
+    if recipe.evaluation.fitness != DEFAULT_FITNESS or recipe.data is None:
         return  # a custom fitness never loads the data
+    spec = str(recipe.data.dataset)
+    if not is_callable_spec(spec):
+        return
     import inspect
 
     from .api.checks import _data_checks
