@@ -24,6 +24,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._devices import check_probabilities as _check_probabilities
+from ._devices import choose_strategy as _choose_strategy
+from ._devices import dtype_policy, resolve_jit_compile, with_loss_scale
 from ._reinit import _layer_variables, _reinit_plan, _reinitialize
 from .records import ABORTED, DIVERGED, FAILED, OK, Outcome
 
@@ -183,14 +186,22 @@ class Evaluator:
             recipe.data, recipe.base_dir, seed=recipe.experiment.seed, source=str(recipe.source)
         )
         self.strategy = _choose_strategy(tf)
-        self._build_model = lambda seed: build_model(
-            recipe.model,
-            self.data.input_shape,
-            self.data.num_classes,
-            recipe.base_dir,
-            seed=seed,
-            source=str(recipe.source),
-        )
+        self.precision = recipe.training.precision
+        self.jit_compile = resolve_jit_compile(recipe.training.jit_compile, tf, self.strategy)
+
+        def build(seed: int) -> Any:
+            # Under the recipe's dtype policy (a twin for reset too); the global one is restored.
+            with dtype_policy(self.precision):
+                return build_model(
+                    recipe.model,
+                    self.data.input_shape,
+                    self.data.num_classes,
+                    recipe.base_dir,
+                    seed=seed,
+                    source=str(recipe.source),
+                )
+
+        self._build_model = build
         budget_cfg = recipe.training.partial if budget == "partial" else recipe.training.full
         spe = self.data.steps_per_epoch
         if budget_cfg.steps is not None:
@@ -229,7 +240,8 @@ class Evaluator:
                 optimizer=self.optimizer,
                 loss=self.loss,
                 metrics=["accuracy"],
-                jit_compile=False,  # XLA was ~3x slower per step on CPU (DESIGN.md §4)
+                # "auto": XLA on one GPU only, it was ~3x slower per step on CPU (DESIGN.md §4)
+                jit_compile=self.jit_compile,
             )
         # Values to restore before every candidate: not zeros, the learning rate is among them.
         self._initial_optimizer_values = [v.numpy() for v in self.optimizer.variables]
@@ -261,13 +273,19 @@ class Evaluator:
         t = self.recipe.training
         if t.optimizer == "adam":
             # Adam: decoupled decay (AdamW), the usual meaning of weight decay for Adam.
-            return keras.optimizers.Adam(
+            inner = keras.optimizers.Adam(
                 learning_rate=t.learning_rate, weight_decay=t.weight_decay or None
             )
-        momentum = 0.0 if t.optimizer == "sgd" else t.momentum
-        return keras.optimizers.SGD(
-            learning_rate=t.learning_rate, momentum=momentum, nesterov=t.optimizer == "nesterov"
-        )
+        else:
+            momentum = 0.0 if t.optimizer == "sgd" else t.momentum
+            inner = keras.optimizers.SGD(
+                learning_rate=t.learning_rate,
+                momentum=momentum,
+                nesterov=t.optimizer == "nesterov",
+            )
+        # mixed_float16: dynamic loss scaling. Its scale is among `optimizer.variables`, so
+        # reset() gives every candidate the initial scale, not the last candidate's.
+        return with_loss_scale(inner, t.precision)
 
     def _add_weight_decay(self) -> None:
         """Coupled weight decay for SGD, as the literature's (PyTorch) recipes mean it.
@@ -447,42 +465,6 @@ class Evaluator:
 
 
 # ----------------------------------------------------------------------------------- helpers
-
-
-def _check_probabilities(model: Any, data: Any, recipe: Recipe) -> None:
-    """Refuse a model whose outputs are not probabilities (logits train silently and badly).
-
-    Every loss here, TaylorGLO's included, reads the model's output as class probabilities; a
-    model that ends without a softmax still trains and scores, at chance. One forward pass on a
-    validation batch tells, before any candidate is trained.
-    """
-    import numpy as np
-
-    from .errors import RecipeError
-
-    images, _ = next(iter(data.validation))
-    outputs = np.asarray(model(images[:16], training=False), dtype=np.float64)
-    sums = outputs.sum(axis=-1)
-    if np.all(outputs >= -1e-6) and np.allclose(sums, 1.0, atol=1e-3):
-        return
-    raise RecipeError(
-        recipe.source,
-        "model.name",
-        f"{recipe.model.name}'s outputs are not probabilities (on 16 validation images: rows "
-        f"sum to {sums.min():.3g}..{sums.max():.3g}, smallest value {outputs.min():.3g}); end "
-        "the model with a softmax, e.g. keras.layers.Dense(num_classes, activation='softmax')",
-    )
-
-
-def _choose_strategy(tf: Any) -> Any:
-    """MirroredStrategy over every visible GPU, or over logical CPUs when there are several."""
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in gpus])
-    cpus = tf.config.list_logical_devices("CPU")
-    if not gpus and len(cpus) > 1:
-        return tf.distribute.MirroredStrategy([d.name for d in cpus])
-    return tf.distribute.get_strategy()
 
 
 def _is_infrastructure_error(exc: BaseException) -> bool:

@@ -92,7 +92,8 @@ def taylorglo(
         from_logits: apply a softmax over the last axis to ``y_pred`` first.
 
     Returns:
-        The loss per sample, shape ``y_pred.shape[:-1]``.
+        The loss per sample, shape ``y_pred.shape[:-1]``; float32 for float16 or bfloat16
+        predictions (mixed precision), else ``y_pred``'s float dtype.
 
     Raises:
         ValueError: for an unknown convention or input name, or a missing progress.
@@ -109,6 +110,10 @@ def taylorglo(
     y_pred = ops.convert_to_tensor(y_pred)
     if not keras.backend.is_float_dtype(y_pred.dtype):
         y_pred = ops.cast(y_pred, keras.config.floatx())
+    if keras.backend.standardize_dtype(y_pred.dtype) in ("float16", "bfloat16"):
+        # Mixed precision: a polynomial with large θ overflows float16 (max 65504) and bfloat16
+        # keeps 3 significant digits; the loss always computes in float32.
+        y_pred = ops.cast(y_pred, "float32")
     dtype = y_pred.dtype
     if from_logits:
         y_pred = ops.softmax(y_pred, axis=-1)

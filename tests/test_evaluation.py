@@ -250,7 +250,8 @@ def test_mirrored_strategy_on_two_logical_cpus(data_dir):
         out2 = ev.evaluate({[0.5 * v for v in PAPER_MNIST]!r}, seed=1)
         print(json.dumps({{"strategy": type(ev.strategy).__name__,
                           "replicas": ev.strategy.num_replicas_in_sync,
-                          "status": [out.status, out2.status], "steps": out2.steps}}))
+                          "status": [out.status, out2.status], "steps": out2.steps,
+                          "jit_compile": ev.jit_compile}}))
         """
     )
     out = subprocess.run(
@@ -267,7 +268,62 @@ def test_mirrored_strategy_on_two_logical_cpus(data_dir):
         "replicas": 2,
         "status": ["ok", "ok"],
         "steps": 30,
+        "jit_compile": False,  # "auto" keeps XLA off under a strategy (and on CPU)
     }
+
+
+@pytest.mark.slow
+def test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta(data_dir, tmp_path):
+    """training.jit_compile = true: θ is a variable the XLA program reads, not a constant.
+
+    XLA's dump directory gets one module per compilation, so the compilations are counted; the
+    dump must be asked for before TensorFlow starts, hence a fresh process.
+    """
+    dump = tmp_path / "xla"
+    script = textwrap.dedent(
+        f"""
+        import json, pathlib
+        from keras_taylorglo.recipe import load_recipe
+        from keras_taylorglo.evaluation import Evaluator
+        def recipe(*more):
+            return load_recipe({str(DIGITS)!r}, [
+                {"data.data_dir=" + json.dumps(str(data_dir))!r}, "training.partial.steps=30",
+                "training.learning_rate=0.001", *more])
+        def compiled():
+            names = pathlib.Path({str(dump)!r}).glob("*.before_optimizations.txt")
+            return sorted(p.name for p in names if "one_step_on_data" in p.name)
+        ev = Evaluator(recipe("training.jit_compile=true"))
+        first = ev.evaluate({list(PAPER_MNIST)!r}, seed=0)
+        after_first = (ev.trace_count, compiled())
+        second = ev.evaluate({[0.5 * v for v in PAPER_MNIST]!r}, seed=1)
+        third = ev.evaluate({list(PAPER_MNIST)!r}, seed=0)
+        print(json.dumps({{
+            "jit": [ev.jit_compile, ev.model.jit_compile],
+            "auto_on_cpu": Evaluator(recipe()).jit_compile,
+            "status": [first.status, second.status, third.status],
+            "fitness": [first.fitness, second.fitness, third.fitness],
+            "first": after_first, "end": (ev.trace_count, compiled())}}))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "XLA_FLAGS": f"--xla_dump_to={dump}"},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["jit"] == [True, True]  # Keras did not fall back to no XLA
+    assert result["auto_on_cpu"] is False
+    assert result["status"] == ["ok", "ok", "ok"]
+    traces, modules = result["first"]
+    assert traces >= 1 and modules, "the train step was not XLA-compiled"
+    assert result["end"] == result["first"], "a new θ retraced or recompiled the train step"
+    # The new θ took effect (it is not a constant baked into the program), and the same
+    # (θ, seed) trains identically again.
+    fitness = result["fitness"]
+    assert fitness[1] != fitness[0] and fitness[2] == fitness[0]
 
 
 @pytest.mark.slow

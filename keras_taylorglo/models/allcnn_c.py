@@ -58,5 +58,5 @@ def allcnn_c(
     x = conv(x, width[-1], 1)
     x = layers.Conv2D(num_classes, 1, kernel_initializer=init.glorot())(x)
     x = layers.GlobalAveragePooling2D()(x)
-    outputs = layers.Softmax()(x)
+    outputs = layers.Softmax(dtype="float32")(x)  # float32 under a mixed policy too
     return keras.Model(inputs, outputs, name="allcnn_c")

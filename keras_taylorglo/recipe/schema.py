@@ -23,6 +23,10 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 INPUT_NAMES = ("label", "prediction", "progress")
 #: ``loss.convention`` values (see the loss documentation).
 CONVENTIONS = ("paper", "lossferatu")
+#: ``training.precision`` values: Keras mixed-precision policies (the loss stays float32).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+#: ``training.jit_compile`` values besides ``true`` / ``false``.
+JIT_COMPILE_AUTO = "auto"
 #: ``execution.executor`` values.
 EXECUTORS = ("local", "ray")
 #: The built-in fitness: validation accuracy at the end of the partial training.
@@ -198,6 +202,11 @@ class TrainingConfig:
         schedule: Learning-rate decay.
         partial: Budget of one fitness evaluation.
         full: Budget of a full training (analysis, baselines).
+        precision: One of :data:`PRECISIONS`: the model's Keras dtype policy. The loss and the
+            output softmax compute in float32 under every policy; ``mixed_float16`` trains
+            with Keras's ``LossScaleOptimizer``.
+        jit_compile: ``"auto"`` (XLA on a single GPU, not on CPU nor under a distribution
+            strategy), ``True`` or ``False``: whether the train step is XLA-compiled.
 
     Example:
         >>> TrainingConfig().partial
@@ -211,6 +220,8 @@ class TrainingConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     partial: Budget = field(default_factory=lambda: Budget(steps=300))
     full: Budget = field(default_factory=lambda: Budget(steps=3000))
+    precision: str = "float32"
+    jit_compile: str | bool = JIT_COMPILE_AUTO
 
 
 @dataclass(frozen=True)
@@ -312,7 +323,9 @@ class ExecutionConfig:
         executor: ``local`` (a pool of worker processes) or ``ray``.
         devices: ``"auto"`` (every visible GPU, else CPU), ``"cpu"``, or GPU indices.
         gpus_per_worker: GPUs per worker (> 1 trains under ``MirroredStrategy``).
-        workers: Number of workers; 0 = one per device group.
+        workers_per_gpu: Warm workers sharing each GPU (>= 1; only 1 with
+            ``gpus_per_worker > 1``); each gets about 1/N of the GPU's memory.
+        workers: Number of workers; 0 = one per device group (times ``workers_per_gpu``).
         ray_address: Ray cluster address (``"auto"``, ``"host:port"``); ``""`` starts a local Ray.
 
     Example:
@@ -323,6 +336,7 @@ class ExecutionConfig:
     executor: str = "local"
     devices: str | tuple[int, ...] = "auto"
     gpus_per_worker: int = 1
+    workers_per_gpu: int = 1
     workers: int = 0
     ray_address: str = ""
 

@@ -25,10 +25,12 @@ from .schema import (
     DEFAULT_FITNESS,
     EXECUTORS,
     INPUT_NAMES,
+    JIT_COMPILE_AUTO,
     LABEL_NOISE_KINDS,
     MAX_ORDER,
     MODEL_NAMES,
     OPTIMIZERS,
+    PRECISIONS,
     SECTIONS,
     AbortConfig,
     AugmentConfig,
@@ -234,6 +236,15 @@ def _training(t: dict[str, Any], c: _Checker) -> TrainingConfig:
     gamma = c.number(
         "training.schedule.gamma", _get(s, "gamma", ScheduleConfig().gamma), 0, 1, low_open=True
     )
+    precision = c.choice("training.precision", _get(t, "precision", d.precision), PRECISIONS)
+    jit_compile = _get(t, "jit_compile", d.jit_compile)
+    if not isinstance(jit_compile, bool) and jit_compile != JIT_COMPILE_AUTO:
+        raise c.error(
+            "training.jit_compile",
+            "unknown value",
+            jit_compile,
+            f'"{JIT_COMPILE_AUTO}" (XLA on a single GPU, not on CPU), true or false',
+        )
     return TrainingConfig(
         optimizer=optimizer,
         learning_rate=learning_rate,
@@ -242,6 +253,8 @@ def _training(t: dict[str, Any], c: _Checker) -> TrainingConfig:
         schedule=ScheduleConfig(decay_epochs=tuple(epochs), gamma=gamma),
         partial=_budget(_get(t, "partial", _MISSING), c, "training.partial", d.partial),
         full=_budget(_get(t, "full", _MISSING), c, "training.full", d.full),
+        precision=precision,
+        jit_compile=jit_compile,
     )
 
 
@@ -371,6 +384,17 @@ def _execution(t: dict[str, Any], c: _Checker) -> ExecutionConfig:
             gpus_per_worker,
             f"a divisor of {len(devices)} (the length of execution.devices)",
         )
+    workers_per_gpu = c.integer(
+        "execution.workers_per_gpu", _get(t, "workers_per_gpu", d.workers_per_gpu), minimum=1
+    )
+    if workers_per_gpu > 1 and gpus_per_worker > 1:
+        raise c.error(
+            "execution.workers_per_gpu",
+            f"workers cannot share GPUs when each worker has {gpus_per_worker} of them "
+            "(gpus_per_worker)",
+            workers_per_gpu,
+            "1 with gpus_per_worker > 1",
+        )
     workers = c.integer("execution.workers", _get(t, "workers", d.workers), minimum=0)
     ray_address = c.string(
         "execution.ray_address",
@@ -381,6 +405,7 @@ def _execution(t: dict[str, Any], c: _Checker) -> ExecutionConfig:
         executor=executor,
         devices=devices,
         gpus_per_worker=gpus_per_worker,
+        workers_per_gpu=workers_per_gpu,
         workers=workers,
         ray_address=ray_address,
     )

@@ -154,7 +154,11 @@ def detect_gpus() -> list[int]:
 
 
 def plan_workers(execution: Any, source: str = "<recipe>") -> list[tuple[str, dict[str, str], int]]:
-    """Decide the worker processes: one per device group, or ``workers`` CPU processes.
+    """Decide the worker processes: ``workers_per_gpu`` per device group, or CPU processes.
+
+    Workers sharing a GPU are spread over the GPUs first (w0 on GPU 0, w1 on GPU 1, …), so that
+    ``workers = N`` caps them evenly; each worker limits its own memory (see
+    :func:`~.worker.gpu_memory_plan`).
 
     Args:
         execution: The recipe's ``[execution]`` section.
@@ -164,7 +168,8 @@ def plan_workers(execution: Any, source: str = "<recipe>") -> list[tuple[str, di
         One ``(device label, environment, cpu threads)`` triple per worker.
 
     Raises:
-        TaylorGLOError: The devices cannot be split into groups of ``gpus_per_worker``.
+        TaylorGLOError: The devices cannot be split into groups of ``gpus_per_worker``, or
+            workers would share groups of several GPUs.
     """
     from ..errors import RecipeError
 
@@ -195,7 +200,16 @@ def plan_workers(execution: Any, source: str = "<recipe>") -> list[tuple[str, di
             per,
             f"a divisor of {len(gpus)}",
         )
-    groups = [gpus[i : i + per] for i in range(0, len(gpus), per)]
+    sharing = int(getattr(execution, "workers_per_gpu", 1))
+    if sharing > 1 and per > 1:
+        raise RecipeError(
+            source,
+            "execution.workers_per_gpu",
+            f"workers cannot share GPUs when each worker has {per} of them (gpus_per_worker)",
+            sharing,
+            "1 with gpus_per_worker > 1",
+        )
+    groups = [gpus[i : i + per] for i in range(0, len(gpus), per)] * sharing
     if execution.workers:
         groups = groups[: execution.workers]
     plan = []

@@ -155,10 +155,111 @@ def _die_with_parent() -> None:
     threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
 
 
-def _configure_threads(threads: int) -> Callable[[Any], None]:
-    """Limit TensorFlow's CPU threads so that several workers do not oversubscribe the cores."""
+#: Fraction of a shared GPU's memory that its workers' limits add up to: the rest is for what
+#: TensorFlow's allocator does not manage (each process's CUDA context, cuDNN/cuBLAS handles).
+SHARED_GPU_FRACTION = 0.9
+
+
+def gpu_memory_plan(workers_per_gpu: int, device_memory_mb: int | None) -> dict[str, Any]:
+    """How a worker claims GPU memory: grow on demand, or a fixed share of a shared GPU.
+
+    TensorFlow otherwise maps (nearly) the whole GPU at start, so a second worker on it gets
+    nothing. One worker per GPU grows as it needs; N workers on one GPU each get a hard limit of
+    about 1/N of it (:data:`SHARED_GPU_FRACTION` of the device, split evenly), so that one cannot
+    grow into the others' share. When the device's size is unknown, growth is the fallback.
+
+    Args:
+        workers_per_gpu: ``execution.workers_per_gpu`` (>= 1).
+        device_memory_mb: The GPU's total memory in MiB, or ``None`` when unknown.
+
+    Returns:
+        ``{"growth": True}`` or ``{"memory_limit_mb": M}`` (for
+        ``tf.config.set_logical_device_configuration``).
+
+    Raises:
+        ValueError: ``workers_per_gpu`` < 1.
+
+    Example:
+        >>> gpu_memory_plan(4, 143771)
+        {'memory_limit_mb': 32348}
+    """
+    if workers_per_gpu < 1:
+        raise ValueError(f"workers_per_gpu must be >= 1; got {workers_per_gpu}")
+    if workers_per_gpu == 1 or not device_memory_mb:
+        return {"growth": True}
+    return {"memory_limit_mb": int(device_memory_mb * SHARED_GPU_FRACTION / workers_per_gpu)}
+
+
+def apply_gpu_memory_plan(tf: Any, plan: dict[str, Any]) -> list[str]:
+    """Apply :func:`gpu_memory_plan`'s answer to every GPU this process sees (before TF starts).
+
+    Args:
+        tf: The ``tensorflow`` module, its devices not yet initialised.
+        plan: ``{"growth": True}`` or ``{"memory_limit_mb": M}``.
+
+    Returns:
+        What was done, one entry per GPU (``"GPU:0 growth"``, ``"GPU:0 limit 32348 MiB"``);
+        empty on a CPU worker.
+    """
+    done = []
+    for index, gpu in enumerate(tf.config.list_physical_devices("GPU")):
+        try:
+            if "memory_limit_mb" in plan:
+                limit = int(plan["memory_limit_mb"])
+                config = tf.config.LogicalDeviceConfiguration(memory_limit=limit)
+                tf.config.set_logical_device_configuration(gpu, [config])
+                done.append(f"GPU:{index} limit {limit} MiB")
+            else:
+                tf.config.experimental.set_memory_growth(gpu, True)
+                done.append(f"GPU:{index} growth")
+        except (RuntimeError, ValueError):  # already initialised: too late to change, keep going
+            pass
+    return done
+
+
+def visible_gpu_memory_mb() -> int | None:
+    """Total memory (MiB) of the first GPU this process may use, from ``nvidia-smi``.
+
+    Returns:
+        The size, or ``None`` when there is no GPU or ``nvidia-smi`` cannot tell.
+    """
+    import shutil
+    import subprocess
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    first = (visible or "0").split(",")[0].strip()
+    if not first or first.startswith("-") or shutil.which("nvidia-smi") is None:
+        return None
+    try:
+        out = subprocess.run(
+            [
+                "nvidia-smi",
+                "--query-gpu=memory.total",
+                "--format=csv,noheader,nounits",
+                "-i",
+                first,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout.split()
+        return int(float(out[0])) if out else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+
+def _configure_devices(threads: int, workers_per_gpu: int = 1) -> Callable[[Any], None]:
+    """Before TensorFlow initialises its devices: CPU threads and each GPU's memory claim.
+
+    Threads are limited so that several CPU workers do not oversubscribe the cores; GPU memory
+    follows :func:`gpu_memory_plan` (growth by default).
+    """
 
     def configure(tf: Any) -> None:
+        if tf.config.list_physical_devices("GPU"):
+            memory = visible_gpu_memory_mb() if workers_per_gpu > 1 else None
+            apply_gpu_memory_plan(tf, gpu_memory_plan(workers_per_gpu, memory))
         if threads <= 0:
             return
         try:
@@ -191,8 +292,10 @@ def build_evaluator(spec: WorkerSpec) -> Any:
     if recipe.evaluation.fitness == "validation_accuracy":
         from .._quiet import import_tensorflow
 
-        # Threads must be set before TensorFlow initialises its devices.
-        import_tensorflow(configure=_configure_threads(spec.threads))
+        # Threads and GPU memory must be set before TensorFlow initialises its devices.
+        import_tensorflow(
+            configure=_configure_devices(spec.threads, recipe.execution.workers_per_gpu)
+        )
         import keras
 
         # Keras prints some events (TerminateOnNaN's "Invalid loss") to stdout; in a worker
