@@ -25,6 +25,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "startup_tensorflow_fraction": ("report", 0.0),
     "monitor_first_paint_s": ("<", 1.5),
     "monitor_refresh_s": ("<", 0.5),
+    "journal_writes_per_s": ("report", 0.0),
+    "monitor_read_p99_ms": ("report", 0.0),
+    "status_json_p99_s": ("report", 0.0),
 }
 
 
@@ -53,14 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repeats (under 3 minutes)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--only", help="comma-separated subset: loss,warm,pool,workers,monitor")
+    parser.add_argument(
+        "--only", help="comma-separated subset: loss,warm,startup,pool,workers,monitor,load"
+    )
     args = parser.parse_args(argv)
     from bench import measure
 
     only = (
         set(args.only.split(","))
         if args.only
-        else {"loss", "warm", "startup", "pool", "workers", "monitor"}
+        else {"loss", "warm", "startup", "pool", "workers", "monitor", "load"}
     )
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick}
     t0 = time.perf_counter()
@@ -72,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             ("pool", lambda: measure.pool_utilization(args.quick)),
             ("workers", lambda: measure.two_worker_speedup(args.quick, data_dir)),
             ("monitor", lambda: measure.monitor_timings(args.quick)),
+            ("load", lambda: measure.journal_load(args.quick)),
         ]
         for name, step in steps:
             if name in only:

@@ -429,3 +429,117 @@ def monitor_timings(quick: bool) -> dict[str, Any]:
         "monitor_paint_s": paint_s,
         "monitor_refresh_s": statistics.median(r[1] for r in results),
     }
+
+
+# ------------------------------------------------------------------- 7. journal under load
+
+_READER_SCRIPT = """
+import json, sys, time
+from pathlib import Path
+from tui.data import RunReader
+run_dir, stop = Path(sys.argv[1]), Path(sys.argv[2])
+while not (run_dir / "experiment.sqlite").exists():
+    time.sleep(0.01)
+reader, times, errors = RunReader(run_dir), [], []
+while not stop.exists():
+    t0 = time.perf_counter()
+    try:
+        reader.read()
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+    times.append(time.perf_counter() - t0)
+print(json.dumps({"times": times, "errors": errors}))
+"""
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def journal_load(quick: bool) -> dict[str, Any]:
+    """Store transactions per second of a search at full speed, and its readers' latency.
+
+    The search (in this process, so its writes can be counted: every write is one transaction
+    through ``StoreBase._write``) runs 8 workers on an instant custom fitness; beside it the
+    monitor's reader loops in another process and ``status --json`` runs in a loop (each a fresh
+    process, its latency including the interpreter's start).
+    """
+    import contextlib
+    import threading
+
+    from keras_taylorglo.recipe import parse_recipe
+    from keras_taylorglo.search.engine import start_search
+    from keras_taylorglo.store.base import StoreBase
+
+    generations = 10 if quick else 30
+    writes = [0]
+    original = StoreBase._write
+
+    @contextlib.contextmanager
+    def counted(self: Any) -> Any:
+        with original(self) as conn:
+            yield conn
+        writes[0] += 1
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(FITNESS_FNS, Path(tmp) / "fitness_fns.py")
+        text = (
+            "[experiment]\nname = 'load'\n[evolution]\npopulation = 16\n"
+            f"generations = {generations}\n[evaluation]\nfitness = 'fitness_fns:sphere'\n"
+            "[execution]\ndevices = 'cpu'\nworkers = 8\n"
+        )
+        recipe = parse_recipe(text, source=f"{tmp}/load.toml", base_dir=Path(tmp))
+        run_dir, stop = Path(tmp) / "run", Path(tmp) / "stop"
+        reader = subprocess.Popen(
+            [sys.executable, "-c", _READER_SCRIPT, str(run_dir), str(stop)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        status_times: list[float] = []
+        status_errors: list[str] = []
+        done = threading.Event()
+
+        def status_loop() -> None:
+            while not done.is_set():
+                if not (run_dir / "experiment.sqlite").exists():
+                    time.sleep(0.01)
+                    continue
+                t0 = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, "-m", "keras_taylorglo", "status", "--json", str(run_dir)],
+                    capture_output=True,
+                    text=True,
+                    cwd=ROOT,
+                )
+                status_times.append(time.perf_counter() - t0)
+                if out.returncode != 0:
+                    status_errors.append(out.stderr.strip())
+
+        thread = threading.Thread(target=status_loop, daemon=True)
+        StoreBase._write = counted  # type: ignore[method-assign]
+        try:
+            thread.start()
+            t0 = time.perf_counter()
+            start_search(recipe, run_dir)
+            seconds = time.perf_counter() - t0
+        finally:
+            StoreBase._write = original  # type: ignore[method-assign]
+            done.set()
+            stop.touch()
+        thread.join(60)
+        result = json.loads(reader.communicate(timeout=60)[0])
+    errors = result["errors"] + status_errors
+    if errors:
+        raise RuntimeError(f"a reader failed under load: {errors[0]}")
+    times = result["times"]
+    return {
+        "journal_writes_per_s": writes[0] / seconds,
+        "journal_attempts_per_s": 16 * generations / seconds,
+        "monitor_read_p50_ms": _percentile(times, 0.5) * 1e3,
+        "monitor_read_p99_ms": _percentile(times, 0.99) * 1e3,
+        "status_json_p50_s": _percentile(status_times, 0.5),
+        "status_json_p99_s": _percentile(status_times, 0.99),
+        "load_reader_reads": float(len(times) + len(status_times)),
+    }
