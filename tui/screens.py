@@ -52,10 +52,11 @@ class Refreshed(Message):
 
 
 class _PollingScreen(Screen):
-    """A screen that reads something in a worker thread every ``interval`` seconds."""
+    """A screen that reads its run through ``reader`` in a worker thread every ``interval`` s."""
 
-    def __init__(self, interval: float = REFRESH_SECONDS, **kwargs) -> None:
+    def __init__(self, reader: RunReader, interval: float = REFRESH_SECONDS, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.reader = reader
         self.interval = interval
         self.reads = 0
         self.problem = ""
@@ -121,8 +122,7 @@ class MonitorScreen(_PollingScreen):
     def __init__(
         self, reader: RunReader, interval: float = REFRESH_SECONDS, can_go_back: bool = False
     ) -> None:
-        super().__init__(interval=interval)
-        self.reader = reader
+        super().__init__(reader, interval)
         self.can_go_back = can_go_back
         self.snapshot: MonitorSnapshot | None = None
 
@@ -233,8 +233,7 @@ class CandidatesScreen(_PollingScreen):
     ]
 
     def __init__(self, reader: RunReader, generation: int, interval: float = REFRESH_SECONDS):
-        super().__init__(interval=interval)
-        self.reader = reader
+        super().__init__(reader, interval)
         self.generation = generation
         self.detail: GenerationDetail | None = None
 
