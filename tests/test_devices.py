@@ -8,8 +8,11 @@ be observed, a stand-in for ``tf.config`` records them (a real GPU is impossible
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -217,3 +220,57 @@ def test_auto_is_xla_on_one_gpu_only():
     assert resolve_jit_compile("auto", WithGpu, default) is True
     assert resolve_jit_compile("auto", WithGpu, SimpleNamespace(num_replicas_in_sync=2)) is False
     assert resolve_jit_compile(True, WithGpu, SimpleNamespace(num_replicas_in_sync=2)) is True
+
+
+# ------------------------------------------------------------------------ the device check
+
+
+@pytest.mark.slow
+def test_device_check_runs_on_jax_without_tensorflow():
+    """bench/device_check.py, for the GPU machine with JAX and no TensorFlow, in its CPU mode.
+
+    jax[cpu] is in the dev extra, so this always runs here (never skipped).
+    """
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    command = ["-m", "bench.device_check", "--quick", "--steps", "2"]
+    proc = subprocess.run(
+        [sys.executable, *command, "--precisions", "mixed_bfloat16"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1  # one JSON line, the progress went to stderr
+    result = json.loads(lines[0])
+    assert result["backend"] == "jax" and result["devices"] == ["cpu:0"]
+    assert result["tensorflow_imported"] is False
+    assert set(result["models"]) == {"basic_cnn/mixed_bfloat16", "wrn_16_8/mixed_bfloat16"}
+    for row in result["models"].values():
+        for loss in ("crossentropy", "taylorglo"):
+            assert row[loss]["step_ms"] > 0 and row[loss]["compile_s"] > 0
+        assert row["ratio"] == pytest.approx(
+            row["taylorglo"]["step_ms"] / row["crossentropy"]["step_ms"], abs=1e-3
+        )
+    # What the README documents for JAX: a jit-compiled step keeps the θ it was traced with.
+    assert result["theta"] == {
+        "jit_after_set_theta": "old",
+        "jit_after_force": "new",
+        "eager_after_set_theta": "new",
+        "as_documented": True,
+    }
+    # The TensorFlow backend is refused in one line.
+    wrong = subprocess.run(
+        [sys.executable, *command],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "tensorflow"},
+        timeout=120,
+    )
+    assert wrong.returncode == 2
+    assert wrong.stderr.strip().splitlines()[-1] == (
+        "error: needs KERAS_BACKEND=jax (got tensorflow)"
+    )
