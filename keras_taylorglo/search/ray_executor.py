@@ -1,22 +1,17 @@
-"""Run a search's attempts on a Ray cluster: one warm worker actor per GPU group.
+"""Run a search's attempts on a Ray cluster: warm worker actors, one per device group.
 
 :class:`RayExecutor` is the Ray twin of :class:`~.executors.LocalPool`: the engine drives it
-through the same surface (``start``, ``idle_workers``, ``submit``, ``poll``, ``shutdown``,
-``workers``, ``kill_worker``) and receives the same events, so the fitness rules, the store and
-exact resume are unchanged. Only where attempts run differs.
+through the same surface and receives the same events, so the fitness rules, the store and exact
+resume are unchanged. Only where attempts run differs.
 
 - Each worker is a Ray *actor* that builds one evaluator (data, model, compiled step) and keeps it
-  warm across candidates. Plain Ray tasks with ``num_gpus > 0`` start a new process per call,
-  which is exactly the cold start a search must avoid.
-- GPU clusters: one actor per ``execution.gpus_per_worker`` GPUs of the whole cluster (Ray picks
-  the GPUs and sets ``CUDA_VISIBLE_DEVICES`` for each actor). CPU-only clusters (or
-  ``execution.devices = "cpu"``): ``execution.workers`` actors, by default half the cluster's CPUs
-  (at most 4), each with its thread counts capped so that they do not oversubscribe the cores.
+  warm across candidates (plain Ray tasks with ``num_gpus > 0`` start a new process per call).
+- Where the actors go is :func:`plan_actors`, from the cluster's resources.
 - An actor that dies (killed, out of memory, its node lost) is an infrastructure failure: its
   attempt is reported lost (the engine re-runs it on another actor) and a new actor is started.
   An attempt that runs past ``evaluation.timeout`` has its actor killed and is treated the same.
-- The driver owns the store; actors only compute. Actors are owned by the driver, so Ray stops
-  them when the driver exits.
+- The driver owns the store; actors only compute, and Ray stops them when the driver exits.
+  Losing the head node (its GCS) is :class:`ClusterLostError`: the run is left resumable.
 
 Ray is an optional dependency (``pip install 'keras-taylorglo[ray]'``); this module imports it
 only when an executor is built.
@@ -24,7 +19,9 @@ only when an executor is built.
 
 from __future__ import annotations
 
+import math
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +42,16 @@ from .worker import WorkerSpec, build_evaluator, data_facts
 # Idle actors are pinged this often (seconds) so that one that died while idle (its node was lost,
 # the OOM killer chose it) is replaced before an attempt is sent to it.
 PING_INTERVAL = 5.0
+# The driver checks this often (seconds) that the head node's GCS still accepts connections, and
+# gives the cluster up once it has refused them for HEAD_LOST_AFTER seconds: well before Ray's
+# own limit (``gcs_rpc_server_reconnect_timeout_s``, 60 s), where Ray ends the driver process
+# with a C++ message instead of leaving a resumable run behind.
+HEAD_CHECK_INTERVAL = 1.0
+HEAD_LOST_AFTER = 10.0
+
+
+class ClusterLostError(TaylorGLOError):
+    """The driver lost the Ray cluster's head node; the run is left interrupted and resumable."""
 
 
 # ----------------------------------------------------------------------------- the actor
@@ -53,9 +60,8 @@ PING_INTERVAL = 5.0
 class RayWorker:
     """The body of one worker actor (wrapped with ``ray.remote`` by :class:`RayExecutor`).
 
-    Building the evaluator happens in :meth:`start`, not in ``__init__``, so that a recipe or
-    data problem comes back as a value (``("fatal", message)``) instead of an actor that failed
-    to construct, which Ray would report as a generic death.
+    The evaluator is built in :meth:`start`, not ``__init__``: a recipe or data problem then comes
+    back as ``("fatal", message)``, not as an actor that Ray reports as a generic death.
 
     Args:
         spec: What to build; ``spec.env`` is applied before TensorFlow is imported.
@@ -66,39 +72,22 @@ class RayWorker:
         self.evaluator: Any = None
 
     def start(self) -> tuple[str, Any]:
-        """Build the evaluator.
-
-        Returns:
-            ``("ready", {"pid", "device"})`` or ``("fatal", one-line message)``.
-        """
+        """Build the evaluator: ``("ready", {"pid", "device", "data"})`` or ``("fatal", line)``."""
         os.environ.update(self.spec.env)
         try:
             self.evaluator = build_evaluator(self.spec)
         except TaylorGLOError as exc:
             return ("fatal", str(exc))
         except Exception as exc:  # the worker cannot start: say why in one line
-            return (
-                "fatal",
-                f"worker {self.spec.worker_id} could not start: {type(exc).__name__}: {exc}",
-            )
-        return (
-            "ready",
-            {
-                "pid": os.getpid(),
-                "device": _describe_device(self.spec.device),
-                "data": data_facts(self.evaluator),
-            },
-        )
+            why = f"{type(exc).__name__}: {exc}"
+            return ("fatal", f"worker {self.spec.worker_id} could not start: {why}")
+        device = _describe_device(self.spec.device)
+        return ("ready", {"pid": os.getpid(), "device": device, "data": data_facts(self.evaluator)})
 
     def evaluate(
         self, theta: list[float], seed: int, options: dict[str, Any] | None = None
     ) -> tuple[Any, ...]:
-        """Score one attempt with the warm evaluator.
-
-        Args:
-            theta: The candidate's parameters.
-            seed: The attempt's seed.
-            options: More ``evaluate`` keywords (an analysis task's ``loss`` and ``select``).
+        """Score one attempt (θ, seed, an analysis task's ``loss``/``select``) warm.
 
         Returns:
             ``("result", outcome_dict, received, finished)`` (wall-clock times, as
@@ -113,11 +102,7 @@ class RayWorker:
         return ("result", outcome.to_dict(), received, time.time())
 
     def ping(self) -> int:
-        """Answer a liveness check.
-
-        Returns:
-            The actor's process id.
-        """
+        """Answer a liveness check with the actor's process id."""
         return os.getpid()
 
 
@@ -129,10 +114,8 @@ def _describe_device(planned: str) -> str:
         node = ray.util.get_node_ip_address()
     except Exception:  # only a label: never fail a worker over it
         node = "?"
-    if planned == "cpu":
-        return f"cpu@{node}"
-    ids = ",".join(str(i) for i in ray.get_gpu_ids())
-    return f"gpu:{ids}@{node}"
+    ids = ",".join(map(str, ray.get_gpu_ids()))
+    return f"cpu@{node}" if planned == "cpu" else f"gpu:{ids}@{node}"
 
 
 # -------------------------------------------------------------------------------- driver side
@@ -153,6 +136,7 @@ class _ActorSlot:
     incarnation: int = 0
     last_ping: float = 0.0
     kill_requested: bool = False
+    respawn: bool = False  # a replacement is due once the head answers again
     refs: set[Any] = field(default_factory=set)
 
 
@@ -165,7 +149,7 @@ class RayExecutor(SlotExecutor):
         base_dir: The recipe's directory: relative paths and ``module:function`` fitness names
             resolve against it, on every node (made absolute here).
         execution: The recipe's ``[execution]`` section (``ray_address``, ``devices``,
-            ``gpus_per_worker``, ``workers``).
+            ``gpus_per_worker``, ``workers_per_gpu``, ``workers``).
         timeout: Seconds one attempt may take before its actor is killed (0 = no limit).
         env: Extra environment variables for the actors, set before the evaluator is built
             (an actor's environment is the cluster's, not the driver's).
@@ -175,12 +159,6 @@ class RayExecutor(SlotExecutor):
 
     Raises:
         TaylorGLOError: Ray is not installed (one line saying how to install it).
-
-    Example:
-        >>> ex = RayExecutor(text, "recipes/digits.toml", "recipes", recipe.execution)
-        >>> ex.start()
-        >>> events = ex.poll(1.0)  # WorkerUp events as the actors become ready
-        >>> ex.submit(task, ex.idle_workers()[0])
     """
 
     def __init__(
@@ -206,35 +184,25 @@ class RayExecutor(SlotExecutor):
         self.purpose = purpose
         self._slots: dict[str, _ActorSlot] = {}
         self._refs: dict[Any, tuple[str, str, int]] = {}
-        self._pending: list[Any] = []
         self._owns_ray = False
         self._actor_class: Any = None
+        self._gcs = ""  # host:port of the head's GCS, probed by _check_head
+        self._head_checked = 0.0
+        self._head_down_since: float | None = None
 
     @classmethod
     def from_recipe(cls, recipe: Any, **kwargs: Any) -> RayExecutor:
         """Build the executor a recipe asks for (its ``[execution]`` and ``evaluation.timeout``).
 
         Args:
-            recipe: A validated :class:`~keras_taylorglo.recipe.Recipe`; the actors build their
-                evaluators from its resolved TOML.
+            recipe: A validated recipe; the actors build their evaluators from its resolved TOML.
             **kwargs: ``env``, ``num_cpus`` and ``purpose``, as for the constructor.
 
         Returns:
             The executor, not yet started.
-
-        Example:
-            >>> executor = RayExecutor.from_recipe(load_recipe("recipes/digits.toml"))
         """
-        return cls(
-            recipe.to_toml(),
-            recipe.source,
-            str(recipe.base_dir),
-            recipe.execution,
-            recipe.evaluation.timeout,
-            **kwargs,
-        )
-
-    # ------------------------------------------------------------------------------ public
+        ex, timeout = recipe.execution, recipe.evaluation.timeout
+        return cls(recipe.to_toml(), recipe.source, str(recipe.base_dir), ex, timeout, **kwargs)
 
     @property
     def size(self) -> int:
@@ -245,35 +213,26 @@ class RayExecutor(SlotExecutor):
     def workers(self) -> dict[str, dict[str, Any]]:
         """A description of each worker: device, pid, ready, current task."""
         return {
-            wid: {
-                "device": slot.device or slot.spec.device,
-                "pid": slot.pid,
-                "ready": slot.ready,
-                "task": slot.task,
-            }
-            for wid, slot in self._slots.items()
+            wid: dict(device=s.device or s.spec.device, pid=s.pid, ready=s.ready, task=s.task)
+            for wid, s in self._slots.items()
         }
 
     def start(self) -> None:
         """Connect to (or start) Ray, plan the actors from the cluster's resources, start them.
 
         Raises:
-            TaylorGLOError: The cluster at ``execution.ray_address`` cannot be reached.
+            TaylorGLOError: The cluster at ``execution.ray_address`` cannot be reached, or has
+                too few GPUs for one worker.
         """
         self._connect()
         self._actor_class = self._ray.remote(RayWorker)
-        for i, (device, env, threads, num_gpus, num_cpus) in enumerate(self._plan()):
+        plan = plan_actors(self.execution, self._ray.cluster_resources())
+        for i, (device, env, threads, num_gpus, num_cpus) in enumerate(plan):
             worker_id = f"r{i}"
             spec = WorkerSpec(
-                worker_id=worker_id,
-                recipe_text=self.recipe_text,
-                recipe_source=self.recipe_source,
-                base_dir=self.base_dir,
-                device=device,
-                env={**env, **self.env},
-                threads=threads,
-                purpose=self.purpose,
-            )
+                worker_id, self.recipe_text, self.recipe_source, self.base_dir, device,
+                env={**env, **self.env}, threads=threads, purpose=self.purpose,
+            )  # fmt: skip
             self._slots[worker_id] = _ActorSlot(spec=spec, num_gpus=num_gpus, num_cpus=num_cpus)
         for worker_id in self._slots:
             self._spawn(worker_id)
@@ -290,9 +249,7 @@ class RayExecutor(SlotExecutor):
         self._track(ref, worker_id, "eval")
 
     def kill_worker(self, worker_id: str) -> None:
-        """Kill one worker actor (tests); :meth:`poll` then reports it and starts a new one.
-
-        Safe to call from another thread than the one polling.
+        """Kill one worker actor (tests; any thread): :meth:`poll` reports it, starts a new one.
 
         Args:
             worker_id: The worker to kill.
@@ -310,10 +267,14 @@ class RayExecutor(SlotExecutor):
 
         Returns:
             The events that happened, possibly none.
+
+        Raises:
+            ClusterLostError: The head node's GCS has refused connections for
+                :data:`HEAD_LOST_AFTER` seconds.
         """
         ray = self._ray
-        events, self._pending = self._pending, []
-        events.extend(self._check_timeouts())
+        self._check_head()
+        events = self._check_timeouts()
         self._ping_idle()
         if not self._refs:
             if not events:
@@ -331,16 +292,14 @@ class RayExecutor(SlotExecutor):
         return events
 
     def shutdown(self, kill: bool = False) -> None:
-        """Stop every worker actor (and the Ray this executor started, if it did).
-
-        Actors hold no state worth saving (the driver owns the store), so they are killed in
-        both cases.
+        """Kill every worker actor (they hold nothing to save) and a Ray this executor started.
 
         Args:
             kill: Accepted for the executor interface; actors are always killed at once.
         """
+        head_up = self._head_reachable()
         for slot in self._slots.values():
-            if slot.actor is not None:
+            if slot.actor is not None and head_up:
                 try:
                     self._ray.kill(slot.actor, no_restart=True)
                 except Exception:  # already gone, or Ray itself is going down
@@ -352,60 +311,53 @@ class RayExecutor(SlotExecutor):
             self._ray.shutdown()
             self._owns_ray = False
 
-    # ----------------------------------------------------------------------------- private
-
     def _connect(self) -> None:
         ray = self._ray
-        if ray.is_initialized():
-            return  # e.g. tests, or a notebook that already called ray.init
         address = self.execution.ray_address
-        if not address:
-            ray.init(
-                num_cpus=self.num_cpus or os.cpu_count() or 1,
-                include_dashboard=False,
-            )
+        if not ray.is_initialized():  # else e.g. tests, or a notebook that called ray.init
+            try:
+                if address:
+                    ray.init(address=address)
+                else:
+                    ray.init(num_cpus=self.num_cpus or os.cpu_count() or 1, include_dashboard=False)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                if not address:
+                    raise
+                first = next(iter(str(exc).strip().splitlines()), "") or type(exc).__name__
+                raise TaylorGLOError(
+                    f"execution.ray_address = {address!r}: cannot connect to a Ray cluster "
+                    f'({first}); start one with `ray start --head` or set ray_address = "" to '
+                    "start a local Ray"
+                ) from None
             self._owns_ray = True
-            return
-        try:
-            ray.init(address=address)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise TaylorGLOError(
-                f"execution.ray_address = {address!r}: cannot connect to a Ray cluster "
-                f'({first}); start one with `ray start --head` or set ray_address = "" to '
-                "start a local Ray"
-            ) from None
-        self._owns_ray = True
+        self._gcs = ray.get_runtime_context().gcs_address
 
-    def _plan(self) -> list[tuple[str, dict[str, str], int, float, float]]:
-        """One ``(device, env, threads, num_gpus, num_cpus)`` per actor, from the cluster."""
-        ex = self.execution
-        resources = self._ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0)) if ex.devices != "cpu" else 0
-        per = ex.gpus_per_worker
-        if 0 < gpus < per:
-            raise TaylorGLOError(
-                f"execution.gpus_per_worker = {per}: the Ray cluster has only {gpus} GPU(s); "
-                f'use a value from 1 to {gpus}, or devices = "cpu"'
-            )
-        if gpus >= per:
-            count = gpus // per
-            if ex.workers:
-                count = min(count, ex.workers)
-            return [("gpu", {}, 0, float(per), 1.0) for _ in range(count)]
-        cpus = max(1, int(resources.get("CPU", 1)))
-        count = ex.workers or max(1, min(4, cpus // 2))
-        threads = max(1, cpus // count)
-        env = {
-            "CUDA_VISIBLE_DEVICES": "-1",
-            "OMP_NUM_THREADS": str(threads),
-            "TF_NUM_INTRAOP_THREADS": str(threads),
-            "TF_NUM_INTEROP_THREADS": "1",
-        }
-        # One CPU each reserves a core per actor; more actors than CPUs share them (fractions),
-        # so that every actor can be placed and none waits forever for resources.
-        num_cpus = min(1.0, cpus / count)
-        return [("cpu", dict(env), threads, 0.0, num_cpus) for _ in range(count)]
+    def _check_head(self) -> None:
+        # Ray only notices at its 60 s limit and then ends the process; a refused TCP connection
+        # to the GCS port says at once that the head is gone (or restarting: hence the grace).
+        now = time.monotonic()
+        if not self._gcs or now - self._head_checked < HEAD_CHECK_INTERVAL:
+            return
+        if self._head_reachable():
+            for worker_id in [w for w, slot in self._slots.items() if slot.respawn]:
+                self._spawn(worker_id)
+            return
+        if now - (self._head_down_since or now) < HEAD_LOST_AFTER:
+            return
+        address = self.execution.ray_address or self._gcs
+        raise ClusterLostError(
+            f"execution.ray_address = {address!r}: lost the Ray cluster's head node (its GCS at "
+            f"{self._gcs} refused connections for {HEAD_LOST_AFTER:g} s); the run is "
+            "interrupted: once the cluster is back, `keras-taylorglo resume` the run directory "
+            "(with --set execution.ray_address=HOST:PORT if the head moved)"
+        )
+
+    def _head_reachable(self) -> bool:
+        # Probed before the Ray calls that block while the GCS is down (ray.kill, a new actor).
+        up = not self._gcs or _accepts_connections(self._gcs)
+        self._head_checked = now = time.monotonic()
+        self._head_down_since = None if up else (self._head_down_since or now)
+        return up
 
     def _spawn(self, worker_id: str) -> None:
         slot = self._slots[worker_id]
@@ -417,7 +369,7 @@ class RayExecutor(SlotExecutor):
             max_task_retries=0,  # a lost attempt is the engine's to re-run, not Ray's
         ).remote(slot.spec)
         slot.ready, slot.task, slot.pid, slot.device = False, None, 0, ""
-        slot.kill_requested = False
+        slot.kill_requested = slot.respawn = False
         slot.last_ping = time.monotonic()
         self._track(slot.actor.start.remote(), worker_id, "start")
 
@@ -453,7 +405,8 @@ class RayExecutor(SlotExecutor):
 
     def _handle_death(self, worker_id: str, reason: str) -> list[Any]:
         slot = self._slots[worker_id]
-        if slot.actor is not None:
+        head_up = self._head_reachable()
+        if slot.actor is not None and head_up:
             try:
                 self._ray.kill(slot.actor, no_restart=True)
             except Exception:  # already dead
@@ -463,7 +416,8 @@ class RayExecutor(SlotExecutor):
         slot.refs.clear()
         slot.actor = None
         events, replace = death_events(worker_id, slot, reason)
-        if replace:
+        slot.respawn = replace and not head_up
+        if replace and head_up:
             self._spawn(worker_id)
         return events
 
@@ -487,38 +441,94 @@ class RayExecutor(SlotExecutor):
                 self._track(slot.actor.ping.remote(), worker_id, "ping")
 
     def _wait_budget(self, timeout: float) -> float:
-        if not self.timeout:
+        busy = [s.task_started for s in self._slots.values() if s.task is not None]
+        if not self.timeout or not busy:
             return timeout
-        remaining = [
-            self.timeout - (time.monotonic() - s.task_started)
-            for s in self._slots.values()
-            if s.task is not None
-        ]
-        return max(0.0, min([timeout, *remaining]))
+        return max(0.0, min(timeout, self.timeout - (time.monotonic() - min(busy))))
+
+
+def plan_actors(
+    execution: Any, resources: dict[str, float]
+) -> list[tuple[str, dict[str, str], int, float, float]]:
+    """Decide the worker actors from the cluster's resources (Ray places them on the nodes).
+
+    With GPUs: one actor per ``gpus_per_worker`` GPUs of the whole cluster, or with
+    ``workers_per_gpu = N`` N actors per GPU asking for ``1/N`` of one (Ray's fractional GPUs: N
+    go on every GPU, and each worker limits its memory to its share, see
+    :func:`~.worker.gpu_memory_plan`). Without (or ``devices = "cpu"``): by default half the
+    cluster's CPUs (at most 4), threads capped so as not to oversubscribe the cores. ``workers``
+    caps the count.
+
+    Args:
+        execution: The recipe's ``[execution]`` section.
+        resources: The cluster's resources, as ``ray.cluster_resources()`` gives them.
+
+    Returns:
+        One ``(device, env, threads, num_gpus, num_cpus)`` per actor.
+
+    Raises:
+        TaylorGLOError: The cluster has fewer GPUs than one worker needs.
+
+    Example:
+        >>> ex = ExecutionConfig(executor="ray", workers_per_gpu=2)
+        >>> [a[3] for a in plan_actors(ex, {"CPU": 8.0, "GPU": 2.0})]
+        [0.5, 0.5, 0.5, 0.5]
+    """
+    gpus = int(resources.get("GPU", 0)) if execution.devices != "cpu" else 0
+    cpus = max(1, int(resources.get("CPU", 1)))
+    per = execution.gpus_per_worker
+    # Workers share single GPUs only (the recipe's validation refuses sharing groups of several).
+    sharing = int(getattr(execution, "workers_per_gpu", 1)) if per == 1 else 1
+    if 0 < gpus < per:
+        raise TaylorGLOError(
+            f"execution.gpus_per_worker = {per}: the Ray cluster has only {gpus} GPU(s); "
+            f'use a value from 1 to {gpus}, or devices = "cpu"'
+        )
+    if gpus >= per:
+        count = (gpus // per) * sharing
+        if execution.workers:
+            count = min(count, execution.workers)
+        # 1/N, rounded down to Ray's resource precision (1e-4) so that N of them fit in one GPU.
+        num_gpus = float(per) if sharing == 1 else math.floor(1e4 / sharing) / 1e4
+        return [("gpu", {}, 0, num_gpus, min(1.0, cpus / count)) for _ in range(count)]
+    count = execution.workers or max(1, min(4, cpus // 2))
+    threads = max(1, cpus // count)
+    env = {"CUDA_VISIBLE_DEVICES": "-1", "OMP_NUM_THREADS": str(threads)}
+    env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
+    # One CPU each reserves a core per actor; more actors than CPUs share them (fractions), so
+    # that every actor can be placed and none waits forever for resources.
+    return [("cpu", dict(env), threads, 0.0, min(1.0, cpus / count)) for _ in range(count)]
+
+
+def _accepts_connections(address: str, timeout: float = 2.0) -> bool:
+    """Whether ``host:port`` (``[v6]:port`` too) accepts a TCP connection within ``timeout`` s."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def describe_ray_error(exc: BaseException) -> str:
     """Say in one line why a Ray call failed (Ray's own messages run to many lines).
 
     Args:
-        exc: A ``ray.exceptions.RayError``.
+        exc: A ``ray.exceptions.RayError``, e.g. one that becomes
+            ``"worker actor died: it was killed by `ray.kill`"``.
 
     Returns:
-        For example ``"worker actor died: it was killed by `ray.kill`"``.
+        The line.
 
     Example:
         >>> describe_ray_error(RuntimeError("boom"))
         'RuntimeError: boom'
     """
-    text = str(exc)
-    name = type(exc).__name__
+    lines, name = [ln.strip() for ln in str(exc).splitlines() if ln.strip()], type(exc).__name__
     if "Actor" in name or "Worker" in name or "OutOfMemory" in name:
-        for line in text.splitlines():
-            line = line.strip()
-            if line.startswith("The actor is dead because "):
-                why = line[len("The actor is dead because ") :].split(". ")[0].rstrip(".")
-                return f"worker actor died: {why}"[:300]
+        for line in lines:
+            if line.startswith(dead := "The actor is dead because "):
+                return f"worker actor died: {line[len(dead) :].split('. ')[0].rstrip('.')}"[:300]
         if "OutOfMemory" in name:
             return "worker actor killed: out of memory"
-    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    return f"{name}: {first}"[:300] if first else name
+    return f"{name}: {lines[0]}"[:300] if lines else name

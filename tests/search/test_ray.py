@@ -418,3 +418,53 @@ def test_small_digits_search_on_ray(tmp_path):
     out = cli("search", recipe_path, "--out", str(tmp_path / "local"), *sets)
     assert out.returncode == 0, out.stderr
     assert store_status(tmp_path / "local")["best"] == s["best"]
+
+
+# ------------------------------------------------------------------------ the actors' plan
+# Through plan_actors with a cluster's resources as ray.cluster_resources() gives them: this
+# machine has no GPU, so a GPU cluster can only be described, not started.
+
+
+def plan_for(resources: dict, **execution):
+    from keras_taylorglo.recipe.schema import ExecutionConfig
+    from keras_taylorglo.search.ray_executor import plan_actors
+
+    return plan_actors(ExecutionConfig(executor="ray", **execution), resources)
+
+
+def test_plan_one_actor_per_gpu_group():
+    plan = plan_for({"CPU": 16.0, "GPU": 4.0}, gpus_per_worker=2)
+    assert [(d, g, c) for d, _, _, g, c in plan] == [("gpu", 2.0, 1.0)] * 2
+    assert [g for *_, g, _ in plan_for({"CPU": 16.0, "GPU": 4.0})] == [1.0] * 4
+    with pytest.raises(TaylorGLOError, match="gpus_per_worker = 4: the Ray cluster has only 2"):
+        plan_for({"CPU": 8.0, "GPU": 2.0}, gpus_per_worker=4)
+
+
+def test_plan_workers_per_gpu_shares_each_gpu_in_fractions():
+    plan = plan_for({"CPU": 16.0, "GPU": 2.0}, workers_per_gpu=3)
+    assert len(plan) == 6  # three warm workers on each of the two GPUs
+    assert {d for d, *_ in plan} == {"gpu"}
+    assert {g for *_, g, _ in plan} == {0.3333}  # 1/3, rounded down to Ray's 1e-4
+    assert 3 * plan[0][3] <= 1.0  # three fit in one GPU
+    assert {c for *_, c in plan} == {1.0}
+    # `workers` caps the count; fewer CPUs than actors are shared in fractions.
+    assert len(plan_for({"CPU": 16.0, "GPU": 2.0}, workers_per_gpu=4, workers=5)) == 5
+    assert {c for *_, c in plan_for({"CPU": 2.0, "GPU": 1.0}, workers_per_gpu=4)} == {0.5}
+    # Sharing applies to GPUs only: a CPU-only cluster (or devices = "cpu") plans CPU actors.
+    cpu = plan_for({"CPU": 8.0}, workers_per_gpu=2)
+    assert [(d, t, g) for d, _, t, g, _ in cpu] == [("cpu", 2, 0.0)] * 4
+    cpu = plan_for({"CPU": 8.0, "GPU": 2.0}, workers_per_gpu=2, devices="cpu", workers=2)
+    assert [(d, t, g, c) for d, _, t, g, c in cpu] == [("cpu", 4, 0.0, 1.0)] * 2
+    assert cpu[0][1]["CUDA_VISIBLE_DEVICES"] == "-1"
+
+
+def test_plan_shares_no_group_of_several_gpus(tmp_path):
+    # The recipe refuses workers_per_gpu > 1 with gpus_per_worker > 1 (one line, exit 2); a
+    # section built without the recipe still plans one actor per group.
+    with pytest.raises(TaylorGLOError, match="workers_per_gpu"):
+        load_recipe(
+            write_recipe(tmp_path),
+            overrides=["execution.workers_per_gpu=2", "execution.gpus_per_worker=2"],
+        )
+    plan = plan_for({"CPU": 8.0, "GPU": 4.0}, gpus_per_worker=2, workers_per_gpu=2)
+    assert [g for *_, g, _ in plan] == [2.0, 2.0]

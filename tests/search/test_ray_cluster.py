@@ -1,0 +1,372 @@
+"""A real two-node Ray cluster on this machine: a node lost mid-search, then the head lost.
+
+Each node is its own ``ray start --block`` process (so each is killed on its own), with one CPU,
+its own ports and a private ``--temp-dir``; every address is loopback. Searches run as the CLI
+does (``keras-taylorglo search``) with ``execution.ray_address`` pointing at the head, on a
+deterministic fitness, and are compared with the local pool's undisturbed search.
+
+Nothing here calls ``ray stop``: it kills every Ray process of this machine, and another test
+(or a person) may be using Ray at the same time. Each node's processes are found from its
+``ray start`` process (Ray's worker processes get process groups of their own) and killed by id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytest.importorskip("ray")  # the [ray] extra (CI installs it)
+
+HERE = Path(__file__).parent
+RAY = str(Path(sys.executable).with_name("ray"))
+
+# A loopback address (all of 127/8 is on `lo`) that Ray takes as given: it replaces 127.0.0.1 and
+# "localhost" by the machine's outward address, which would put the nodes on the network.
+IP = "127.0.0.2"
+# The cluster's own token: without RAY_AUTH_MODE, each `ray start` (and driver) reads
+# ~/.ray/auth_token, which a local `ray.init()` elsewhere on this machine may rewrite meanwhile.
+RAY_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_MODE": "token",
+    "RAY_AUTH_TOKEN": secrets.token_hex(32),
+}
+# A killed node is declared dead after ~1.5 s instead of ~15 s (health checks every 0.5 s).
+FAST_HEALTH_ENV = {
+    "RAY_health_check_initial_delay_ms": "500",
+    "RAY_health_check_period_ms": "500",
+    "RAY_health_check_timeout_ms": "500",
+    "RAY_health_check_failure_threshold": "3",
+}
+# Each attempt takes this long (seconds), so that a node can be killed while one runs on it.
+FITNESS_SLEEP = "0.5"
+
+RECIPE = """
+[experiment]
+name = "cluster"
+seed = 5
+
+[evolution]
+population = 6
+generations = 3
+sigma = 1.2
+
+[evaluation]
+fitness = "fitness_fns:sphere"
+attempts = 3
+
+[execution]
+executor = "{executor}"
+devices = "cpu"
+workers = 2
+ray_address = "{address}"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def node_ports() -> list[str]:
+    """Ports a node would otherwise take from fixed defaults (two nodes here would collide)."""
+    return [
+        f"--node-manager-port={free_port()}",
+        f"--object-manager-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        f"--dashboard-agent-grpc-port={free_port()}",
+        f"--runtime-env-agent-port={free_port()}",
+        f"--metrics-export-port={free_port()}",
+        "--min-worker-port=0",  # workers bind ports the system picks
+        "--max-worker-port=0",
+    ]
+
+
+class Node:
+    """One ``ray start --block`` process and everything it started."""
+
+    def __init__(self, args: list[str], log: Path, env: dict[str, str]) -> None:
+        self.log = log
+        self.proc = subprocess.Popen(
+            [RAY, "start", "--block", *args],
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        self.known: set[int] = set()
+
+    def wait_started(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while "Ray runtime started" not in self.log.read_text():
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.2)
+
+    def processes(self) -> list[psutil.Process]:
+        """The ``ray start`` process and its descendants (raylet, agents, worker processes)."""
+        try:
+            root = psutil.Process(self.proc.pid)
+            found = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            found = []
+        self.known.update(p.pid for p in found)
+        return found
+
+    def busy_evaluating(self) -> bool:
+        """A worker actor of this node is inside ``evaluate`` (Ray titles the process so)."""
+        for proc in self.processes():
+            try:
+                if "RayWorker.evaluate" in " ".join(proc.cmdline()):
+                    return True
+            except psutil.Error:
+                continue
+        return False
+
+    def kill(self) -> None:
+        """SIGKILL the node: its ``ray start``, raylet, agents and worker processes."""
+        for proc in reversed(self.processes()):
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        for pid in self.known:  # processes re-parented after an earlier kill
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.proc.wait(30)
+
+
+class Cluster:
+    """A head node and extra nodes on this machine, each with its own CPU and ports."""
+
+    def __init__(self, root: Path, port: int | None = None) -> None:
+        # A short path: Ray's unix sockets live under it (at most ~107 bytes).
+        self.temp = Path(tempfile.mkdtemp(prefix="ktgray", dir="/tmp"))
+        self.root = root
+        self.port = port or free_port()
+        self.address = f"{IP}:{self.port}"
+        self.env = {
+            **os.environ,
+            **RAY_ENV,
+            **FAST_HEALTH_ENV,
+            "TG_FITNESS_SLEEP": FITNESS_SLEEP,
+        }
+        self.nodes: list[Node] = []
+
+    def start_head(self, num_cpus: int = 1) -> Node:
+        args = [
+            "--head",
+            f"--port={self.port}",
+            f"--num-cpus={num_cpus}",
+            f"--node-ip-address={IP}",
+            "--include-dashboard=false",
+            f"--dashboard-port={free_port()}",
+            f"--ray-client-server-port={free_port()}",
+            "--include-log-monitor=false",
+            "--disable-usage-stats",
+            f"--temp-dir={self.temp}",
+            *node_ports(),
+        ]
+        return self._start(args)
+
+    def add_node(self, num_cpus: int = 1) -> Node:
+        args = [
+            f"--address={self.address}",
+            f"--num-cpus={num_cpus}",
+            f"--node-ip-address={IP}",
+            "--include-log-monitor=false",
+            f"--temp-dir={self.temp}",
+            *node_ports(),
+        ]
+        return self._start(args)
+
+    def _start(self, args: list[str]) -> Node:
+        node = Node(args, self.root / f"node{len(self.nodes)}.log", self.env)
+        self.nodes.append(node)
+        node.wait_started()
+        return node
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            node.kill()
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------- helpers
+
+
+def write_recipe(tmp: Path, address: str = "", executor: str = "ray") -> Path:
+    (tmp / "fitness_fns.py").write_text((HERE / "fitness_fns.py").read_text())
+    path = tmp / "recipe.toml"
+    path.write_text(RECIPE.format(executor=executor, address=address))
+    return path
+
+
+def keras_taylorglo(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "keras_taylorglo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **RAY_ENV},
+    )
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "keras_taylorglo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **RAY_ENV},
+        start_new_session=True,
+    )
+
+
+def status(run_dir: Path) -> dict:
+    out = keras_taylorglo("status", str(run_dir), "--json", timeout=60)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def query(run_dir: Path, sql: str) -> list[tuple]:
+    con = sqlite3.connect(f"file:{run_dir / 'experiment.sqlite'}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.02)
+
+
+def finished_generations(run_dir: Path) -> int:
+    try:
+        return query(run_dir, "SELECT COUNT(*) FROM generations WHERE finished IS NOT NULL")[0][0]
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+@pytest.fixture
+def clusters(tmp_path):
+    """Start clusters with ``clusters()``; every one of them is killed at the end."""
+    made: list[Cluster] = []
+
+    def make() -> Cluster:
+        made.append(Cluster(tmp_path))
+        return made[-1]
+
+    yield make
+    for cluster in made:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    """The local pool's undisturbed search of the same recipe."""
+    tmp = tmp_path_factory.mktemp("local")
+    out = keras_taylorglo(
+        "search", str(write_recipe(tmp, executor="local")), "--out", str(tmp / "r")
+    )
+    assert out.returncode == 0, out.stderr
+    return status(tmp / "r")
+
+
+def same_search(s: dict, reference: dict) -> None:
+    assert s["state"] == "finished" and s["evaluations"] == 6 * 3
+    assert s["best"] == reference["best"]
+    for ours, theirs in zip(s["generations"], reference["generations"], strict=True):
+        assert ours["best_fitness"] == theirs["best_fitness"]
+        assert ours["sigma"] == theirs["sigma"]
+
+
+# ------------------------------------------------------------------------------------- tests
+
+
+@pytest.mark.slow
+def test_node_lost_mid_attempt_reruns_it_on_the_surviving_node(tmp_path, clusters, reference):
+    cluster = clusters()
+    cluster.start_head(num_cpus=1)
+    second = cluster.add_node(num_cpus=1)
+    run_dir = tmp_path / "run"
+    proc = start_cli("search", str(write_recipe(tmp_path, cluster.address)), "--out", str(run_dir))
+    try:
+        # One actor per node (one CPU each); kill the second node while its actor evaluates.
+        wait_for(second.busy_evaluating, proc)
+        second.kill()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    s = status(run_dir)
+    same_search(s, reference)
+    assert sum(g["infra_failures"] for g in s["generations"]) == 1
+    assert sum(g["candidate_failures"] for g in s["generations"]) == 0
+    rows = query(
+        run_dir,
+        "SELECT generation, candidate, attempt, worker, status, error FROM attempts "
+        "WHERE (generation, candidate, attempt) IN "
+        "(SELECT generation, candidate, attempt FROM attempts WHERE status = 'infra') ORDER BY id",
+    )
+    (lost, rerun) = rows
+    assert lost[:3] == rerun[:3]  # the same attempt, run again
+    assert lost[4] == "infra" and "died" in lost[5]
+    assert rerun[4] == "ok" and rerun[3] != lost[3]  # on the other node's actor
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_head_lost_is_one_line_and_resume_finishes(tmp_path, clusters, reference):
+    first = clusters()
+    head = first.start_head(num_cpus=2)
+    run_dir = tmp_path / "run"
+    proc = start_cli("search", str(write_recipe(tmp_path, first.address)), "--out", str(run_dir))
+    try:
+        wait_for(lambda: finished_generations(run_dir) >= 1 and head.busy_evaluating(), proc)
+        head.kill()
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=120)
+        stopped_after = time.monotonic() - t0
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: execution.ray_address = ")
+    assert "lost the Ray cluster's head node" in last and "resume" in last
+    # Before Ray's own 60 s limit, where it ends the driver with a C++ message (exit 1).
+    assert stopped_after < 45
+    assert status(run_dir)["state"] == "interrupted"
+    done_before = query(run_dir, "SELECT COUNT(*) FROM attempts WHERE status = 'ok'")[0][0]
+    assert 6 <= done_before < 18
+
+    # The cluster comes back (elsewhere): resume there.
+    second = clusters()
+    second.start_head(num_cpus=2)
+    out = keras_taylorglo(
+        "resume", str(run_dir), "--set", f"execution.ray_address={second.address}"
+    )
+    assert out.returncode == 0, out.stderr
+    same_search(status(run_dir), reference)
+    ok = query(run_dir, "SELECT generation, candidate, attempt FROM attempts WHERE status = 'ok'")
+    assert len(ok) == len(set(ok)) == 18, "a finished attempt was run again"
