@@ -1,24 +1,23 @@
 """Run a search's attempts on a Ray cluster: warm worker actors, one per device group.
 
-:class:`RayExecutor` is the Ray twin of :class:`~.executors.LocalPool`: the engine drives it
-through the same surface and receives the same events, so the fitness rules, the store and exact
-resume are unchanged. Only where attempts run differs.
+:class:`RayExecutor` is the Ray twin of :class:`~.executors.LocalPool`: the engine drives it the
+same way and gets the same events, so the fitness rules, the store and exact resume are unchanged.
 
-- Each worker is a Ray *actor* that builds one evaluator (data, model, compiled step) and keeps it
-  warm across candidates (plain Ray tasks with ``num_gpus > 0`` start a new process per call).
-- Where the actors go is :func:`plan_actors`, from the cluster's resources.
-- An actor that dies (killed, out of memory, its node lost) is an infrastructure failure: its
-  attempt is reported lost (the engine re-runs it on another actor) and a new actor is started.
-  An attempt that runs past ``evaluation.timeout`` has its actor killed and is treated the same.
-- The driver owns the store; actors only compute, and Ray stops them when the driver exits.
-  Losing the head node (its GCS) is :class:`ClusterLostError`: the run is left resumable.
+- Each worker is a Ray *actor* keeping one evaluator (data, model, compiled step) warm across
+  candidates (plain Ray tasks with ``num_gpus > 0`` start a new process per call);
+  :func:`plan_actors` decides them from the cluster's resources.
+- An actor that dies (killed, out of memory, its node lost) or runs past ``evaluation.timeout`` is
+  an infrastructure failure: its attempt is reported lost (the engine re-runs it on another
+  actor) and a new actor is started.
+- The driver owns the store; actors only compute. Losing the head node is
+  :class:`ClusterLostError`, which leaves the run resumable.
 
-Ray is an optional dependency (``pip install 'keras-taylorglo[ray]'``); this module imports it
-only when an executor is built.
+Ray is optional (``pip install 'keras-taylorglo[ray]'``), imported only when an executor is built.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -27,25 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import TaylorGLOError
-from .executors import (
-    Fatal,
-    SlotExecutor,
-    Task,
-    TaskDone,
-    TaskLost,
-    WorkerUp,
-    death_events,
-    require_ray,
-)
+from . import executors
+from .executors import Fatal, SlotExecutor, Task, TaskDone, TaskLost, WorkerUp
 from .worker import WorkerSpec, build_evaluator, data_facts
 
 # Idle actors are pinged this often (seconds) so that one that died while idle (its node was lost,
 # the OOM killer chose it) is replaced before an attempt is sent to it.
 PING_INTERVAL = 5.0
-# The driver checks this often (seconds) that the head node's GCS still accepts connections, and
-# gives the cluster up once it has refused them for HEAD_LOST_AFTER seconds: well before Ray's
-# own limit (``gcs_rpc_server_reconnect_timeout_s``, 60 s), where Ray ends the driver process
-# with a C++ message instead of leaving a resumable run behind.
+# The head's GCS is probed this often (seconds); refusing connections for HEAD_LOST_AFTER seconds
+# is a lost cluster, well before Ray's own limit (60 s) where it ends the driver with a C++ abort.
 HEAD_CHECK_INTERVAL = 1.0
 HEAD_LOST_AFTER = 10.0
 
@@ -54,14 +43,11 @@ class ClusterLostError(TaylorGLOError):
     """The driver lost the Ray cluster's head node; the run is left interrupted and resumable."""
 
 
-# ----------------------------------------------------------------------------- the actor
-
-
 class RayWorker:
     """The body of one worker actor (wrapped with ``ray.remote`` by :class:`RayExecutor`).
 
-    The evaluator is built in :meth:`start`, not ``__init__``: a recipe or data problem then comes
-    back as ``("fatal", message)``, not as an actor that Ray reports as a generic death.
+    The evaluator is built in :meth:`start`, not ``__init__``: a recipe or data problem is then
+    ``("fatal", message)``, not an actor that Ray reports as a generic death.
 
     Args:
         spec: What to build; ``spec.env`` is applied before TensorFlow is imported.
@@ -118,9 +104,6 @@ def _describe_device(planned: str) -> str:
     return f"cpu@{node}" if planned == "cpu" else f"gpu:{ids}@{node}"
 
 
-# -------------------------------------------------------------------------------- driver side
-
-
 @dataclass
 class _ActorSlot:
     spec: WorkerSpec
@@ -173,7 +156,7 @@ class RayExecutor(SlotExecutor):
         num_cpus: int | None = None,
         purpose: str = "search",
     ) -> None:
-        self._ray = require_ray()
+        self._ray = executors.require_ray()
         self.recipe_text = recipe_text
         self.recipe_source = recipe_source
         self.base_dir = os.path.abspath(base_dir)
@@ -269,10 +252,8 @@ class RayExecutor(SlotExecutor):
             The events that happened, possibly none.
 
         Raises:
-            ClusterLostError: The head node's GCS has refused connections for
-                :data:`HEAD_LOST_AFTER` seconds.
+            ClusterLostError: The head's GCS refused connections for :data:`HEAD_LOST_AFTER` s.
         """
-        ray = self._ray
         self._check_head()
         events = self._check_timeouts()
         self._ping_idle()
@@ -282,9 +263,9 @@ class RayExecutor(SlotExecutor):
             return events
         refs = list(self._refs)
         budget = 0 if events else self._wait_budget(timeout)
-        ready, _ = ray.wait(refs, num_returns=1, timeout=budget)
+        ready, _ = self._ray.wait(refs, num_returns=1, timeout=budget)
         if ready:
-            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
         for ref in ready:
             if ref not in self._refs:
                 continue  # dropped with its actor earlier in this batch
@@ -300,10 +281,8 @@ class RayExecutor(SlotExecutor):
         head_up = self._head_reachable()
         for slot in self._slots.values():
             if slot.actor is not None and head_up:
-                try:
+                with contextlib.suppress(Exception):  # already gone, or Ray is going down
                     self._ray.kill(slot.actor, no_restart=True)
-                except Exception:  # already gone, or Ray itself is going down
-                    pass
             slot.actor, slot.ready, slot.task = None, False, None
             slot.refs.clear()
         self._refs.clear()
@@ -407,27 +386,21 @@ class RayExecutor(SlotExecutor):
         slot = self._slots[worker_id]
         head_up = self._head_reachable()
         if slot.actor is not None and head_up:
-            try:
+            with contextlib.suppress(Exception):  # already dead
                 self._ray.kill(slot.actor, no_restart=True)
-            except Exception:  # already dead
-                pass
         for ref in slot.refs:
             self._refs.pop(ref, None)
-        slot.refs.clear()
-        slot.actor = None
-        events, replace = death_events(worker_id, slot, reason)
+        slot.refs, slot.actor = set(), None
+        events, replace = executors.death_events(worker_id, slot, reason)
         slot.respawn = replace and not head_up
         if replace and head_up:
             self._spawn(worker_id)
         return events
 
     def _check_timeouts(self) -> list[Any]:
-        if not self.timeout:
-            return []
         events: list[Any] = []
-        now = time.monotonic()
         for worker_id, slot in self._slots.items():
-            if slot.task is not None and now - slot.task_started > self.timeout:
+            if self.timeout and slot.task and time.monotonic() - slot.task_started > self.timeout:
                 events.extend(self._handle_death(worker_id, f"timeout after {self.timeout:g} s"))
         return events
 
@@ -452,12 +425,10 @@ def plan_actors(
 ) -> list[tuple[str, dict[str, str], int, float, float]]:
     """Decide the worker actors from the cluster's resources (Ray places them on the nodes).
 
-    With GPUs: one actor per ``gpus_per_worker`` GPUs of the whole cluster, or with
-    ``workers_per_gpu = N`` N actors per GPU asking for ``1/N`` of one (Ray's fractional GPUs: N
-    go on every GPU, and each worker limits its memory to its share, see
-    :func:`~.worker.gpu_memory_plan`). Without (or ``devices = "cpu"``): by default half the
-    cluster's CPUs (at most 4), threads capped so as not to oversubscribe the cores. ``workers``
-    caps the count.
+    GPUs: one actor per ``gpus_per_worker`` GPUs of the cluster, or ``workers_per_gpu = N``
+    actors per GPU, each asking for ``1/N`` of one (Ray's fractional GPUs; each limits its memory
+    to its share, :func:`~.worker.gpu_memory_plan`). No GPUs (or ``devices = "cpu"``): half the
+    CPUs (at most 4), threads capped not to oversubscribe the cores. ``workers`` caps the count.
 
     Args:
         execution: The recipe's ``[execution]`` section.
@@ -514,15 +485,10 @@ def describe_ray_error(exc: BaseException) -> str:
     """Say in one line why a Ray call failed (Ray's own messages run to many lines).
 
     Args:
-        exc: A ``ray.exceptions.RayError``, e.g. one that becomes
-            ``"worker actor died: it was killed by `ray.kill`"``.
+        exc: A ``ray.exceptions.RayError``.
 
     Returns:
-        The line.
-
-    Example:
-        >>> describe_ray_error(RuntimeError("boom"))
-        'RuntimeError: boom'
+        E.g. ``"worker actor died: it was killed by `ray.kill`"``, or ``"RuntimeError: boom"``.
     """
     lines, name = [ln.strip() for ln in str(exc).splitlines() if ln.strip()], type(exc).__name__
     if "Actor" in name or "Worker" in name or "OutOfMemory" in name:
