@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: needs KERAS_BACKEND=jax (got {keras.backend.backend()})", file=sys.stderr)
         return 2
     import jax
+
     specs = QUICK if args.quick else FULL
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     steps = args.steps or (3 if args.quick else 50)
