@@ -2,9 +2,9 @@
 
 Each node is its own ``ray start --block`` process (so each is killed on its own), with one CPU,
 its own ports and a private ``--temp-dir``; the nodes' addresses are loopback ones (Ray's servers
-still listen on every interface, as Ray does). Searches run as the CLI
-does (``keras-taylorglo search``) with ``execution.ray_address`` pointing at the head, on a
-deterministic fitness, and are compared with the local pool's undisturbed search.
+still listen on every interface, as Ray does). Searches run as the CLI does (``keras-taylorglo
+search``) with ``execution.ray_address`` pointing at the head, on a deterministic fitness, and
+are compared with the local pool's undisturbed search.
 
 Nothing here calls ``ray stop``: it kills every Ray process of this machine, and another test
 (or a person) may be using Ray at the same time. Each node's processes are found from its
