@@ -388,7 +388,7 @@ def monitor_timings(quick: bool) -> dict[str, Any]:
     import asyncio
 
     from tui.app import MonitorApp
-    from tui.data import RunReader
+    from tui.reader import RunReader
     from tui.widgets.generations import GenerationsTable
 
     repeats = 2 if quick else 5
@@ -436,7 +436,7 @@ def monitor_timings(quick: bool) -> dict[str, Any]:
 _READER_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from tui.data import RunReader
+from tui.reader import RunReader
 run_dir, stop = Path(sys.argv[1]), Path(sys.argv[2])
 while not (run_dir / "experiment.sqlite").exists():
     time.sleep(0.01)

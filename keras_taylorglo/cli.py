@@ -10,19 +10,16 @@ line on stderr and exit status 2; Ctrl-C exits 130; a search or resume stopped b
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import json
 import os
 import signal
 import sys
-import threading
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import TaylorGLOError
+from .stopping import DISK_ERRORS, one_line_warnings, stop_on_signals
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -205,87 +202,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-class _Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stop like Ctrl-C (the engine's KeyboardInterrupt path journals it)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[list[int]]:
-    """Turn SIGTERM and SIGHUP into a resumable stop; a second signal while stopping ends at once.
-
-    Schedulers (Slurm, Kubernetes, ``timeout``) send SIGTERM and a closed SSH session SIGHUP;
-    both become the engine's Ctrl-C path. Whichever signal comes second (Ctrl-C included) exits
-    at once with 128 + its number: every store write is one SQLite transaction, so the store is
-    consistent wherever that happens, and the workers die with the driver.
-
-    Yields:
-        A list that holds the number of the first signal received (empty for none).
-    """
-    received: list[int] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if received:
-            os._exit(128 + signum)
-        received.append(signum)
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise _Stopped(signum)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield received  # only the main thread may handle signals (a notebook's worker thread)
-        return
-    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
-    previous = {s: signal.signal(s, handler) for s in signals}
-    try:
-        yield received
-    finally:
-        for s, old in previous.items():
-            signal.signal(s, old)
-
-
-@contextlib.contextmanager
-def _one_line_warnings() -> Iterator[None]:
-    """Warnings, and disk errors in background threads, as one ``warning:`` line each.
-
-    What fails beside the store while a search runs (TensorBoard's event files on a full disk,
-    say) must not stop it, nor bury the one ``error:`` line under tracebacks from threads.
-    """
-    previous_show, previous_hook = warnings.showwarning, threading.excepthook
-
-    def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
-        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
-
-    def hook(info: Any) -> None:
-        exc = info.exc_value
-        if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
-            where = f"{exc.filename}: " if exc.filename else ""
-            name = info.thread.name if info.thread is not None else "a thread"
-            print(f"warning: {where}{exc.strerror} ({name} stopped)", file=sys.stderr)
-            return
-        previous_hook(info)
-
-    warnings.showwarning, threading.excepthook = show, hook
-    try:
-        yield
-    finally:
-        warnings.showwarning, threading.excepthook = previous_show, previous_hook
-
-
 def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
     """Run a search or resume, turning Ctrl-C, SIGTERM and SIGHUP into a resumable stop.
 
     The exit status is 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for
     SIGHUP). ``note`` is printed before the best (``resume`` of a finished run says so).
     """
+    from .errors import ClusterLostError
     from .search.engine import SearchInterrupted
 
     try:
-        with _stop_on_signals() as received, _one_line_warnings():
+        with stop_on_signals() as received, one_line_warnings():
             best = run()
+    except ClusterLostError as lost:
+        raise lost.for_run(run_dir) from None  # the executor does not know the run directory
     except SearchInterrupted:
         signum = received[0] if received else signal.SIGINT
         name = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
@@ -407,7 +337,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     if noise:
-        from tui.data import format_label_noise
+        from tui.format import format_label_noise
 
         console.print(f"label noise: {format_label_noise(noise)}")
     best = status.get("best")
@@ -547,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return 0
     except OSError as exc:
-        if exc.errno not in _DISK_ERRORS:
+        if exc.errno not in DISK_ERRORS:
             raise
         # A report, plot or TensorBoard file that the disk refused: one line, as for the store.
         where = f"{exc.filename}: " if exc.filename else ""
@@ -556,7 +486,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 #: Write errors that are the disk's or the permissions' and not a bug: full, quota, read-only.
-_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DataError", "RecipeError", "RunLockedError", "StoreError", "TaylorGLOError"]
+__all__ = [
+    "ClusterLostError",
+    "DataError",
+    "RecipeError",
+    "RunLockedError",
+    "StoreError",
+    "TaylorGLOError",
+]
 
 
 class _Missing:
@@ -153,3 +160,35 @@ class RunLockedError(StoreError):
         >>> str(RunLockedError("runs/x is in use by process 42 on host-a"))
         'runs/x is in use by process 42 on host-a'
     """
+
+
+class ClusterLostError(TaylorGLOError):
+    """The driver lost the Ray cluster's head node; the run is left interrupted and resumable.
+
+    Args:
+        cause: What was lost, in one line (the head's address and for how long it refused).
+        run_dir: The run directory, when the raiser knows it (the CLI and the API do; the
+            executor does not and says "the run directory").
+
+    Example:
+        >>> error = ClusterLostError("lost the head node")
+        >>> str(error.for_run("runs/x")).endswith("`keras-taylorglo resume runs/x` (with --set "
+        ...     "execution.ray_address=HOST:PORT if the head moved)")
+        True
+    """
+
+    def __init__(self, cause: str, run_dir: str | None = None) -> None:
+        self.cause = cause
+        where = (
+            f"`keras-taylorglo resume {run_dir}`"
+            if run_dir
+            else ("`keras-taylorglo resume` the run directory")
+        )
+        super().__init__(
+            f"{cause}; the run is interrupted: once the cluster is back, {where} "
+            "(with --set execution.ray_address=HOST:PORT if the head moved)"
+        )
+
+    def for_run(self, run_dir: object) -> ClusterLostError:
+        """The same error, naming the run directory to resume."""
+        return ClusterLostError(self.cause, str(run_dir))

@@ -336,5 +336,9 @@ def missing_results(report: dict[str, Any]) -> list[str]:
 def _write_atomic(path: Path, text: str) -> None:
     """Write via a temporary file and rename: a crash never leaves half a report."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: no stray temporary file beside the old report
+        raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,57 +27,24 @@ __all__ = ["build_report", "run_analysis"]
 _FINAL = ("ok", "diverged")  # analysis rows that are results; anything else is run (again)
 
 
-class _Progress:
-    """A Rich progress bar of trainings done (log lines when stderr is not a terminal)."""
+def _progress_bar(total: int, done: int, enabled: bool) -> Any:
+    """The search's progress display, counting trainings (log lines when not on a terminal)."""
+    from ..search.progress import ProgressBar
 
-    def __init__(self, total: int, done: int, enabled: bool = True) -> None:
-        from rich.console import Console
+    bar = ProgressBar("trainings", enabled=enabled)
+    bar.start(total, done, description="analysis")
+    if done:
+        bar.log(f"analysis: {done}/{total} trainings already done")
+    return bar
 
-        self.console = Console(stderr=True)
-        self.enabled = enabled
-        self.total, self.done = total, done
-        self._progress: Any = None
-        if enabled and self.console.is_terminal:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
 
-            self._progress = Progress(
-                TextColumn("[bold]analysis"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("trainings"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=self.console,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("analysis", total=total, completed=done)
-        elif enabled and done:
-            self.console.print(f"analysis: {done}/{total} trainings already done", soft_wrap=True)
-
-    def advance(self, job: Job, status: str, accuracy: float | None) -> None:
-        self.done += 1
-        if self._progress is not None:
-            self._progress.update(self._task, completed=self.done)
-        elif self.enabled:
-            acc = "—" if accuracy is None else f"{accuracy:.4f}"
-            self.console.print(
-                f"analysis {self.done}/{self.total}: {job.label} run {job.run_index} "
-                f"(fraction {job.fraction:g}) {status}, test accuracy {acc}",
-                soft_wrap=True,
-            )
-
-    def stop(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+def _advance(bar: Any, job: Job, status: str, accuracy: float | None) -> None:
+    bar.update(bar.done + 1, force=True)
+    acc = "—" if accuracy is None else f"{accuracy:.4f}"
+    bar.log(
+        f"analysis {bar.done}/{bar.total}: {job.label} run {job.run_index} "
+        f"(fraction {job.fraction:g}) {status}, test accuracy {acc}"
+    )
 
 
 def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
@@ -93,69 +59,63 @@ def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
     )
 
 
-def _run_jobs(store: Any, recipe: Any, jobs: list[Job], progress: _Progress, pool: Any) -> None:
+def _run_jobs(store: Any, jobs: list[Job], progress: Any, pool: Any) -> None:
     """Run ``jobs`` on ``pool`` (started here, shut down at the end), journaling each."""
-    from ..records import Outcome
-    from ..search.executors import Fatal, Task, TaskDone, TaskLost
+    from ..search.executors import Task
+    from ..search.jobs import JobRunner
 
-    pending: deque[tuple[Job, int]] = deque((job, 0) for job in jobs)
-    running: dict[int, tuple[Job, int, int]] = {}
-    next_id = 0
+    ids = iter(range(1, 1 << 62))
+    of_task: dict[int, tuple[Job, int, int]] = {}  # task id -> (job, store row, re-runs)
+
+    def task_for(job: Job, reruns: int) -> Task:
+        task = Task(
+            next(ids),
+            -1,
+            job.run_index,
+            reruns,
+            job.seed,
+            job.theta or (),
+            loss="" if job.theta else job.loss,
+            select=job.select,
+        )
+        of_task[task.task_id] = (job, -1, reruns)
+        return task
+
+    def started(task: Task, worker_id: str) -> None:
+        job, _, reruns = of_task[task.task_id]
+        row = store.start_analysis_run(
+            job.store_label,
+            job.theta,
+            job.fraction,
+            job.run_index,
+            job.seed,
+            worker_id,
+            pool.workers[worker_id]["device"],
+        )
+        of_task[task.task_id] = (job, row, reruns)
+
+    def finished(task: Task, worker_id: str, outcome: Any, event: Any) -> list[Task]:
+        job, row, reruns = of_task.pop(task.task_id)
+        final = outcome.status in _FINAL
+        accuracy = outcome.fitness if final else None
+        store.finish_analysis_run(
+            row,
+            outcome.status,
+            test_accuracy=accuracy,
+            seconds=outcome.seconds or None,
+            error=outcome.error,
+            history=outcome.history or None,
+        )
+        if final or reruns + 1 > MAX_RERUNS:
+            _advance(progress, job, outcome.status, accuracy)
+            return []
+        # Not the loss's fault (an exception or a dead worker): the same training again, same
+        # seed, first in line.
+        return [task_for(job, reruns + 1)]
+
     pool.start()
     try:
-        while pending or running:
-            for worker_id in pool.idle_workers():
-                if not pending:
-                    break
-                job, reruns = pending.popleft()
-                next_id += 1
-                task = Task(
-                    next_id,
-                    -1,
-                    job.run_index,
-                    reruns,
-                    job.seed,
-                    job.theta or (),
-                    loss="" if job.theta else job.loss,
-                    select=job.select,
-                )
-                pool.submit(task, worker_id)
-                row = store.start_analysis_run(
-                    job.store_label,
-                    job.theta,
-                    job.fraction,
-                    job.run_index,
-                    job.seed,
-                    worker_id,
-                    pool.workers[worker_id]["device"],
-                )
-                running[next_id] = (job, row, reruns)
-            for event in pool.poll(0.5):
-                if isinstance(event, Fatal):
-                    raise TaylorGLOError(event.message)
-                if not isinstance(event, (TaskDone, TaskLost)):
-                    continue
-                job, row, reruns = running.pop(event.task.task_id)
-                if isinstance(event, TaskLost):
-                    outcome = Outcome("infra", 0.0, error=event.reason)
-                else:
-                    outcome = Outcome.from_dict(event.outcome)
-                final = outcome.status in _FINAL
-                accuracy = outcome.fitness if final else None
-                store.finish_analysis_run(
-                    row,
-                    outcome.status,
-                    test_accuracy=accuracy,
-                    seconds=outcome.seconds or None,
-                    error=outcome.error,
-                    history=outcome.history or None,
-                )
-                if final or reruns + 1 > MAX_RERUNS:
-                    progress.advance(job, outcome.status, accuracy)
-                else:
-                    # Not the loss's fault (an exception or a dead worker): the same training
-                    # again, same seed, first in line.
-                    pending.appendleft((job, reruns + 1))
+        JobRunner(pool, started=started, finished=finished).run([task_for(j, 0) for j in jobs])
     finally:
         pool.shutdown(kill=True)
 
@@ -338,14 +298,14 @@ def run_analysis(
         jobs = plan_jobs(thetas, wanted, runs, recipe.experiment.seed, specs, select)
         done = _final_rows(store)
         todo = [j for j in jobs if j.key not in done]
-        bar = _Progress(len(jobs), len(jobs) - len(todo), enabled=progress)
+        bar = _progress_bar(len(jobs), len(jobs) - len(todo), enabled=progress)
         try:
             for fraction in wanted:
                 group = [j for j in todo if j.fraction == fraction]
                 if not group:
                     continue
                 fr_recipe = _recipe_for_fraction(store, fraction) if fractions else recipe
-                _run_jobs(store, fr_recipe, group, bar, _analysis_pool(fr_recipe, pool_factory))
+                _run_jobs(store, group, bar, _analysis_pool(fr_recipe, pool_factory))
         finally:
             bar.stop()
         report = build_report(
@@ -360,11 +320,6 @@ def _analysis_pool(recipe: Any, pool_factory: Any) -> Any:
     text = recipe.to_toml()
     if pool_factory is not None:
         return pool_factory(recipe, text)
-    args = (text, recipe.source, str(recipe.base_dir), recipe.execution)
-    if recipe.execution.executor == "ray":
-        from ..search.ray_executor import RayExecutor
+    from ..search.jobs import make_executor
 
-        return RayExecutor(*args, purpose="analysis")
-    from ..search.executors import LocalPool
-
-    return LocalPool(*args, purpose="analysis")
+    return make_executor(recipe, text, purpose="analysis")

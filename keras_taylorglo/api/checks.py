@@ -67,21 +67,10 @@ def _sets_name(experiment: Any, overrides: Sequence[str]) -> bool:
 
 
 def _data_checks() -> Any:
-    """:mod:`keras_taylorglo.data.checks`, loaded without the data package's ``__init__``.
+    """:mod:`keras_taylorglo.data.checks`: pure NumPy (the data package loads TFDS lazily)."""
+    from ..data import checks
 
-    The package's ``__init__`` imports its TFDS loaders, and with them TensorFlow; the checks
-    are pure NumPy and a Python search checks its arrays before any worker starts.
-    """
-    name = "keras_taylorglo.data.checks"
-    if name not in sys.modules:
-        import importlib.util
-
-        path = Path(__file__).resolve().parents[1] / "data" / "checks.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        sys.modules[name] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[name]
+    return checks
 
 
 #: How the shared checks name each split: by the argument it came in.

@@ -41,19 +41,41 @@ def _provide_importlib_resources() -> None:
 
 _provide_importlib_resources()
 
-from .augment import augment_image, cutout, make_augment_fn, random_crop, random_flip  # noqa: E402
-from .digits import DIGITS_BUILDER_NAME, TaylorgloDigits  # noqa: E402
-from .loading import (  # noqa: E402
-    DATASET_ALIASES,
-    PAPER_VALIDATION_SIZES,
-    SPLIT_SEED,
-    DataBundle,
-    from_arrays,
-    load_dataset,
-    load_tfds_arrays,
-    prepare_tfds_builder,
-)
-from .mnist5k import MNIST5K_BUILDER_NAME, TaylorgloMnist5k  # noqa: E402
+# Names resolved on first use (PEP 562): the loaders import TensorFlow and TFDS, while the data
+# checks (data.checks) and the label noise (data.noise) are pure NumPy and must stay light for
+# the driver, the Python API and the monitor.
+_LAZY = {
+    "augment_image": "augment",
+    "cutout": "augment",
+    "make_augment_fn": "augment",
+    "random_crop": "augment",
+    "random_flip": "augment",
+    "DIGITS_BUILDER_NAME": "digits",
+    "TaylorgloDigits": "digits",
+    "MNIST5K_BUILDER_NAME": "mnist5k",
+    "TaylorgloMnist5k": "mnist5k",
+    "DATASET_ALIASES": "loading",
+    "PAPER_VALIDATION_SIZES": "loading",
+    "SPLIT_SEED": "loading",
+    "DataBundle": "loading",
+    "from_arrays": "loading",
+    "load_dataset": "loading",
+    "load_tfds_arrays": "loading",
+    "prepare_tfds_builder": "loading",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "DATASET_ALIASES",

@@ -25,17 +25,18 @@ import os
 import shutil
 import socket
 import sys
-import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
-from .executors import Fatal, TaskLost, WorkerDown, WorkerUp
+from ..records import DIVERGED, INFRA, SCREENED, Outcome, derive_seed
 from .executors import Task as Task
-from .trial import DIVERGED, INFRA, SCREENED, Decision, Outcome, decide, derive_seed
+from .executors import TaskLost, WorkerDown, WorkerUp
+from .jobs import JobRunner, make_executor
+from .progress import ProgressDisplay as ProgressDisplay
+from .trial import Decision, decide
 
 
 @dataclass
@@ -203,7 +204,7 @@ class Engine:
         for row in self.store.finished_attempts(g):
             outcome = Outcome(row["status"], row["fitness"])
             states[row["candidate"]].apply(outcome, row["attempt"], allowed)
-        pending: deque[Task] = deque()
+        pending: list[Task] = []
         for c, st in enumerate(states):
             if st.final_status is None and st.next_attempt == 0 and not self.store.attempts(g, c):
                 if not self._prescreen(st.theta):
@@ -213,23 +214,31 @@ class Engine:
                 pending.append(self._new_task(g, c, st.next_attempt, st.theta))
             elif self.store.candidate_result(g, c) is None:
                 self.store.set_candidate_result(g, c, st.final_status, st.fitness)
-        while any(st.final_status is None for st in states):
-            for worker_id in self.executor.idle_workers():
-                if not pending:
-                    break
-                self._dispatch(pending.popleft(), worker_id)
-            self._log_finished_generations()  # the previous generation's, once workers are busy
-            for event in self.executor.poll(0.5):
-                self._handle(event, g, states, pending, allowed)
-            if self.display:
-                self.display.update(self.store)
+
+        def finished(task: Task, worker_id: str, outcome: Outcome, event: Any) -> list[Task]:
+            return self._finished(g, states[task.candidate], allowed, task, outcome, event)
+
+        JobRunner(
+            self.executor,
+            started=self._dispatched,
+            finished=finished,
+            worker_event=self._worker_event,
+            tick=self._tick,
+        ).run(pending)
         return [st.fitness for st in states]
 
-    def _dispatch(self, task: Task, worker_id: str) -> None:
+    def _tick(self) -> None:
+        self._log_finished_generations()  # the previous generation's, once workers are busy
+        if self.display:
+            self.display.update(self.store)
+
+    def _dispatched(self, task: Task, worker_id: str) -> None:
+        """Journal a task the runner has just submitted.
+
+        Submitted first, journaled second: the worker starts without waiting for an fsync. A
+        crash in between loses nothing: an attempt with no finished row is simply run again.
+        """
         device = self.executor.workers[worker_id]["device"]
-        # Submit first, journal second: the worker starts without waiting for an fsync. A crash
-        # in between loses nothing: an attempt with no finished row is simply run again.
-        self.executor.submit(task, worker_id)
         row = self.store.start_attempt(
             task.generation, task.candidate, task.attempt, task.seed, worker_id, device
         )
@@ -242,34 +251,30 @@ class Engine:
             attempt=task.attempt,
         )
 
-    def _handle(
-        self,
-        event: Any,
-        g: int,
-        states: list[_CandidateState],
-        pending: deque[Task],
-        allowed: int,
-    ) -> None:
+    def _worker_event(self, event: Any) -> None:
         store = self.store
-        if isinstance(event, Fatal):
-            raise TaylorGLOError(event.message)
         if isinstance(event, WorkerUp):
             store.update_worker(event.worker_id, state="idle", device=event.device, pid=event.pid)
             store.add_event("worker_started", f"{event.worker_id} ready on {event.device}")
             self._record_data_facts(getattr(event, "info", None) or {})
-            return
-        if isinstance(event, WorkerDown):
+        elif isinstance(event, WorkerDown):
             store.update_worker(event.worker_id, state="dead")
             store.add_event("worker_died", f"{event.worker_id}: {event.reason}")
-            return
-        task: Task = event.task
+
+    def _finished(
+        self,
+        g: int,
+        st: _CandidateState,
+        allowed: int,
+        task: Task,
+        outcome: Outcome,
+        event: Any,
+    ) -> list[Task]:
+        """Journal a finished attempt, apply the fitness rules; return what runs next."""
+        store = self.store
         row = self._attempt_rows.pop(task.task_id)
-        st = states[task.candidate]
-        if isinstance(event, TaskLost):
-            outcome = Outcome(INFRA, 0.0, error=event.reason)
-        else:
+        if not isinstance(event, TaskLost):
             self.evaluated_any = True
-            outcome = Outcome.from_dict(event.outcome)
             store.update_worker(
                 event.worker_id,
                 state="idle",
@@ -288,14 +293,15 @@ class Engine:
         where = f"attempt {task.attempt}: {outcome.status}" + (
             f" ({outcome.error})" if outcome.error else ""
         )
+        again: list[Task] = []
         if decision.action == "rerun":
             store.add_event("infra", f"{where}; re-running it", g, task.candidate)
-            pending.appendleft(self._new_task(g, task.candidate, task.attempt, task.theta))
+            again.append(self._new_task(g, task.candidate, task.attempt, task.theta))
         elif decision.action == "retry":
             kind = "abort" if outcome.status == "aborted" else "retry"
             store.add_event(kind, f"{where}; retrying with a new seed", g, task.candidate)
             # Retries go first: started late, they would hold the whole generation back.
-            pending.appendleft(self._new_task(g, task.candidate, decision.attempt, task.theta))
+            again.append(self._new_task(g, task.candidate, decision.attempt, task.theta))
         elif outcome.status == DIVERGED:
             store.add_event("divergence", where, g, task.candidate)
         elif outcome.status != "ok" or decision.status != "ok":
@@ -303,6 +309,7 @@ class Engine:
         if done and st.fitness > self.best_fitness:
             self.best_fitness = st.fitness
             store.add_event("new_best", f"new best fitness {st.fitness:.4f}", g, task.candidate)
+        return again
 
     def _record_data_facts(self, info: dict[str, Any]) -> None:
         """Keep what the first worker reports about its data (label noise) in the store's meta.
@@ -373,30 +380,6 @@ def _check_same_candidates(g: int, asked: list[Any], journaled: list[Any]) -> No
 
 
 # -------------------------------------------------------------------------------- commands
-
-
-def make_executor(recipe: Any, recipe_text: str) -> Any:
-    """Build the executor the recipe's ``[execution]`` section asks for.
-
-    Args:
-        recipe: The validated recipe.
-        recipe_text: The resolved recipe TOML the workers parse.
-
-    Returns:
-        A :class:`~.executors.LocalPool` or a Ray executor (not yet started).
-    """
-    ex = recipe.execution
-    if ex.executor == "ray":
-        from .ray_executor import RayExecutor
-
-        return RayExecutor(
-            recipe_text, recipe.source, str(recipe.base_dir), ex, recipe.evaluation.timeout
-        )
-    from .executors import LocalPool
-
-    return LocalPool(
-        recipe_text, recipe.source, str(recipe.base_dir), ex, recipe.evaluation.timeout
-    )
 
 
 def default_run_dir(recipe: Any) -> Path:
@@ -558,96 +541,3 @@ def _meta(recipe: Any) -> dict[str, Any]:
         "convention": recipe.loss.convention,
         "python": sys.version.split()[0],
     }
-
-
-# ------------------------------------------------------------------------------- progress
-
-
-class ProgressDisplay:
-    """A live Rich progress line on a terminal; plain log lines otherwise.
-
-    Shows the generation (counted from 0, as everywhere else), evaluations done/total, best so
-    far, retries and failures, elapsed time and ETA.
-
-    Args:
-        console: A :class:`rich.console.Console` (default: stderr).
-        live: Force the live display on or off (default: only on a terminal).
-    """
-
-    def __init__(self, console: Any = None, live: bool | None = None) -> None:
-        from rich.console import Console
-
-        self.console = console or Console(stderr=True)
-        self.live = self.console.is_terminal if live is None else live
-        self._progress: Any = None
-        self._task: Any = None
-        self._t0 = time.monotonic()
-        self._last = 0.0
-        self.generations = 0
-
-    def start(self, store: Any, generations: int, population: int) -> None:
-        """Begin showing progress for a search of ``generations`` × ``population``."""
-        self.generations = generations
-        self._t0 = time.monotonic()
-        total = generations * population
-        if self.live:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("evals"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=self.console,
-                transient=False,
-            )
-            self._progress.start()
-            self._task = self._progress.add_task("search", total=total)
-        self.update(store, force=True)
-
-    def _summary(self, store: Any) -> tuple[str, int]:
-        s = store.progress_summary()
-        best = "—" if s["best"] is None else f"{s['best']:.4f}"
-        # Generations count from 0, as in status, the monitor and the store.
-        text = (
-            f"gen {max(s['generation'], 0)} of 0–{self.generations - 1} · "
-            f"best {best} · retries {s['retries']} · failures {s['candidate_failures']}"
-            f"+{s['infra_failures']} infra"
-        )
-        return text, s["evaluations"]
-
-    def update(self, store: Any, force: bool = False) -> None:
-        """Refresh the live line (at most a few times a second)."""
-        now = time.monotonic()
-        if not self.live or (not force and now - self._last < 0.25):
-            return
-        self._last = now
-        text, done = self._summary(store)
-        self._progress.update(self._task, description=text, completed=done)
-
-    def generation_done(self, store: Any, g: int) -> None:
-        """Report a finished generation (a log line when not on a terminal)."""
-        if self.live:
-            self.update(store, force=True)
-            return
-        text, done = self._summary(store)
-        elapsed = time.monotonic() - self._t0
-        self.console.print(
-            f"generation {g} done: {text} · {done} evals · {elapsed:.0f} s", soft_wrap=True
-        )
-
-    def stop(self) -> None:
-        """Stop the live display."""
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None

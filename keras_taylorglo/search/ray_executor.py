@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ClusterLostError as ClusterLostError
 from ..errors import TaylorGLOError
 from . import executors
 from .executors import Fatal, SlotExecutor, Task, TaskDone, TaskLost, WorkerUp
@@ -37,10 +38,6 @@ PING_INTERVAL = 5.0
 # is a lost cluster, well before Ray's own limit (60 s) where it ends the driver with a C++ abort.
 HEAD_CHECK_INTERVAL = 1.0
 HEAD_LOST_AFTER = 10.0
-
-
-class ClusterLostError(TaylorGLOError):
-    """The driver lost the Ray cluster's head node; the run is left interrupted and resumable."""
 
 
 class RayWorker:
@@ -326,9 +323,7 @@ class RayExecutor(SlotExecutor):
         address = self.execution.ray_address or self._gcs
         raise ClusterLostError(
             f"execution.ray_address = {address!r}: lost the Ray cluster's head node (its GCS at "
-            f"{self._gcs} refused connections for {HEAD_LOST_AFTER:g} s); the run is "
-            "interrupted: once the cluster is back, `keras-taylorglo resume` the run directory "
-            "(with --set execution.ray_address=HOST:PORT if the head moved)"
+            f"{self._gcs} refused connections for {HEAD_LOST_AFTER:g} s)"
         )
 
     def _head_reachable(self) -> bool:

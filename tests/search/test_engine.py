@@ -602,8 +602,6 @@ def test_ctrl_c_prints_no_traceback(tmp_path):
 
 
 def test_first_worker_report_of_label_noise_goes_into_the_meta(tmp_path):
-    from collections import deque
-
     from keras_taylorglo.search.engine import Engine
     from keras_taylorglo.search.executors import WorkerUp
     from keras_taylorglo.store import Store
@@ -624,11 +622,11 @@ def test_first_worker_report_of_label_noise_goes_into_the_meta(tmp_path):
             object.__setattr__(event, "info", info)  # the field is new: set it on any version
         return event
 
-    engine._handle(up("w0", None), 0, [], deque(), 3)  # an old worker: no info at all
+    engine._worker_event(up("w0", None))  # an old worker: no info at all
     assert "label_noise" not in store.meta()
-    engine._handle(up("w1", {"label_noise": noise}), 0, [], deque(), 3)
+    engine._worker_event(up("w1", {"label_noise": noise}))
     assert store.meta()["label_noise"] == noise
     other = {**noise, "realised_train": 0.5}
-    engine._handle(up("w2", {"label_noise": other}), 0, [], deque(), 3)
+    engine._worker_event(up("w2", {"label_noise": other}))
     assert store.meta()["label_noise"] == noise  # the first report stands
     store.close()

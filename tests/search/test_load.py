@@ -2,7 +2,7 @@
 
 Eight workers and a fitness that returns at once make the engine write the store as often as it
 ever will; meanwhile ``status --json`` runs in a loop (fresh processes, as a user's ``watch``
-would) and the monitor's reader (``tui.data.RunReader``) reads in a thread. No reader may see
+would) and the monitor's reader (``tui.reader.RunReader``) reads in a thread. No reader may see
 "database is locked", and the journal must hold every attempt exactly once.
 """
 
@@ -39,7 +39,7 @@ workers = 8
 
 @pytest.mark.slow
 def test_readers_under_a_journal_at_full_speed(tmp_path):
-    from tui.data import RunReader
+    from tui.reader import RunReader
 
     generations = 25
     shutil.copy(HERE / "fitness_fns.py", tmp_path / "fitness_fns.py")

@@ -1,0 +1,94 @@
+"""How a long command stops: signals as a resumable stop, side failures as one warning line.
+
+A search runs for days under schedulers and over SSH. SIGTERM (Slurm, Kubernetes, ``timeout``)
+and SIGHUP (a closed terminal) must stop it like Ctrl-C, journaled and resumable; what fails
+beside the store meanwhile (TensorBoard's files on a full disk) must not bury the one
+``error:`` line under tracebacks from threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import sys
+import threading
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["DISK_ERRORS", "Stopped", "one_line_warnings", "stop_on_signals"]
+
+#: The errno values of a file system that cannot take a write (full, over quota, read-only).
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop like Ctrl-C (the engine's KeyboardInterrupt path journals it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[list[int]]:
+    """Turn SIGTERM and SIGHUP into a resumable stop; a second signal while stopping ends at once.
+
+    Schedulers (Slurm, Kubernetes, ``timeout``) send SIGTERM and a closed SSH session SIGHUP;
+    both become the engine's Ctrl-C path. Whichever signal comes second (Ctrl-C included) exits
+    at once with 128 + its number: every store write is one SQLite transaction, so the store is
+    consistent wherever that happens, and the workers die with the driver.
+
+    Yields:
+        A list that holds the number of the first signal received (empty for none).
+    """
+    received: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if received:
+            os._exit(128 + signum)
+        received.append(signum)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Stopped(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield received  # only the main thread may handle signals (a notebook's worker thread)
+        return
+    signals = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield received
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextlib.contextmanager
+def one_line_warnings() -> Iterator[None]:
+    """Warnings, and disk errors in background threads, as one ``warning:`` line each.
+
+    What fails beside the store while a search runs (TensorBoard's event files on a full disk,
+    say) must not stop it, nor bury the one ``error:`` line under tracebacks from threads.
+    """
+    previous_show, previous_hook = warnings.showwarning, threading.excepthook
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
+        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+    def hook(info: Any) -> None:
+        exc = info.exc_value
+        if isinstance(exc, OSError) and exc.errno in DISK_ERRORS:
+            where = f"{exc.filename}: " if exc.filename else ""
+            name = info.thread.name if info.thread is not None else "a thread"
+            print(f"warning: {where}{exc.strerror} ({name} stopped)", file=sys.stderr)
+            return
+        previous_hook(info)
+
+    warnings.showwarning, threading.excepthook = show, hook
+    try:
+        yield
+    finally:
+        warnings.showwarning, threading.excepthook = previous_show, previous_hook
