@@ -242,3 +242,102 @@ def test_expansion_and_presets_import_no_tensorflow():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------- ExpansionSpec
+
+
+def test_spec_defaults_are_eq5_and_derive_the_layout():
+    spec = E.ExpansionSpec()
+    assert spec.as_dict() == {
+        "order": 3,
+        "inputs": ("label", "prediction"),
+        "trim": True,
+        "convention": "paper",
+    }
+    assert spec.num_params == 8 and spec.prediction_axis == 1 and not spec.has_progress
+    assert list(spec.multi_indices) == E.multi_indices(2, 3)
+    assert list(spec.theta_labels) == E.theta_labels()
+    np.testing.assert_array_equal(spec.scales, E.scales(E.multi_indices(2, 3)))
+    with pytest.raises(ValueError):  # cached and shared, so read-only
+        spec.scales[0] = 2.0
+    # the progress input first: the prediction's axis moves and trimming follows it
+    first = E.ExpansionSpec(order=2, inputs=["progress", "prediction", "label"], trim=False)
+    assert first.inputs == ("progress", "prediction", "label") and first.prediction_axis == 1
+    assert first.num_params == 3 + math.comb(3 + 2, 2) and first.has_progress
+
+
+def test_spec_normalises_so_equal_settings_are_equal():
+    a = E.ExpansionSpec(np.int64(2), ["label", "prediction"], np.bool_(False), "lossferatu")
+    b = E.ExpansionSpec(order=2, trim=False, convention="lossferatu")
+    assert a == b and hash(a) == hash(b) and type(a.order) is int and a.trim is False
+    assert E.ExpansionSpec(**b.as_dict()) == b
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"order": 0}, "order must be an integer >= 1; got 0"),
+        ({"order": True}, "order must be an integer >= 1; got True"),
+        ({"order": 2.5}, "order must be an integer >= 1; got 2.5"),
+        ({"inputs": ("label",)}, "inputs must include 'prediction'; got ('label',)"),
+        ({"inputs": "prediction"}, "inputs must be a sequence of names"),
+        ({"inputs": ("prediction", "z")}, "unknown input(s) ['z']"),
+        ({"trim": "yes"}, "trim must be true or false; got 'yes'"),
+        ({"convention": "Paper"}, "convention must be one of ('paper', 'lossferatu')"),
+    ],
+)
+def test_spec_refuses_bad_settings_with_the_old_messages(kwargs, message):
+    with pytest.raises(ValueError) as info:
+        E.ExpansionSpec(**kwargs)
+    assert message in str(info.value)
+
+
+def test_spec_from_config_and_from_meta():
+    class Section:  # the attributes of recipe.loss (a frozen dataclass in keras_taylorglo.recipe)
+        order, inputs, trim, convention = 2, ("label", "prediction", "progress"), False, "paper"
+
+    spec = E.ExpansionSpec.from_config(Section())
+    assert spec == E.ExpansionSpec(2, ("label", "prediction", "progress"), False)
+    assert E.ExpansionSpec.from_config({"order": 4}) == E.ExpansionSpec(order=4)
+    assert E.ExpansionSpec.from_meta({}) == E.ExpansionSpec()
+    meta = {"order": 2, "inputs": ["prediction"], "trim": 0, "convention": "lossferatu"}
+    assert E.ExpansionSpec.from_meta({**meta, "name": "x"}) == E.ExpansionSpec(
+        2, ("prediction",), False, "lossferatu"
+    )
+    assert E.expansion_settings(meta) == E.ExpansionSpec.from_meta(meta).as_dict()
+    with pytest.raises(ValueError, match="order must be an integer >= 1; got 'three'"):
+        E.ExpansionSpec.from_meta({"order": "three"})
+
+
+def test_functions_give_the_same_numbers_with_spec_or_four_settings():
+    rng = np.random.default_rng(7)
+    spec = E.ExpansionSpec(order=2, inputs=("label", "prediction", "progress"), trim=False)
+    theta = rng.normal(0, 2, spec.num_params)
+    x, y = random_batch(rng, batch=5, classes=4)
+    four = spec.as_dict()
+    np.testing.assert_array_equal(
+        E.loss_value(theta, x, y, 0.5, spec=spec), E.loss_value(theta, x, y, 0.5, **four)
+    )
+    np.testing.assert_array_equal(
+        E.shifted_loss_shape(theta, spec=spec)[1], E.shifted_loss_shape(theta, **four)[1]
+    )
+    np.testing.assert_array_equal(
+        E.loss_shape(theta, num_classes=3, spec=spec)[1],
+        E.loss_shape(theta, num_classes=3, **four)[1],
+    )
+    assert spec.check_theta(theta).tolist() == theta.tolist()
+    with pytest.raises(ValueError, match="expected 13 = 3 centres"):
+        spec.check_theta(theta[:-1])
+
+
+def test_resolve_spec_refuses_settings_that_contradict_the_spec():
+    spec = E.ExpansionSpec(order=2, convention="lossferatu")
+    assert E.resolve_spec(spec) is spec
+    assert E.resolve_spec(spec, order=2, convention="lossferatu") is spec  # agreeing is fine
+    with pytest.raises(ValueError, match="order=4 contradicts spec="):
+        E.resolve_spec(spec, order=4)
+    with pytest.raises(ValueError, match="spec must be an ExpansionSpec"):
+        E.resolve_spec({"order": 2})
+    with pytest.raises(ValueError, match="trim=False contradicts"):
+        E.loss_value([0.0] * 5, np.eye(2), np.eye(2), trim=False, spec=spec)

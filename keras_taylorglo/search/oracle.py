@@ -1,4 +1,4 @@
-"""The CMA-ES oracle of a TaylorGLO search (pycma), and the invariant pre-screen.
+"""The CMA-ES oracle of a TaylorGLO search (pycma); re-exports the invariant pre-screen.
 
 The oracle decides which θ to try and never runs anything: ``ask`` gives a generation's
 candidates, ``tell`` takes their fitnesses (higher is better; CMA-ES is told ``1 - fitness``),
@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+# The pre-screen is maths of the expansion and lives next to it; importers of this module keep
+# finding it here.
+from ..expansion import invariant_check
 from .trial import tell_value
 
 __all__ = ["Oracle", "invariant_check"]
@@ -292,72 +295,3 @@ class Oracle:
         oracle = cls.__new__(cls)
         oracle.__dict__.update(data["oracle"])
         return oracle
-
-
-def invariant_check(
-    theta: Sequence[float],
-    order: int = 3,
-    inputs: Sequence[str] = ("label", "prediction"),
-    trim: bool = True,
-    convention: str = "paper",
-    num_classes: int = 2,
-    progress: float = 0.0,
-) -> bool:
-    """The invariant pre-screen: can gradient descent on this loss raise the true class?
-
-    A network starts training with a nearly uniform softmax output ``p_i = 1/n``. The candidate
-    passes if, at that point, the loss's gradient with respect to the true class's logit is
-    negative, so that a gradient-descent step raises the true class's logit and (through the
-    softmax) its probability. With ``g(x, y) = ∂f/∂y`` of the expansion and the paper's loss
-    ``L = -(1/n) Σ_i f(x_i, y_i)`` this is ``g(1, 1/n) > g(0, 1/n)``; the check computes it
-    numerically (central difference of the NumPy loss through a softmax), so it holds for every
-    input set, order and convention. For two classes it is the check of the original TaylorGLO
-    implementation (skipped there with ``ignoreInvariantCheck``; written out analytically for two
-    inputs and order 3, and with a different right-hand side for more classes), except that a
-    loss with zero slope difference fails here. A loss that fails it pushes the prediction away
-    from the true class from the first step; a loss that is flat there (θ = 0) cannot train.
-
-    Args:
-        theta: the candidate's θ.
-        order: the Taylor order.
-        inputs: the input names in θ order.
-        trim: whether terms independent of the prediction are dropped.
-        convention: ``"paper"`` or ``"lossferatu"``.
-        num_classes: n, the number of classes (2 = the binary modality of the loss-shape plots).
-        progress: the training progress at which to check, when ``"progress"`` is an input (0 =
-            the start of training, when the output is uniform).
-
-    Returns:
-        True if the candidate passes (may be trained), False if it gets fitness 0 unseen.
-
-    Raises:
-        ValueError: for a θ of the wrong length or invalid expansion settings.
-
-    Example:
-        >>> from keras_taylorglo.presets import PAPER_MNIST
-        >>> invariant_check(PAPER_MNIST), invariant_check([0.0] * 8)
-        (True, False)
-    """
-    from .. import expansion
-
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
-    names = expansion.check_inputs(inputs)
-    values = expansion.check_theta_length(theta, names, order, trim)
-    if not np.all(np.isfinite(values)):
-        return False
-    step = 1e-4
-    logits = np.zeros((2, num_classes))
-    logits[0, 0] = step
-    logits[1, 0] = -step
-    probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    labels = np.zeros_like(probs)
-    labels[:, 0] = 1.0
-    loss = expansion.loss_value(values, labels, probs, progress, order, trim, convention, names)
-    slope = (loss[0] - loss[1]) / (2 * step)
-    # a relative tolerance keeps rounding noise of a flat loss (slope 0) from passing it
-    scale = max(1.0, float(np.max(np.abs(loss))))
-    return bool(slope < -1e-9 * scale)

@@ -229,3 +229,15 @@ def test_oracle_and_trial_do_not_import_tensorflow():
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def test_invariant_check_lives_in_the_expansion_and_takes_a_spec():
+    from keras_taylorglo import expansion
+    from keras_taylorglo.expansion import ExpansionSpec
+
+    assert invariant_check is expansion.invariant_check  # the re-export is the same function
+    spec = ExpansionSpec(convention="lossferatu")
+    assert invariant_check([0, 0, 0, 0, 0, 1.0, 0, 0], spec=spec)
+    assert not invariant_check([0, 0, 0, 0, 0, -1.0, 0, 0], num_classes=10, spec=spec)
+    with pytest.raises(ValueError, match="expected 12 = 2 centres"):
+        invariant_check(PAPER_MNIST, spec=ExpansionSpec(trim=False))

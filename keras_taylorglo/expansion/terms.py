@@ -1,40 +1,15 @@
-"""The TaylorGLO expansion in pure NumPy: multi-indices, θ layout, parameter counts, loss values.
+"""The terms of a TaylorGLO expansion: input and convention checks, multi-indices, θ layout, f(u).
 
-TaylorGLO (Gonzalez & Miikkulainen, 2020) parameterises a loss function as a multivariate Taylor
-polynomial of order ``k`` in a few per-element inputs ``u = (u_1, ..., u_m)``: the one-hot label
-``x``, the predicted probability ``y`` and, optionally, the training progress ``t`` in [0, 1]
-(broadcast to every element). For each kept multi-index ``α = (α_1, ..., α_m)`` with
-``|α| = Σ α_j ≤ k`` there is one coefficient ``c_α``, and there is one centre ``a_j`` per input::
-
-    f(u) = Σ_α  s_α · c_α · Π_j (u_j - a_j) ** α_j
-
-where ``s_α = 1 / α!`` with ``α! = Π_j α_j!`` in the paper's convention (``"paper"``) and
-``s_α = 1`` in the original implementation's convention (``"lossferatu"``, which folds the
-reciprocal factorials into the coefficients). The per-sample loss over ``n`` classes is::
-
-    paper:       L = -(1/n) Σ_classes f(x_i, y_i, ...)
-    lossferatu:  L = -      Σ_classes f(x_i, y_i, ...)
-
-θ layout (the same everywhere in this project): the centres first, one per input in input order,
-then one coefficient per kept multi-index in lexicographic order of (α_1, α_2, ...), where the
-inputs are in the order given (canonically ``("label", "prediction", "progress")``). ``trim=True``
-keeps only the multi-indices with ``α_prediction ≥ 1``: the other terms have zero derivative with
-respect to the prediction and so cannot affect training. For the paper's Eq. 5 (inputs label and
-prediction, order 3, trimmed) that is ``θ = (a_x, a_y, c_01, c_02, c_03, c_11, c_12, c_21)``::
-
-    L(x, y) = -(1/n) Σ_i [ θ2 (y_i-θ1) + ½ θ3 (y_i-θ1)² + ⅙ θ4 (y_i-θ1)³ + θ5 (x_i-θ0)(y_i-θ1)
-                           + ½ θ6 (x_i-θ0)(y_i-θ1)² + ½ θ7 (x_i-θ0)² (y_i-θ1) ]
-
-This module imports NumPy only (no TensorFlow, no Keras), so plots, the monitor and the search's
-invariant pre-screen can use it cheaply.
+Pure NumPy (no TensorFlow, no Keras). See :mod:`keras_taylorglo.expansion` for the maths and the
+θ layout; :class:`keras_taylorglo.expansion.ExpansionSpec` bundles the four settings these
+functions take one by one.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,9 +21,6 @@ CONVENTIONS: tuple[str, ...] = ("paper", "lossferatu")
 
 DEFAULT_INPUTS: tuple[str, ...] = ("label", "prediction")
 """The paper's inputs (Eq. 5): the one-hot label and the predicted probability."""
-
-SHAPE_POINTS = 101
-"""How many ``y0`` values :func:`shifted_loss_shape` samples (0, 0.01, ..., 1)."""
 
 
 def _check_int(name: str, value: int, minimum: int) -> int:
@@ -326,173 +298,3 @@ def evaluate(
                 term = term * powers[j][a]
         total = total + term
     return total
-
-
-def loss_value(
-    theta: Sequence[float] | np.ndarray,
-    label_onehot: np.ndarray,
-    probs: np.ndarray,
-    progress: float | None = None,
-    order: int = 3,
-    trim: bool = True,
-    convention: str = "paper",
-    inputs: Sequence[str] = DEFAULT_INPUTS,
-) -> np.ndarray:
-    """The TaylorGLO loss per sample, in NumPy (the reference for the Keras loss).
-
-    ``paper``: ``-(1/n) Σ_classes f``; ``lossferatu``: ``-Σ_classes f`` (n = number of classes,
-    the last axis).
-
-    Args:
-        theta: centres then coefficients.
-        label_onehot: one-hot labels, shape ``[..., n]``.
-        probs: predicted probabilities, same shape.
-        progress: training progress t in [0, 1]; required when ``"progress"`` is in ``inputs``.
-        order: the Taylor order.
-        trim: whether terms independent of the prediction are dropped.
-        convention: ``"paper"`` or ``"lossferatu"``.
-        inputs: the input names in θ order.
-
-    Returns:
-        The loss per sample, shape ``[...]`` (the class axis reduced).
-
-    Raises:
-        ValueError: for a θ of the wrong length, mismatched shapes or a missing progress.
-
-    Example:
-        >>> theta = [0, 0, 1, 0, 0, 0, 0, 0]  # f = y: loss = -mean(y) = -1/n
-        >>> loss_value(theta, np.eye(2), np.full((2, 2), 0.5)).tolist()
-        [-0.5, -0.5]
-    """
-    names = check_inputs(inputs)
-    check_convention(convention)
-    x = np.asarray(label_onehot, dtype=np.float64)
-    y = np.asarray(probs, dtype=np.float64)
-    if x.shape != y.shape:
-        raise ValueError(
-            f"label_onehot and probs must have the same shape; got {x.shape} and {y.shape}"
-        )
-    if "progress" in names and progress is None:
-        raise ValueError(f"inputs {names} include 'progress', so progress must be given")
-    by_name = {"label": x, "prediction": y, "progress": np.float64(progress or 0.0)}
-    f = evaluate(
-        theta,
-        [by_name[name] for name in names],
-        order,
-        trim,
-        convention,
-        prediction_axis=names.index("prediction"),
-    )
-    f = np.broadcast_to(f, y.shape)
-    if convention == "paper":
-        return -np.mean(f, axis=-1)
-    return -np.sum(f, axis=-1)
-
-
-def loss_shape(
-    theta: Sequence[float] | np.ndarray,
-    y0: np.ndarray | None = None,
-    order: int = 3,
-    inputs: Sequence[str] = DEFAULT_INPUTS,
-    trim: bool = True,
-    convention: str = "paper",
-    progress: float = 1.0,
-    num_classes: int = 2,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The loss in the paper's binary modality (Fig. 3a): true class 0, prediction ``y0``.
-
-    The prediction is ``[y0, 1 - y0]`` for two classes; with more classes the remaining
-    probability ``1 - y0`` is spread evenly over the other classes.
-
-    Args:
-        theta: centres then coefficients.
-        y0: predicted probabilities of the true class; defaults to ``np.linspace(0, 1, 101)``.
-        order: the Taylor order.
-        inputs: the input names in θ order.
-        trim: whether terms independent of the prediction are dropped.
-        convention: ``"paper"`` or ``"lossferatu"``.
-        progress: the training progress t used when ``"progress"`` is an input.
-        num_classes: number of classes n (>= 2).
-
-    Returns:
-        ``(y0, loss)``, two 1-D arrays of the same length.
-
-    Example:
-        >>> from keras_taylorglo.presets import PAPER_MNIST
-        >>> y0, loss = loss_shape(PAPER_MNIST)
-        >>> bool(0.7 <= y0[loss.argmin()] <= 0.95)
-        True
-    """
-    num_classes = _check_int("num_classes", num_classes, 2)
-    grid = np.linspace(0.0, 1.0, SHAPE_POINTS) if y0 is None else np.asarray(y0, dtype=np.float64)
-    grid = np.atleast_1d(grid)
-    rest = (1.0 - grid)[:, None] / (num_classes - 1)
-    probs = np.concatenate([grid[:, None], np.repeat(rest, num_classes - 1, axis=1)], axis=1)
-    labels = np.zeros_like(probs)
-    labels[:, 0] = 1.0
-    loss = loss_value(theta, labels, probs, progress, order, trim, convention, inputs)
-    return grid, loss
-
-
-def expansion_settings(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """Reads how θ maps to a loss (order, inputs, trim, convention) from a run's meta.
-
-    A missing or empty key takes the paper's value (order 3, label and prediction, trimmed).
-
-    Args:
-        meta: ``Store.meta()`` (any mapping with the keys ``order``, ``inputs``, ``trim`` and
-            ``convention``).
-
-    Returns:
-        Keyword arguments for :func:`loss_shape` and :func:`shifted_loss_shape`.
-
-    Example:
-        >>> expansion_settings({"order": 2})
-        {'order': 2, 'inputs': ('label', 'prediction'), 'trim': True, 'convention': 'paper'}
-    """
-    return {
-        "order": int(meta.get("order", 3)),
-        "inputs": tuple(meta.get("inputs") or DEFAULT_INPUTS),
-        "trim": bool(meta.get("trim", True)),
-        "convention": str(meta.get("convention", "paper")),
-    }
-
-
-def shifted_loss_shape(
-    theta: Sequence[float] | np.ndarray,
-    order: int = 3,
-    inputs: Sequence[str] = DEFAULT_INPUTS,
-    trim: bool = True,
-    convention: str = "paper",
-    points: int = SHAPE_POINTS,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The loss shape as the paper draws it (Fig. 3a), for plots and the monitor.
-
-    The loss of two classes in the binary modality (:func:`loss_shape`: true class 0, prediction
-    ``[y0, 1 - y0]``) at ``points`` evenly spaced ``y0`` from 0 to 1, shifted so that the loss at
-    ``y0 = 1`` is exactly 0: only the shape matters to training, not the offset.
-
-    Args:
-        theta: centres then coefficients.
-        order: the Taylor order.
-        inputs: the input names in θ order (a ``"progress"`` input is taken at t = 1).
-        trim: whether terms independent of the prediction are dropped.
-        convention: ``"paper"`` or ``"lossferatu"``.
-        points: how many ``y0`` values (>= 2).
-
-    Returns:
-        ``(y0, loss)``, two 1-D arrays of ``points`` values; ``loss[-1] == 0``.
-
-    Raises:
-        ValueError: for a θ that does not fit the settings, or an unknown input or convention.
-
-    Example:
-        >>> from keras_taylorglo.presets import PAPER_MNIST
-        >>> y0, loss = shifted_loss_shape(PAPER_MNIST)
-        >>> len(y0), float(loss[-1]), bool(loss.min() < 0)
-        (101, 0.0, True)
-    """
-    y0, loss = loss_shape(
-        theta, np.linspace(0.0, 1.0, points), order, inputs, trim, convention, num_classes=2
-    )
-    return y0, loss - loss[-1]
