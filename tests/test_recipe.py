@@ -22,6 +22,8 @@ from keras_taylorglo.recipe import (
     parse_recipe,
     resolve_callable,
 )
+from keras_taylorglo.recipe.schema import AbortConfig
+from keras_taylorglo.recipe.schema import spec as field_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted((ROOT / "recipes").glob("*.toml"))
@@ -696,3 +698,82 @@ def test_recipe_module_imports_no_tensorflow():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _section_types(cls: type) -> list[type]:
+    """``cls`` and the section dataclasses nested in it (the tables inside a section)."""
+    from keras_taylorglo.recipe.validation import _type_hints
+
+    found = [cls]
+    for f in dataclasses.fields(cls):
+        hint = _type_hints(cls)[f.name]
+        if dataclasses.is_dataclass(hint) and "rule" not in f.metadata:
+            found += _section_types(hint)
+    return found
+
+
+def test_every_schema_default_passes_its_own_field_checks(tmp_path: Path):
+    # The validator finds each field's check in the schema alone; a field whose type has no
+    # check, or a default outside its own limits, fails here rather than in a user's recipe.
+    from keras_taylorglo.recipe.checker import _Checker
+    from keras_taylorglo.recipe.schema import _SECTION_TYPES, LossConfig
+    from keras_taylorglo.recipe.validation import _section
+
+    checker = _Checker("schema.toml", tmp_path)
+    checked = 0
+    for name, top in _SECTION_TYPES.items():
+        for cls in _section_types(top):
+            built = _section(cls, {}, checker, name, {"loss": LossConfig()})
+            assert built == cls(), cls.__name__
+            checked += len(dataclasses.fields(cls))
+    assert checked == 49  # every field of every section and nested table
+
+
+@dataclasses.dataclass(frozen=True)
+class Extra:
+    """A section that exists only here: written once, with its limits in ``spec``."""
+
+    size: int = field_spec(4, minimum=1, maximum=8)
+    rate: float = field_spec(0.5, low=0, high=1, high_open=True)
+    mode: str = field_spec("fast", choices=("fast", "slow"))
+    tidy: bool = True
+    abort: AbortConfig = dataclasses.field(default_factory=AbortConfig)
+
+
+def test_a_field_written_once_in_the_schema_is_validated(tmp_path: Path):
+    # Adding a field means writing it once: its spec(...) is all the validator needs.
+    from keras_taylorglo.recipe.checker import _Checker
+    from keras_taylorglo.recipe.validation import _section
+
+    checker = _Checker("x.toml", tmp_path)
+    given = {"size": 8, "rate": 0, "abort": {"epoch": 2}}
+    assert _section(Extra, given, checker, "extra", {}) == Extra(
+        size=8, rate=0.0, abort=AbortConfig(epoch=2)
+    )
+    bad = {
+        "size": (9, "extra.size: out of range (got 9; expected an integer from 1 to 8)"),
+        "rate": (1, "extra.rate: out of range (got 1; expected a number in [0, 1))"),
+        "mode": ("slw", "extra.mode: unknown value; did you mean"),
+        "tidy": (1, "extra.tidy: must be a boolean (got 1; expected true or false)"),
+        "abort": ({"epochs": 1}, "extra.abort.epochs: unknown key; did you mean"),
+    }
+    for key, (value, message) in bad.items():
+        with pytest.raises(RecipeError) as excinfo:
+            _section(Extra, {key: value}, checker, "extra", {})
+        assert str(excinfo.value).startswith(f"x.toml: {message}"), str(excinfo.value)
+
+
+def test_cross_field_execution_rules_run_after_the_fields(tmp_path: Path):
+    # gpus_per_worker is checked against the device list, and workers_per_gpu against
+    # gpus_per_worker, only once every [execution] field is valid on its own.
+    text = MINIMAL + "[execution]\ndevices = [0, 1]\ngpus_per_worker = 2\nworkers_per_gpu = 2\n"
+    with pytest.raises(RecipeError) as excinfo:
+        load_recipe(write(tmp_path, text))
+    assert str(excinfo.value) == (
+        f"{tmp_path / 'recipe.toml'}: execution.workers_per_gpu: workers cannot share GPUs when "
+        "each worker has 2 of them (gpus_per_worker) (got 2; expected 1 with gpus_per_worker > 1)"
+    )
+    text = MINIMAL + "[execution]\ndevices = [0, 1, 2]\ngpus_per_worker = 2\nworkers = -1\n"
+    with pytest.raises(RecipeError) as excinfo:
+        load_recipe(write(tmp_path, text))
+    assert "execution.workers: out of range" in str(excinfo.value)

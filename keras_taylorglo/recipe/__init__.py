@@ -14,11 +14,12 @@ missing file) raises :class:`~keras_taylorglo.errors.RecipeError`, whose message
 ``--set section.key=value`` overrides are applied before validation and validated the same way;
 a problem caused by an override names ``--set`` instead of the file.
 
-The package's rooms: :mod:`.schema` (the sections as frozen dataclasses and the allowed values),
-:mod:`.checker` (error context and typed field checks), :mod:`.validation` (the raw TOML dict into
-the sections), :mod:`.overrides` (``--set``), :mod:`.toml_out` (the TOML writer),
-:mod:`.callables` (the validate-time check of ``module:function`` names), :mod:`.core`
-(:class:`Recipe` and the loaders). The loader of ``module:function`` names is
+The package's rooms: :mod:`.schema` (the sections as frozen dataclasses; each field, with what it
+allows, is written once there), :mod:`.checker` (error context and typed field checks),
+:mod:`.validation` (the raw TOML dict into the sections, field by field from the schema's
+metadata, then the checks across fields), :mod:`.overrides` (``--set``), :mod:`.toml_out` (the
+TOML writer), :mod:`.callables` (the validate-time check of ``module:function`` names),
+:mod:`.core` (:class:`Recipe` and the loaders). The loader of ``module:function`` names is
 :mod:`keras_taylorglo.plugins` (:func:`resolve_callable` is re-exported here).
 
 This package imports no TensorFlow or Keras: validating a recipe is instant.

@@ -1,8 +1,10 @@
 """The recipe's schema: its sections as frozen dataclasses, and the values they allow.
 
 Each ``[section]`` of a recipe is one frozen dataclass whose defaults are the recipe's
-defaults; :class:`~keras_taylorglo.recipe.Recipe` holds one of each. Validation
-(:mod:`.validation`) builds them; nothing here checks values.
+defaults; :class:`~keras_taylorglo.recipe.Recipe` holds one of each. A field is written once,
+here: its name, type and default, and (through :func:`spec`) what it allows. The validator
+(:mod:`.validation`) reads those fields and checks every value by them; nothing here checks
+values itself.
 
 This module imports no TensorFlow or Keras.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +47,71 @@ _BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _MISSING: Any = object()
 
 
+def spec(
+    default: Any = dataclasses.MISSING,
+    *,
+    factory: Callable[[], Any] | None = None,
+    rule: str | None = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    choices: Sequence[str] | None = None,
+    expected: str | None = None,
+) -> Any:
+    """A dataclass field whose metadata says what a recipe may set it to.
+
+    The validator checks a field by its type (``bool``, ``int``, ``float``, ``str``, or a
+    nested section dataclass, which is a TOML table) narrowed by these limits, or, where a
+    value needs more than that, by the named ``rule`` of :mod:`.validation`. A field with no
+    limits needs no ``spec``: a plain default is checked by its type alone.
+
+    Args:
+        default: The default value (immutable).
+        factory: Makes the default instead, for mutable or nested defaults.
+        rule: A named check of :mod:`.validation` (``"devices"``, ``"budget"``, ...) that replaces
+            the check by type.
+        minimum: Smallest ``int`` allowed.
+        maximum: Largest ``int`` allowed.
+        low: Lower bound of a ``float``.
+        high: Upper bound of a ``float``.
+        low_open: ``low`` itself is not allowed.
+        high_open: ``high`` itself is not allowed.
+        choices: The strings a ``str`` may be.
+        expected: What a ``str`` should be, in words, for error messages.
+
+    Returns:
+        A :func:`dataclasses.field` carrying the given limits as metadata.
+
+    Example:
+        >>> @dataclass(frozen=True)
+        ... class Example:
+        ...     size: int = spec(4, minimum=1)
+        >>> dataclasses.fields(Example)[0].metadata["minimum"]
+        1
+    """
+    given = {
+        "rule": rule,
+        "minimum": minimum,
+        "maximum": maximum,
+        "low": low,
+        "high": high,
+        "choices": tuple(choices) if choices is not None else None,
+        "expected": expected,
+    }
+    metadata = {key: value for key, value in given.items() if value is not None}
+    # the open/closed flags only mean something next to their bound
+    if low_open:
+        metadata["low_open"] = True
+    if high_open:
+        metadata["high_open"] = True
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """``[experiment]``: what the run is called and its master seed.
@@ -58,8 +126,8 @@ class ExperimentConfig:
         'svhn_wrn'
     """
 
-    name: str = "digits"
-    seed: int = 0
+    name: str = spec("digits", rule="run_name")
+    seed: int = spec(0, minimum=0)
 
 
 @dataclass(frozen=True)
@@ -77,8 +145,8 @@ class AugmentConfig:
     """
 
     flip: bool = False
-    crop_padding: int = 0
-    cutout: int = 0
+    crop_padding: int = spec(0, minimum=0)
+    cutout: int = spec(0, minimum=0)
 
 
 #: ``data.label_noise.kind`` values: a flipped label becomes a uniformly drawn *other* class
@@ -105,8 +173,8 @@ class LabelNoiseConfig:
         'symmetric'
     """
 
-    rate: float = 0.0
-    kind: str = "symmetric"
+    rate: float = spec(0.0, low=0, high=1, high_open=True)
+    kind: str = spec("symmetric", choices=LABEL_NOISE_KINDS)
     validation: bool = True
 
 
@@ -130,11 +198,11 @@ class DataConfig:
         32
     """
 
-    dataset: str = "digits"
-    data_dir: str = ""
-    train_fraction: float = 1.0
-    validation_size: int = 300
-    batch_size: int = 32
+    dataset: str = spec("digits", rule="dataset")
+    data_dir: str = spec("", rule="directory")
+    train_fraction: float = spec(1.0, low=0, high=1, low_open=True)
+    validation_size: int = spec(300, minimum=1)
+    batch_size: int = spec(32, minimum=1)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     label_noise: LabelNoiseConfig = field(default_factory=LabelNoiseConfig)
 
@@ -152,8 +220,8 @@ class ModelConfig:
         8
     """
 
-    name: str = "basic_cnn"
-    options: dict[str, Any] = field(default_factory=dict)
+    name: str = spec("basic_cnn", rule="model_name")
+    options: dict[str, Any] = spec(factory=dict, rule="options")
 
 
 @dataclass(frozen=True)
@@ -169,8 +237,8 @@ class ScheduleConfig:
         (80, 120)
     """
 
-    decay_epochs: tuple[int, ...] = ()
-    gamma: float = 0.1
+    decay_epochs: tuple[int, ...] = spec((), rule="decay_epochs")
+    gamma: float = spec(0.1, low=0, high=1, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -213,15 +281,15 @@ class TrainingConfig:
         Budget(steps=300, epochs=None)
     """
 
-    optimizer: str = "sgd"
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 0.0
+    optimizer: str = spec("sgd", choices=OPTIMIZERS)
+    learning_rate: float = spec(0.01, low=0, low_open=True)
+    momentum: float = spec(0.9, low=0, high=1, high_open=True)
+    weight_decay: float = spec(0.0, low=0)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    partial: Budget = field(default_factory=lambda: Budget(steps=300))
-    full: Budget = field(default_factory=lambda: Budget(steps=3000))
-    precision: str = "float32"
-    jit_compile: str | bool = JIT_COMPILE_AUTO
+    partial: Budget = spec(factory=lambda: Budget(steps=300), rule="budget")
+    full: Budget = spec(factory=lambda: Budget(steps=3000), rule="budget")
+    precision: str = spec("float32", choices=PRECISIONS)
+    jit_compile: str | bool = spec(JIT_COMPILE_AUTO, rule="jit_compile")
 
 
 @dataclass(frozen=True)
@@ -239,10 +307,10 @@ class LossConfig:
         8
     """
 
-    order: int = 3
-    inputs: tuple[str, ...] = ("label", "prediction")
+    order: int = spec(3, minimum=1, maximum=MAX_ORDER)
+    inputs: tuple[str, ...] = spec(("label", "prediction"), rule="inputs")
     trim: bool = True
-    convention: str = "paper"
+    convention: str = spec("paper", choices=CONVENTIONS)
 
     @property
     def num_params(self) -> int:
@@ -269,10 +337,10 @@ class EvolutionConfig:
         1.2
     """
 
-    population: int = 8
-    sigma: float = 1.2
-    generations: int = 10
-    initial: str | tuple[float, ...] = "zeros"
+    population: int = spec(8, minimum=2)
+    sigma: float = spec(1.2, low=0, low_open=True)
+    generations: int = spec(10, minimum=1)
+    initial: str | tuple[float, ...] = spec("zeros", rule="initial")
     invariant_check: bool = False
 
 
@@ -289,8 +357,8 @@ class AbortConfig:
         0.15
     """
 
-    threshold: float = 0.15
-    epoch: int = 10
+    threshold: float = spec(0.15, low=0, high=1)
+    epoch: int = spec(10, minimum=1)
 
 
 @dataclass(frozen=True)
@@ -309,10 +377,10 @@ class EvaluationConfig:
         'validation_accuracy'
     """
 
-    attempts: int = 3
+    attempts: int = spec(3, minimum=1)
     abort: AbortConfig = field(default_factory=AbortConfig)
-    fitness: str = DEFAULT_FITNESS
-    timeout: float = 0.0
+    fitness: str = spec(DEFAULT_FITNESS, rule="fitness")
+    timeout: float = spec(0.0, low=0)
 
 
 @dataclass(frozen=True)
@@ -333,35 +401,28 @@ class ExecutionConfig:
         (0, 1)
     """
 
-    executor: str = "local"
-    devices: str | tuple[int, ...] = "auto"
-    gpus_per_worker: int = 1
-    workers_per_gpu: int = 1
-    workers: int = 0
-    ray_address: str = ""
+    executor: str = spec("local", choices=EXECUTORS)
+    devices: str | tuple[int, ...] = spec("auto", rule="devices")
+    gpus_per_worker: int = spec(1, minimum=1)
+    workers_per_gpu: int = spec(1, minimum=1)
+    workers: int = spec(0, minimum=0)
+    ray_address: str = spec("", expected='"", "auto" or "host:port"')
 
 
+#: The class of each section, in canonical order.
+_SECTION_TYPES: dict[str, type] = {
+    "experiment": ExperimentConfig,
+    "data": DataConfig,
+    "model": ModelConfig,
+    "training": TrainingConfig,
+    "loss": LossConfig,
+    "evolution": EvolutionConfig,
+    "evaluation": EvaluationConfig,
+    "execution": ExecutionConfig,
+}
 #: Section names in canonical order.
-SECTIONS = (
-    "experiment",
-    "data",
-    "model",
-    "training",
-    "loss",
-    "evolution",
-    "evaluation",
-    "execution",
-)
+SECTIONS = tuple(_SECTION_TYPES)
 _REQUIRED = ("data", "model")
-
-
 _SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "experiment": tuple(f.name for f in dataclasses.fields(ExperimentConfig)),
-    "data": tuple(f.name for f in dataclasses.fields(DataConfig)),
-    "model": tuple(f.name for f in dataclasses.fields(ModelConfig)),
-    "training": tuple(f.name for f in dataclasses.fields(TrainingConfig)),
-    "loss": tuple(f.name for f in dataclasses.fields(LossConfig)),
-    "evolution": tuple(f.name for f in dataclasses.fields(EvolutionConfig)),
-    "evaluation": tuple(f.name for f in dataclasses.fields(EvaluationConfig)),
-    "execution": tuple(f.name for f in dataclasses.fields(ExecutionConfig)),
+    name: tuple(f.name for f in dataclasses.fields(cls)) for name, cls in _SECTION_TYPES.items()
 }
