@@ -27,14 +27,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .expansion import (
-    DEFAULT_INPUTS,
-    check_convention,
-    check_inputs,
-    check_theta_length,
-    multi_indices,
-    scales,
-)
+from .expansion import DEFAULT_INPUTS, ExpansionSpec, resolve_spec
 from .presets import get_preset
 
 __all__ = ["TaylorGLOLoss", "taylorglo"]
@@ -70,6 +63,7 @@ def taylorglo(
     trim: bool = True,
     convention: str = "paper",
     from_logits: bool = False,
+    spec: ExpansionSpec | None = None,
 ) -> Any:
     """Computes the TaylorGLO loss per sample with ``keras.ops``.
 
@@ -90,13 +84,17 @@ def taylorglo(
         trim: whether θ omits the terms that do not depend on the prediction.
         convention: ``"paper"`` or ``"lossferatu"``.
         from_logits: apply a softmax over the last axis to ``y_pred`` first.
+        spec: the expansion as one :class:`~keras_taylorglo.expansion.ExpansionSpec`; replaces
+            ``order``, ``inputs``, ``trim`` and ``convention`` (which must then be left at their
+            defaults or agree with it).
 
     Returns:
         The loss per sample, shape ``y_pred.shape[:-1]``; float32 for float16 or bfloat16
         predictions (mixed precision), else ``y_pred``'s float dtype.
 
     Raises:
-        ValueError: for an unknown convention or input name, or a missing progress.
+        ValueError: for an unknown convention or input name, a missing progress, or settings
+            that contradict ``spec``.
 
     Example:
         >>> import numpy as np
@@ -105,8 +103,8 @@ def taylorglo(
         >>> tuple(values.shape)
         (2,)
     """
-    names = check_inputs(inputs)
-    check_convention(convention)
+    spec = resolve_spec(spec, order, inputs, trim, convention)
+    names = spec.inputs
     y_pred = ops.convert_to_tensor(y_pred)
     if not keras.backend.is_float_dtype(y_pred.dtype):
         y_pred = ops.cast(y_pred, keras.config.floatx())
@@ -121,19 +119,19 @@ def taylorglo(
     theta = ops.cast(ops.convert_to_tensor(theta), dtype)
 
     by_name = {"label": y_true, "prediction": y_pred}
-    if "progress" in names:
+    if spec.has_progress:
         if progress is None:
             raise ValueError(f"inputs {names} include 'progress', so progress must be given")
         by_name["progress"] = ops.cast(ops.convert_to_tensor(progress), dtype)
 
-    m = len(names)
-    alphas = multi_indices(m, order, trim, names.index("prediction"))
-    factors = scales(alphas, convention)
+    m = spec.num_inputs
+    alphas = spec.multi_indices
+    factors = spec.scales
     diffs = [by_name[name] - theta[j] for j, name in enumerate(names)]
     # powers[j][p] = diffs[j] ** p, shared by all terms (p = 0 is never used).
     powers = [[None, d] for d in diffs]
     for j in range(m):
-        for _ in range(2, order + 1):
+        for _ in range(2, spec.order + 1):
             powers[j].append(powers[j][-1] * diffs[j])
 
     total = None
@@ -147,7 +145,7 @@ def taylorglo(
         total = term if total is None else total + term
     # Some α always has α_prediction >= 1, so total has y_pred's shape (a scalar progress or
     # constant term broadcasts into it).
-    if convention == "paper":
+    if spec.convention == "paper":
         return -ops.mean(total, axis=-1)
     return -ops.sum(total, axis=-1)
 
@@ -186,10 +184,15 @@ class TaylorGLOLoss(keras.losses.Loss):
         from_logits: ``y_pred`` holds logits; a softmax is applied first.
         name: the loss's name.
         reduction: Keras reduction over the per-sample values; ``None`` returns them.
+        spec: the expansion as one :class:`~keras_taylorglo.expansion.ExpansionSpec`; replaces
+            ``order``, ``inputs``, ``trim`` and ``convention`` (which must then be left at their
+            defaults or agree with it). :meth:`get_config` still writes the four settings, so
+            saved models load the same either way.
 
     Raises:
         ValueError: for a θ of the wrong length (the message gives the expected length and why),
-            a non-finite θ, an unknown input name or convention.
+            a non-finite θ, an unknown input name or convention, or settings that contradict
+            ``spec``.
 
     Example:
         >>> loss = TaylorGLOLoss([11.9039, -4.0240, 6.9796, 8.5834, -1.6677, 11.6064,
@@ -208,14 +211,13 @@ class TaylorGLOLoss(keras.losses.Loss):
         from_logits: bool = False,
         name: str = "taylorglo",
         reduction: str | None = "sum_over_batch_size",
+        spec: ExpansionSpec | None = None,
     ) -> None:
         super().__init__(name=name, reduction=reduction)
-        self.inputs = check_inputs(inputs)
-        self.order = int(order)
-        self.trim = bool(trim)
-        self.convention = check_convention(convention)
+        # int() and bool() as before the spec existed: a config may hold 3.0 or 1
+        self.spec = resolve_spec(spec, int(order), inputs, bool(trim), convention)
         self.from_logits = bool(from_logits)
-        values = _finite_theta(check_theta_length(theta, self.inputs, self.order, self.trim))
+        values = _finite_theta(self.spec.check_theta(theta))
         # Variables, not Python floats: a float would be baked into the traced train step and a
         # later change would silently do nothing. autocast=False keeps them float32 under mixed
         # precision; the maths casts them to the computation dtype.
@@ -227,9 +229,29 @@ class TaylorGLOLoss(keras.losses.Loss):
         )
 
     @property
+    def order(self) -> int:
+        """The Taylor order (from :attr:`spec`)."""
+        return self.spec.order
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The input names in θ order (from :attr:`spec`)."""
+        return self.spec.inputs
+
+    @property
+    def trim(self) -> bool:
+        """Whether the terms independent of the prediction are dropped (from :attr:`spec`)."""
+        return self.spec.trim
+
+    @property
+    def convention(self) -> str:
+        """``"paper"`` or ``"lossferatu"`` (from :attr:`spec`)."""
+        return self.spec.convention
+
+    @property
     def has_progress(self) -> bool:
         """Whether the expansion uses the training-progress input."""
-        return "progress" in self.inputs
+        return self.spec.has_progress
 
     @property
     def num_params(self) -> int:
@@ -249,7 +271,7 @@ class TaylorGLOLoss(keras.losses.Loss):
             >>> loss = TaylorGLOLoss()
             >>> loss.set_theta([1.0] * 8)
         """
-        arr = _finite_theta(check_theta_length(values, self.inputs, self.order, self.trim))
+        arr = _finite_theta(self.spec.check_theta(values))
         self.theta.assign(arr)
 
     def set_progress(self, t: float) -> None:
@@ -285,11 +307,8 @@ class TaylorGLOLoss(keras.losses.Loss):
             y_pred,
             self.theta,
             progress=self.progress if self.has_progress else None,
-            order=self.order,
-            inputs=self.inputs,
-            trim=self.trim,
-            convention=self.convention,
             from_logits=self.from_logits,
+            spec=self.spec,
         )
 
     def get_config(self) -> dict[str, Any]:
@@ -303,10 +322,9 @@ class TaylorGLOLoss(keras.losses.Loss):
             {
                 # str() of a float32 is its shortest round-trip form: 11.9039, not 11.90390014...
                 "theta": [float(str(v)) for v in self.theta.numpy()],
-                "order": self.order,
+                # the four settings, not the spec: configs saved before the spec still load
+                **self.spec.as_dict(),
                 "inputs": list(self.inputs),
-                "trim": self.trim,
-                "convention": self.convention,
                 "from_logits": self.from_logits,
             }
         )

@@ -153,6 +153,26 @@ def test_config_round_trips():
     assert TaylorGLOLoss.from_preset("paper-mnist").get_config()["theta"] == list(PAPER_MNIST)
 
 
+def test_spec_builds_the_same_loss_and_the_same_config():
+    spec = E.ExpansionSpec(order=2, inputs=PROGRESS_INPUTS, trim=False, convention="lossferatu")
+    theta = np.random.default_rng(17).normal(0, 2, spec.num_params)
+    by_spec = TaylorGLOLoss(theta, spec=spec, reduction=None)
+    by_four = TaylorGLOLoss(theta, reduction=None, **spec.as_dict())
+    assert by_spec.spec == by_four.spec == spec and by_spec.order == 2
+    # the config still spells the four settings, so it loads without knowing about the spec
+    assert by_spec.get_config() == by_four.get_config()
+    assert TaylorGLOLoss.from_config(by_spec.get_config()).spec == spec
+    x, y = random_batch(np.random.default_rng(18), batch=4, classes=3)
+    by_spec.set_progress(0.5)
+    expected = E.loss_value(theta, x, y, progress=0.5, spec=spec)
+    assert_close(per_sample(by_spec, x, y), expected)
+    got = taylorglo(x, y.astype("float32"), theta, progress=0.5, spec=spec)
+    assert_close(keras.ops.convert_to_numpy(got), expected)
+    # a setting given both ways differently is refused (one left at its default cannot be told)
+    with pytest.raises(ValueError, match="trim=False contradicts spec="):
+        TaylorGLOLoss(spec=E.ExpansionSpec(order=2), trim=False)
+
+
 def tiny_model(num_classes=3, seed=0):
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
