@@ -224,8 +224,9 @@ def startup_breakdown(quick: bool, data_dir: str) -> dict[str, Any]:
 def pool_utilization(quick: bool) -> dict[str, Any]:
     """Worker-time spent evaluating during a search with a custom fitness of varied durations."""
     from keras_taylorglo.recipe import parse_recipe
-    from keras_taylorglo.search.engine import make_executor, start_search
     from keras_taylorglo.search.executors import TaskDone
+    from keras_taylorglo.search.jobs import make_executor
+    from keras_taylorglo.search.runs import start_search
 
     workers, population, generations = 2, 8, (4 if quick else 10)
     with tempfile.TemporaryDirectory() as tmp:
@@ -469,7 +470,7 @@ def journal_load(quick: bool) -> dict[str, Any]:
     import threading
 
     from keras_taylorglo.recipe import parse_recipe
-    from keras_taylorglo.search.engine import start_search
+    from keras_taylorglo.search.runs import start_search
     from keras_taylorglo.store.base import StoreBase
 
     generations = 10 if quick else 30

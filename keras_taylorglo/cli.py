@@ -238,7 +238,8 @@ def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
 def cmd_search(args: argparse.Namespace) -> int:
     """Run a new search from a recipe."""
     from .recipe import check_callables, load_recipe
-    from .search.engine import ProgressDisplay, default_run_dir, start_search
+    from .search.progress import ProgressDisplay
+    from .search.runs import default_run_dir, start_search
 
     recipe = load_recipe(args.recipe, args.overrides)
     check_callables(recipe, args.overrides)  # in well under a second, before any worker starts
@@ -288,7 +289,8 @@ def _check_own_data(recipe: Any) -> None:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     """Continue an interrupted search (a finished one: say so and print its best)."""
-    from .search.engine import ProgressDisplay, resume_search
+    from .search.progress import ProgressDisplay
+    from .search.runs import resume_search
     from .store import Store
 
     if Store.exists(args.run_dir):

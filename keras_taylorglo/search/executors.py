@@ -1,15 +1,11 @@
 """Executors run attempts; they never decide what to try (the engine and oracle do).
 
-:class:`LocalPool` keeps one long-lived worker process per device group on this machine. The
-engine drives any executor through the same small surface:
-
-- ``start()``; ``idle_workers()``; ``submit(task, worker_id)``; ``poll(timeout) -> events``;
-  ``shutdown()``; ``workers`` (a description of each for the store).
-
-Events are small dataclasses: :class:`WorkerUp`, :class:`TaskDone`, :class:`TaskLost` (an
-infrastructure failure: the attempt is not the candidate's fault and is re-run),
-:class:`WorkerDown` and :class:`Fatal` (the evaluator cannot be built at all, e.g. a data set that
-is not prepared: the search stops with that one line).
+:class:`LocalPool` keeps one long-lived worker process per device group on this machine; it and
+the Ray executor implement :class:`~.messages.Executor` (``start``, ``idle_workers``,
+``submit``, ``poll -> events``, ``shutdown``, ``workers``) and share, in :class:`SlotExecutor`,
+the worker slots, the timeout and poll-budget rules and what a worker's death means
+(:func:`death_events`). The events and the pipe messages are the typed records of
+:mod:`.messages`.
 """
 
 from __future__ import annotations
@@ -24,92 +20,17 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from ..errors import TaylorGLOError
+from .messages import Evaluate, Failed, Ready, Result, StartFailed, Stop
+from .messages import Fatal as Fatal  # the events, importable from here as before
+from .messages import Task as Task
+from .messages import TaskDone as TaskDone
+from .messages import TaskLost as TaskLost
+from .messages import WorkerDown as WorkerDown
+from .messages import WorkerUp as WorkerUp
 from .worker import WorkerSpec, worker_main
 
 # A worker that dies before it is ready this many times in a row is a crash loop, not bad luck.
 MAX_START_FAILURES = 3
-
-
-@dataclass(frozen=True)
-class Task:
-    """One attempt of one candidate, as dispatched to a worker.
-
-    Attributes:
-        task_id: Unique per dispatch (an infra re-run of the same attempt gets a new id).
-        generation: Generation index.
-        candidate: Candidate index within the generation.
-        attempt: Attempt number (0-based).
-        seed: The attempt's seed (derived from experiment seed, generation, candidate, attempt).
-        theta: The candidate's parameters.
-    """
-
-    task_id: int
-    generation: int
-    candidate: int
-    attempt: int
-    seed: int
-    theta: tuple[float, ...]
-    loss: str = ""
-    select: str = "last"
-
-    def options(self) -> dict[str, str]:
-        """The evaluate() keywords this task carries beyond (θ, seed): none for a search task.
-
-        Returns:
-            ``{}`` for the worker's default loss, else ``{"loss": ..., "select": ...}``.
-        """
-        if not self.loss and self.select == "last":
-            return {}
-        return {"loss": self.loss, "select": self.select}
-
-
-@dataclass(frozen=True)
-class WorkerUp:
-    """A worker finished building its evaluator and is ready.
-
-    ``info`` holds facts of the data the worker built, e.g. ``{"label_noise": {...}}`` (see
-    :attr:`keras_taylorglo.data.DataBundle.label_noise`); empty when it has none.
-    """
-
-    worker_id: str
-    device: str
-    pid: int
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TaskDone:
-    """A task finished with an outcome (any candidate status, including failed)."""
-
-    task: Task
-    worker_id: str
-    outcome: dict[str, Any]
-    received: float = 0.0
-    finished: float = 0.0
-
-
-@dataclass(frozen=True)
-class TaskLost:
-    """A task did not finish for reasons outside the candidate (worker died, timeout, OOM)."""
-
-    task: Task
-    worker_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class WorkerDown:
-    """A worker process ended unexpectedly; the pool starts a replacement."""
-
-    worker_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Fatal:
-    """The evaluator cannot be built (a recipe or data problem): the search must stop."""
-
-    message: str
 
 
 @dataclass
@@ -226,10 +147,13 @@ class SlotExecutor:
     """What the local pool and the Ray executor share: worker slots that are idle or busy.
 
     Subclasses keep ``self._slots``: worker id → a slot with ``ready``, ``task`` and
-    ``task_started``.
+    ``task_started``, and ``self.timeout`` (``evaluation.timeout``, 0 = none); they say how a
+    worker's death is handled (``_handle_death``). The timeout and poll-budget rules are here
+    once for both.
     """
 
     _slots: dict[str, Any]
+    timeout: float = 0.0
 
     def idle_workers(self) -> list[str]:
         """Workers that are ready and have no task."""
@@ -242,6 +166,28 @@ class SlotExecutor:
         slot.task = task
         slot.task_started = time.monotonic()
         return slot
+
+    def _wait_budget(self, timeout: float) -> float:
+        """How long a poll may wait: no longer than the first running task has left."""
+        busy = [s.task_started for s in self._slots.values() if s.task is not None]
+        if not self.timeout or not busy:
+            return timeout
+        return max(0.0, min(timeout, self.timeout - (time.monotonic() - min(busy))))
+
+    def _check_timeouts(self) -> list[Any]:
+        """Tasks past ``evaluation.timeout``: their workers are killed, the tasks are lost."""
+        events: list[Any] = []
+        now = time.monotonic()
+        for worker_id, slot in self._slots.items():
+            if self.timeout and slot.task is not None and now - slot.task_started > self.timeout:
+                events.extend(self._timed_out(worker_id, f"timeout after {self.timeout:g} s"))
+        return events
+
+    def _timed_out(self, worker_id: str, reason: str) -> list[Any]:
+        return self._handle_death(worker_id, reason)
+
+    def _handle_death(self, worker_id: str, reason: str) -> list[Any]:
+        raise NotImplementedError
 
 
 class LocalPool(SlotExecutor):
@@ -327,7 +273,7 @@ class LocalPool(SlotExecutor):
         """
         slot = self._claim(task, worker_id)
         try:
-            slot.conn.send(("eval", task.task_id, list(task.theta), task.seed, task.options()))
+            slot.conn.send(Evaluate.of(task))
         except (BrokenPipeError, OSError):
             pass  # the worker just died: poll() reports it and the task as lost
 
@@ -387,7 +333,7 @@ class LocalPool(SlotExecutor):
                 continue
             if not kill:
                 try:
-                    slot.conn.send(("stop",))
+                    slot.conn.send(Stop())
                 except (BrokenPipeError, OSError):
                     pass
         deadline = time.monotonic() + (0 if kill else 5.0)
@@ -402,16 +348,6 @@ class LocalPool(SlotExecutor):
             slot.process = None
 
     # ----------------------------------------------------------------------------- private
-
-    def _wait_budget(self, timeout: float) -> float:
-        if not self.timeout:
-            return timeout
-        remaining = [
-            self.timeout - (time.monotonic() - s.task_started)
-            for s in self._slots.values()
-            if s.task is not None
-        ]
-        return max(0.0, min([timeout, *remaining]))
 
     def _spawn(self, worker_id: str) -> None:
         slot = self._slots[worker_id]
@@ -438,23 +374,18 @@ class LocalPool(SlotExecutor):
                 message = slot.conn.recv()
             except (EOFError, OSError):
                 break
-            kind = message[0]
-            if kind == "ready":
+            if isinstance(message, Ready):
                 slot.ready, slot.start_failures = True, 0
-                slot.pid = message[1].get("pid", slot.pid)
-                info = message[1].get("data") or {}
-                events.append(WorkerUp(worker_id, slot.spec.device, slot.pid, info))
-            elif kind == "fatal":
-                events.append(Fatal(message[1]))
-            elif kind in ("result", "infra"):
+                slot.pid = message.pid or slot.pid
+                events.append(WorkerUp(worker_id, slot.spec.device, slot.pid, message.data))
+            elif isinstance(message, StartFailed):
+                events.append(Fatal(message.message))
+            elif isinstance(message, (Result, Failed)):
                 task = slot.task
-                if task is None or task.task_id != message[1]:
+                if task is None or task.task_id != message.task_id:
                     continue  # a stale answer from before a timeout: ignore
                 slot.task = None
-                if kind == "result":
-                    events.append(TaskDone(task, worker_id, message[2], message[3], message[4]))
-                else:
-                    events.append(TaskLost(task, worker_id, message[2]))
+                events.append(message.event(task, worker_id))
         return events
 
     def _handle_death(self, worker_id: str, reason: str | None = None) -> list[Any]:
@@ -473,18 +404,12 @@ class LocalPool(SlotExecutor):
             self._spawn(worker_id)
         return events
 
-    def _check_timeouts(self) -> list[Any]:
-        if not self.timeout:
-            return []
-        events: list[Any] = []
-        now = time.monotonic()
-        for worker_id, slot in self._slots.items():
-            if slot.task is not None and now - slot.task_started > self.timeout:
-                self.kill_worker(worker_id)
-                if slot.process is not None:
-                    slot.process.join(5.0)
-                events.extend(self._handle_death(worker_id, f"timeout after {self.timeout:g} s"))
-        return events
+    def _timed_out(self, worker_id: str, reason: str) -> list[Any]:
+        self.kill_worker(worker_id)
+        process = self._slots[worker_id].process
+        if process is not None:
+            process.join(5.0)
+        return self._handle_death(worker_id, reason)
 
 
 def death_events(worker_id: str, slot: Any, reason: str) -> tuple[list[Any], bool]:

@@ -28,8 +28,9 @@ from typing import Any
 from ..errors import ClusterLostError as ClusterLostError
 from ..errors import TaylorGLOError
 from . import executors
-from .executors import Fatal, SlotExecutor, Task, TaskDone, TaskLost, WorkerUp
-from .worker import WorkerSpec, build_evaluator, data_facts
+from .executors import SlotExecutor
+from .messages import Evaluate, Failed, Fatal, Ready, Result, StartFailed, Task, WorkerUp
+from .worker import WorkerSpec, answer, start_evaluator
 
 # Idle actors are pinged this often (seconds) so that one that died while idle (its node was lost,
 # the OOM killer chose it) is replaced before an attempt is sent to it.
@@ -44,7 +45,7 @@ class RayWorker:
     """The body of one worker actor (wrapped with ``ray.remote`` by :class:`RayExecutor`).
 
     The evaluator is built in :meth:`start`, not ``__init__``: a recipe or data problem is then
-    ``("fatal", message)``, not an actor that Ray reports as a generic death.
+    a :class:`~.messages.StartFailed`, not an actor that Ray reports as a generic death.
 
     Args:
         spec: What to build; ``spec.env`` is applied before TensorFlow is imported.
@@ -54,35 +55,15 @@ class RayWorker:
         self.spec = spec
         self.evaluator: Any = None
 
-    def start(self) -> tuple[str, Any]:
-        """Build the evaluator: ``("ready", {"pid", "device", "data"})`` or ``("fatal", line)``."""
+    def start(self) -> Ready | StartFailed:
+        """Build the evaluator (:func:`~.worker.start_evaluator`): Ready, or StartFailed."""
         os.environ.update(self.spec.env)
-        try:
-            self.evaluator = build_evaluator(self.spec)
-        except TaylorGLOError as exc:
-            return ("fatal", str(exc))
-        except Exception as exc:  # the worker cannot start: say why in one line
-            why = f"{type(exc).__name__}: {exc}"
-            return ("fatal", f"worker {self.spec.worker_id} could not start: {why}")
-        device = _describe_device(self.spec.device)
-        return ("ready", {"pid": os.getpid(), "device": device, "data": data_facts(self.evaluator)})
+        self.evaluator, message = start_evaluator(self.spec, _describe_device(self.spec.device))
+        return message
 
-    def evaluate(
-        self, theta: list[float], seed: int, options: dict[str, Any] | None = None
-    ) -> tuple[Any, ...]:
-        """Score one attempt (θ, seed, an analysis task's ``loss``/``select``) warm.
-
-        Returns:
-            ``("result", outcome_dict, received, finished)`` (wall-clock times, as
-            :func:`~.worker.serve` reports them) or ``("infra", message)`` when the evaluator
-            raised (out of memory and the like: the attempt is re-run elsewhere).
-        """
-        received = time.time()
-        try:
-            outcome = self.evaluator.evaluate(theta, seed, **(options or {}))
-        except Exception as exc:
-            return ("infra", f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
-        return ("result", outcome.to_dict(), received, time.time())
+    def evaluate(self, request: Evaluate) -> Result | Failed:
+        """Score one attempt warm (:func:`~.worker.answer`), as a local worker does."""
+        return answer(self.evaluator, request)
 
     def ping(self) -> int:
         """Answer a liveness check with the actor's process id."""
@@ -225,7 +206,7 @@ class RayExecutor(SlotExecutor):
             worker_id: One of :meth:`idle_workers`.
         """
         slot = self._claim(task, worker_id)
-        ref = slot.actor.evaluate.remote(list(task.theta), task.seed, task.options())
+        ref = slot.actor.evaluate.remote(Evaluate.of(task))
         self._track(ref, worker_id, "eval")
 
     def kill_worker(self, worker_id: str) -> None:
@@ -363,18 +344,14 @@ class RayExecutor(SlotExecutor):
         except self._ray.exceptions.RayError as exc:
             return self._handle_death(worker_id, describe_ray_error(exc))
         if kind == "start":
-            if value[0] == "fatal":
-                return [Fatal(value[1])]
+            if isinstance(value, StartFailed):
+                return [Fatal(value.message)]
             slot.ready, slot.start_failures = True, 0
-            slot.pid, slot.device = int(value[1]["pid"]), str(value[1]["device"])
-            return [WorkerUp(worker_id, slot.device, slot.pid, value[1].get("data") or {})]
+            slot.pid, slot.device = value.pid, value.device
+            return [WorkerUp(worker_id, slot.device, slot.pid, value.data)]
         if kind == "eval":
             task, slot.task = slot.task, None
-            if task is None:
-                return []
-            if value[0] == "result":
-                return [TaskDone(task, worker_id, value[1], value[2], value[3])]
-            return [TaskLost(task, worker_id, value[1])]
+            return [] if task is None else [value.event(task, worker_id)]
         return []  # a ping answered: the actor lives
 
     def _handle_death(self, worker_id: str, reason: str) -> list[Any]:
@@ -392,13 +369,6 @@ class RayExecutor(SlotExecutor):
             self._spawn(worker_id)
         return events
 
-    def _check_timeouts(self) -> list[Any]:
-        events: list[Any] = []
-        for worker_id, slot in self._slots.items():
-            if self.timeout and slot.task and time.monotonic() - slot.task_started > self.timeout:
-                events.extend(self._handle_death(worker_id, f"timeout after {self.timeout:g} s"))
-        return events
-
     def _ping_idle(self) -> None:
         now = time.monotonic()
         for worker_id, slot in self._slots.items():
@@ -407,12 +377,6 @@ class RayExecutor(SlotExecutor):
             if slot.kill_requested or now - slot.last_ping > PING_INTERVAL:
                 slot.last_ping = now
                 self._track(slot.actor.ping.remote(), worker_id, "ping")
-
-    def _wait_budget(self, timeout: float) -> float:
-        busy = [s.task_started for s in self._slots.values() if s.task is not None]
-        if not self.timeout or not busy:
-            return timeout
-        return max(0.0, min(timeout, self.timeout - (time.monotonic() - min(busy))))
 
 
 def plan_actors(

@@ -2,17 +2,11 @@
 
 A worker builds its evaluator once (data pipelines, model, compiled train step) and then scores
 candidates as they arrive, so a search pays the start-up cost once per worker instead of once per
-candidate. It talks to the driver over one duplex pipe with small tuples:
-
-- driver → worker: ``("eval", task_id, theta, seed, options)`` (``options``: more
-  ``evaluate`` keywords, an analysis task's ``loss`` and ``select``; ``{}`` for a search task)
-  and ``("stop",)``
-- worker → driver: ``("ready", info)`` (``pid``, ``device`` and ``data``: :func:`data_facts`),
-  ``("result", task_id, outcome_dict, received, done)``
-  (wall-clock times the task arrived and finished, for the dispatch-latency benchmark),
-  ``("fatal", message)`` (the evaluator could not be
-  built: a recipe or data problem that no retry can fix), ``("infra", task_id, message)``
-  (out of memory and the like: the attempt is re-run elsewhere).
+candidate. It talks to the driver over one duplex pipe with the typed messages of
+:mod:`.messages`: :class:`~.messages.Evaluate` and :class:`~.messages.Stop` in,
+:class:`~.messages.Ready` / :class:`~.messages.StartFailed` once, then one
+:class:`~.messages.Result` or :class:`~.messages.Failed` per request. A Ray actor answers with
+the same records (:func:`start_evaluator`, :func:`answer`).
 
 The worker exits when the driver dies (parent-death signal on Linux, plus a watchdog thread
 that notices re-parenting), so a SIGKILLed search leaves no orphans holding GPUs.
@@ -31,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
+from .messages import Evaluate, Failed, Ready, Result, StartFailed, Stop
 
 
 @dataclass(frozen=True)
@@ -322,18 +317,50 @@ def worker_main(conn: Any, spec: WorkerSpec) -> None:
     _die_with_parent()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
     os.environ.update(spec.env)
+    evaluator, message = start_evaluator(spec, spec.device)
+    conn.send(message)
+    if evaluator is not None:
+        serve(conn, evaluator)
+
+
+def start_evaluator(spec: WorkerSpec, device: str) -> tuple[Any, Ready | StartFailed]:
+    """Build the worker's evaluator, and the message that says how that went.
+
+    Args:
+        spec: What to build.
+        device: Where it runs, for people (a Ray actor says its node too).
+
+    Returns:
+        ``(evaluator, Ready)``, or ``(None, StartFailed)`` with one line: a recipe or data
+        problem as the error says it, anything else as ``worker W could not start: ...``.
+    """
     try:
         evaluator = build_evaluator(spec)
     except TaylorGLOError as exc:
-        conn.send(("fatal", str(exc)))
-        return
+        return None, StartFailed(str(exc))
     except Exception as exc:  # the worker cannot start: say why in one line
-        conn.send(
-            ("fatal", f"worker {spec.worker_id} could not start: {type(exc).__name__}: {exc}")
-        )
-        return
-    conn.send(("ready", {"pid": os.getpid(), "device": spec.device, "data": data_facts(evaluator)}))
-    serve(conn, evaluator)
+        why = f"{type(exc).__name__}: {exc}"
+        return None, StartFailed(f"worker {spec.worker_id} could not start: {why}")
+    return evaluator, Ready(os.getpid(), device, data_facts(evaluator))
+
+
+def answer(evaluator: Any, request: Evaluate) -> Result | Failed:
+    """Score one request warm.
+
+    Args:
+        evaluator: The worker's evaluator.
+        request: The attempt.
+
+    Returns:
+        A :class:`Result` with the outcome, or :class:`Failed` when the evaluator raised (out of
+        memory and the like: the attempt is re-run elsewhere).
+    """
+    received = time.time()
+    try:
+        outcome = evaluator.evaluate(list(request.theta), request.seed, **request.options)
+    except Exception as exc:  # the evaluator re-raises only what is not the candidate's fault
+        return Failed(request.task_id, f"{type(exc).__name__}: {exc}".splitlines()[0][:300])
+    return Result(request.task_id, outcome.to_dict(), received, time.time())
 
 
 def serve(conn: Any, evaluator: Any) -> None:
@@ -348,14 +375,6 @@ def serve(conn: Any, evaluator: Any) -> None:
             message = conn.recv()
         except (EOFError, OSError):
             return  # the driver went away
-        if message[0] == "stop":
+        if isinstance(message, Stop):
             return
-        received = time.time()
-        task_id, theta, seed = message[1:4]
-        options = message[4] if len(message) > 4 else {}
-        try:
-            outcome = evaluator.evaluate(theta, seed, **options)
-        except Exception as exc:  # out of memory and the like (the evaluator re-raises those)
-            conn.send(("infra", task_id, f"{type(exc).__name__}: {exc}".splitlines()[0][:300]))
-            continue
-        conn.send(("result", task_id, outcome.to_dict(), received, time.time()))
+        conn.send(answer(evaluator, message))

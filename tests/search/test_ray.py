@@ -278,7 +278,7 @@ def test_evaluator_that_cannot_be_built_is_fatal(tmp_path):
 
 
 def test_ray_search_equals_local_pool(tmp_path, reference):
-    from keras_taylorglo.search.engine import start_search
+    from keras_taylorglo.search.runs import start_search
 
     recipe, executor = make_ray_executor(write_recipe(tmp_path))
     best = start_search(recipe, tmp_path / "run", executor=executor)
@@ -295,7 +295,7 @@ def test_ray_search_equals_local_pool(tmp_path, reference):
 
 @pytest.mark.slow
 def test_actor_killed_mid_attempt_is_survived(tmp_path, reference):
-    from keras_taylorglo.search.engine import start_search
+    from keras_taylorglo.search.runs import start_search
 
     marker = tmp_path / "died"
     recipe, executor = make_ray_executor(
@@ -319,7 +319,7 @@ def test_actor_killed_mid_attempt_is_survived(tmp_path, reference):
 @pytest.mark.slow
 def test_resume_a_local_run_with_ray(tmp_path, reference):
     """A local-pool run SIGKILLed after generation 0, resumed on Ray: same result, no redo."""
-    from keras_taylorglo.search.engine import resume_search
+    from keras_taylorglo.search.runs import resume_search
 
     recipe_path = write_recipe(tmp_path, executor="local")
     run_dir = tmp_path / "run"
@@ -390,7 +390,7 @@ def test_resume_a_local_run_with_ray(tmp_path, reference):
 @pytest.mark.slow
 def test_small_digits_search_on_ray(tmp_path):
     """The real evaluator (TensorFlow, digits, basic CNN) in one warm actor."""
-    from keras_taylorglo.search.engine import start_search
+    from keras_taylorglo.search.runs import start_search
 
     overrides = [
         "execution.workers=1",
