@@ -18,7 +18,13 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["DISK_ERRORS", "Stopped", "one_line_warnings", "stop_on_signals"]
+__all__ = [
+    "DISK_ERRORS",
+    "Stopped",
+    "interrupt_on_sigint",
+    "one_line_warnings",
+    "stop_on_signals",
+]
 
 #: The errno values of a file system that cannot take a write (full, over quota, read-only).
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
@@ -92,3 +98,32 @@ def one_line_warnings() -> Iterator[None]:
         yield
     finally:
         warnings.showwarning, threading.excepthook = previous_show, previous_hook
+
+
+@contextlib.contextmanager
+def interrupt_on_sigint() -> Iterator[None]:
+    """SIGINT raises ``KeyboardInterrupt`` for the duration, even where it was ignored or blocked.
+
+    A process started as a background job of a non-interactive shell (``python script.py &``,
+    most CI runners and job launchers) inherits SIGINT *ignored*, and Python then installs no
+    ``KeyboardInterrupt`` handler at all: a stop request (``kill -INT``, a supervisor's
+    interrupt) would be dropped and the search would run to its end. The command line's
+    :func:`stop_on_signals` handles SIGINT itself; this gives a search started from Python the
+    same guarantee. A handler someone installed on purpose (IPython's, a notebook kernel's)
+    is left alone, and everything is put back afterwards. Only the main thread can do this
+    (elsewhere: nothing).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    replace = previous in (signal.SIG_IGN, signal.SIG_DFL, None)
+    if replace:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if replace:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)

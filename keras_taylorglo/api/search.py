@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import TaylorGLOError
 from ..recipe import SECTIONS  # a Search's keyword sections are the recipe's (the TOML's tables)
+from ..stopping import interrupt_on_sigint
 from .checks import (
     _can_probe,
     _check_arrays,
@@ -192,7 +193,7 @@ class Search:
                 items.insert(0, f"experiment.name={_toml(name[:100], 'run_dir')}")
         self.recipe = base.with_overrides([*items, *user_items])
         _check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
-        from ..search.engine import default_run_dir
+        from ..search.runs import default_run_dir
 
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.recipe)
         self._arrays: dict[str, np.ndarray] = {}
@@ -227,12 +228,12 @@ class Search:
             >>> result = search.run()  # doctest: +SKIP
         """
         from ..recipe import check_callables
-        from ..search.engine import start_search
+        from ..search.runs import start_search
 
         _refuse_existing(self.run_dir, self.overwrite)
         recipe = self._write_run_dir()
         check_callables(recipe)
-        with _interrupt_says_resume(self.run_dir), _workers_skip_main():
+        with interrupt_on_sigint(), _interrupt_says_resume(self.run_dir), _workers_skip_main():
             start_search(recipe, self.run_dir, overwrite=self.overwrite, display=_display(progress))
         return SearchResult.from_run_dir(self.run_dir)
 
@@ -325,12 +326,12 @@ def resume(
     Example:
         >>> ktg.resume("runs/mine").best.fitness  # doctest: +SKIP
     """
-    from ..search.engine import resume_search
+    from ..search.runs import resume_search
 
     run_dir = Path(run_dir)
     items = _flatten("execution", _mapping("execution", execution)) if execution else []
     _require_run(run_dir)
-    with _interrupt_says_resume(run_dir), _workers_skip_main():
+    with interrupt_on_sigint(), _interrupt_says_resume(run_dir), _workers_skip_main():
         resume_search(run_dir, display=_display(progress), overrides=items)
     return SearchResult.from_run_dir(run_dir)
 
@@ -403,7 +404,7 @@ def _display(progress: bool) -> Any:
         return None
     from rich.console import Console
 
-    from ..search.engine import ProgressDisplay
+    from ..search.progress import ProgressDisplay
 
     console = Console(stderr=True)
     live = console.is_terminal
