@@ -257,16 +257,10 @@ class Evaluator:
             from .baselines import make_baseline_loss
 
             return make_baseline_loss(self.loss_kind)
+        from .expansion import ExpansionSpec
         from .losses import TaylorGLOLoss
 
-        cfg = self.recipe.loss
-        return TaylorGLOLoss(
-            theta=None,
-            order=cfg.order,
-            inputs=tuple(cfg.inputs),
-            trim=cfg.trim,
-            convention=cfg.convention,
-        )
+        return TaylorGLOLoss(theta=None, spec=ExpansionSpec.from_config(self.recipe.loss))
 
     def _make_optimizer(self) -> Any:
         keras = self._keras

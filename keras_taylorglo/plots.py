@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .expansion import expansion_settings, shifted_loss_shape
+from .expansion import ExpansionSpec, resolve_spec, shifted_loss_shape
 
 __all__ = [
     "PLOT_FILES",
@@ -62,10 +62,14 @@ def loss_settings(meta: dict[str, Any]) -> dict[str, Any]:
         meta: ``Store.meta()``.
 
     Returns:
-        Keyword arguments for :func:`keras_taylorglo.expansion.shifted_loss_shape` (see
-        :func:`keras_taylorglo.expansion.expansion_settings`).
+        Keyword arguments for :func:`keras_taylorglo.expansion.shifted_loss_shape`: the
+        :meth:`~keras_taylorglo.expansion.ExpansionSpec.as_dict` of
+        :meth:`~keras_taylorglo.expansion.ExpansionSpec.from_meta`.
+
+    Raises:
+        ValueError: If the meta holds invalid settings.
     """
-    return expansion_settings(meta)
+    return ExpansionSpec.from_meta(meta).as_dict()
 
 
 def _figure(width: float = 6.4, height: float = 4.2) -> Any:
@@ -167,7 +171,7 @@ def plot_fitness(
 
 def plot_loss_shapes(
     thetas: Sequence[Sequence[float]],
-    settings: dict[str, Any],
+    spec: ExpansionSpec | Mapping[str, Any],
     path: str | os.PathLike[str],
     generations: Sequence[int] | None = None,
 ) -> bytes:
@@ -175,19 +179,22 @@ def plot_loss_shapes(
 
     Args:
         thetas: One θ per generation (its best), in generation order.
-        settings: :func:`loss_settings`.
+        spec: How θ maps to a loss: an :class:`~keras_taylorglo.expansion.ExpansionSpec`, or
+            the four settings as :func:`loss_settings` gives them.
         path: The PNG file to write.
         generations: The generation index of each θ (default ``0, 1, …``).
 
     Returns:
         The PNG bytes.
     """
+    if not isinstance(spec, ExpansionSpec):
+        spec = ExpansionSpec(**spec)
     gens = list(range(len(thetas))) if generations is None else list(generations)
     cmap, norm = _colour_map(max(gens, default=0) + 1)
     fig = _figure()
     ax = fig.add_subplot()
     for g, theta in zip(gens, thetas, strict=True):
-        y0, loss = shifted_loss_shape(theta, **settings)
+        y0, loss = shifted_loss_shape(theta, spec=spec)
         ax.plot(y0, loss, color=cmap(norm(g)), linewidth=1.4)
     ax.axhline(0.0, color="black", linewidth=0.6, alpha=0.5)
     ax.set_xlabel("$y_0$ (predicted probability of the true class)")
@@ -398,6 +405,8 @@ def render_loss_shape_png(
     inputs: Sequence[str] = ("label", "prediction"),
     trim: bool = True,
     convention: str = "paper",
+    *,
+    spec: ExpansionSpec | None = None,
 ) -> bytes:
     """A small PNG of one loss in the binary modality (for TensorBoard).
 
@@ -408,11 +417,14 @@ def render_loss_shape_png(
         inputs: Input names in θ order.
         trim: Eq. 5 trimming.
         convention: ``"paper"`` or ``"lossferatu"``.
+        spec: The expansion as one value; replaces ``order``, ``inputs``, ``trim`` and
+            ``convention``.
 
     Returns:
         The PNG bytes.
     """
-    y0, loss = shifted_loss_shape(theta, order, inputs, trim, convention)
+    spec = resolve_spec(spec, order, inputs, trim, convention)
+    y0, loss = shifted_loss_shape(theta, spec=spec)
     fig = _figure(4.0, 3.0)
     ax = fig.add_subplot()
     ax.plot(y0, loss, color="tab:red")
@@ -466,13 +478,13 @@ def plot_run(
         candidates = store.candidates()
         best = store.best()
         meta = store.meta()
-        settings = loss_settings(meta)
+        spec = ExpansionSpec.from_meta(meta)
         gens, thetas = generation_bests(store)
     if best is None:
         raise TaylorGLOError(f"{run_dir}: no candidate has a result yet; nothing to plot")
     paths = [out / name for name in PLOT_FILES]
     plot_fitness(generations, paths[0], fitness_measure(meta))
-    plot_loss_shapes(thetas, settings, paths[1], gens)
+    plot_loss_shapes(thetas, spec, paths[1], gens)
     plot_theta(thetas, paths[2], gens)
     plot_candidates(candidates, paths[3], best)
     return paths

@@ -32,6 +32,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .expansion import ExpansionSpec
+
 __all__ = ["TB_DIR", "EventWriter", "SearchLogger", "png_size"]
 
 TB_DIR = "tensorboard"
@@ -256,11 +258,9 @@ class SearchLogger:
             "theta": None,
         }
         if this["best_candidate"] is not None:
-            from .plots import loss_settings
-
             data["theta"] = store.candidates(generation)[this["best_candidate"]]["theta"]
             data["title"] = f"generation {generation} best (fitness {this['best_fitness']:.4f})"
-            data["settings"] = loss_settings(store.meta())
+            data["spec"] = ExpansionSpec.from_meta(store.meta())
         return data
 
     def _write(self, data: dict[str, Any], render: Any = None) -> None:
@@ -270,7 +270,7 @@ class SearchLogger:
             if render is None:
                 from .plots import render_loss_shape_png as render
 
-            png = render(data["theta"], title=data["title"], **data["settings"])
+            png = render(data["theta"], title=data["title"], spec=data["spec"])
             self.writer.add_image(generation, "loss_shape/generation_best", png, wall_time=wall)
         self.writer.flush()
 
@@ -307,14 +307,22 @@ class _Renderer:
             self._process.start()
         child.close()
 
-    def render(self, theta: Any, title: str, **settings: Any) -> bytes:
+    def render(self, theta: Any, title: str, spec: ExpansionSpec) -> bytes:
         """The PNG of one loss shape (see :func:`keras_taylorglo.plots.render_loss_shape_png`).
+
+        Args:
+            theta: The loss parameters.
+            title: The plot's title.
+            spec: How θ maps to a loss (pickled to the child).
+
+        Returns:
+            The PNG bytes.
 
         Raises:
             RuntimeError: The renderer failed or died.
         """
         try:
-            self._conn.send((list(theta), title, settings))
+            self._conn.send((list(theta), title, spec))
             status, value = self._conn.recv()
         except (EOFError, OSError) as exc:
             raise RuntimeError(f"the TensorBoard renderer process died ({exc})") from None
@@ -360,10 +368,10 @@ def _render_loop(conn: Any) -> None:
 
     while True:
         try:
-            theta, title, settings = conn.recv()
+            theta, title, spec = conn.recv()
         except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", render_loss_shape_png(theta, title=title, **settings)))
+            conn.send(("ok", render_loss_shape_png(theta, title=title, spec=spec)))
         except Exception as exc:  # noqa: BLE001 - reported to the driver as a warning
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

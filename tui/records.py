@@ -16,12 +16,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from keras_taylorglo.expansion import (
-    DEFAULT_INPUTS,
-    expansion_settings,
-    shifted_loss_shape,
-    theta_labels,
-)
+from keras_taylorglo.expansion import ExpansionSpec, shifted_loss_shape
 
 __all__ = [
     "AttemptRow",
@@ -65,19 +60,15 @@ def from_row(record: type[R], row: Mapping[str, Any], **computed: Any) -> R:
 
 @dataclass(frozen=True)
 class LossSettings:
-    """How θ maps to a loss (from the run's meta): order, inputs, trim, convention.
+    """How θ maps to a loss (from the run's meta), for the monitor's labels and loss plots.
 
     Args:
-        order: the Taylor order.
-        inputs: the input names in θ order.
-        trim: whether prediction-independent terms are dropped.
-        convention: ``"paper"`` or ``"lossferatu"``.
+        spec: the run's expansion (order, inputs, trim, convention), or ``None`` if its meta
+            holds settings that do not make one (the monitor then still shows the run, with
+            plain ``θ0, θ1, ...`` labels and no loss plot).
     """
 
-    order: int = 3
-    inputs: tuple[str, ...] = DEFAULT_INPUTS
-    trim: bool = True
-    convention: str = "paper"
+    spec: ExpansionSpec | None = field(default_factory=ExpansionSpec)
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> LossSettings:
@@ -87,9 +78,12 @@ class LossSettings:
             meta: ``Store.meta()``.
 
         Returns:
-            The settings.
+            The settings (``spec=None`` for settings that are not valid).
         """
-        return cls(**expansion_settings(meta))
+        try:
+            return cls(ExpansionSpec.from_meta(meta))
+        except ValueError:  # a damaged or foreign meta must not stop the monitor
+            return cls(None)
 
     def labels(self, num_params: int) -> list[str]:
         """Names of the θ entries (``θ0``, ``θ1``, ... if the settings do not match θ).
@@ -100,10 +94,7 @@ class LossSettings:
         Returns:
             One label per θ entry.
         """
-        try:
-            names = theta_labels(self.inputs, self.order, self.trim)
-        except ValueError:
-            names = []
+        names = [] if self.spec is None else list(self.spec.theta_labels)
         if len(names) != num_params:
             return [f"θ{i}" for i in range(num_params)]
         return names
@@ -118,10 +109,10 @@ class LossSettings:
             ``(y0, loss)`` of :func:`keras_taylorglo.expansion.shifted_loss_shape`, or ``None``
             if θ does not fit these settings or the loss is not finite (nothing to draw).
         """
+        if self.spec is None:
+            return None
         try:
-            y0, loss = shifted_loss_shape(
-                theta, self.order, self.inputs, self.trim, self.convention
-            )
+            y0, loss = shifted_loss_shape(theta, spec=self.spec)
         except ValueError:
             return None
         if not np.all(np.isfinite(loss)):

@@ -265,20 +265,20 @@ def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python")
     Raises:
         TaylorGLOError: For another ``fmt``.
     """
-    from ..plots import loss_settings
+    from ..expansion import ExpansionSpec
 
-    loss = loss_settings(meta)
+    spec = ExpansionSpec.from_meta(meta)
     theta = [float(v) for v in best["theta"]]
     if fmt == "python":
         inputs = (
             "("
-            + ", ".join(json.dumps(i) for i in loss["inputs"])
-            + (",)" if len(loss["inputs"]) == 1 else ")")
+            + ", ".join(json.dumps(i) for i in spec.inputs)
+            + (",)" if len(spec.inputs) == 1 else ")")
         )
         return (
             f"TaylorGLOLoss(theta=[{', '.join(repr(v) for v in theta)}], "
-            f"order={loss['order']}, inputs={inputs}, trim={loss['trim']}, "
-            f"convention={json.dumps(loss['convention'])})"
+            f"order={spec.order}, inputs={inputs}, trim={spec.trim}, "
+            f"convention={json.dumps(spec.convention)})"
         )
     if fmt == "json":
         fitness_kind = "validation_accuracy"
@@ -294,7 +294,7 @@ def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python")
         return json.dumps(
             {
                 "theta": theta,
-                "loss": {**loss, "inputs": list(loss["inputs"])},
+                "loss": {**spec.as_dict(), "inputs": list(spec.inputs)},
                 "fitness": best["fitness"],
                 "fitness_measure": fitness_kind,
                 "generation": best["generation"],

@@ -81,6 +81,11 @@ class ExpansionSpec:
         object.__setattr__(self, "trim", trim)
         object.__setattr__(self, "convention", check_convention(self.convention))
 
+    def __reduce__(self) -> tuple[type[ExpansionSpec], tuple[Any, ...]]:
+        # Pickled as its four settings (a worker or renderer process re-validates them), not
+        # with the cached multi-indices and scales.
+        return (type(self), (self.order, self.inputs, self.trim, self.convention))
+
     @classmethod
     def from_config(cls, section: Any) -> ExpansionSpec:
         """Builds the spec of a recipe's ``[loss]`` section.
