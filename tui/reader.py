@@ -27,6 +27,7 @@ import numpy as np
 
 from keras_taylorglo.errors import StoreError
 from keras_taylorglo.store import Store
+from keras_taylorglo.store.records import GenerationRecord, WorkerRecord
 from tui.records import (
     AttemptRow,
     CandidateRow,
@@ -101,8 +102,8 @@ def find_runs(runs_root: str | os.PathLike[str]) -> list[RunSummary]:
                     path=path,
                     name=str(meta.get("name") or path.name),
                     state=state,
-                    generations=int(summary["generation"]) + 1,
-                    best=summary["best"],
+                    generations=summary.generation + 1,
+                    best=summary.best,
                 ),
             )
         )
@@ -152,12 +153,11 @@ class RunReader:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _best_thetas(self, gens: list[dict[str, Any]]) -> None:
+    def _best_thetas(self, gens: list[GenerationRecord]) -> None:
         wanted = [
-            (g["generation"], g["best_candidate"])
+            (g.generation, g.best_candidate)
             for g in gens
-            if g["best_candidate"] is not None
-            and (g["generation"], g["best_candidate"]) not in self._theta
+            if g.best_candidate is not None and (g.generation, g.best_candidate) not in self._theta
         ]
         if not wanted:
             return
@@ -167,7 +167,7 @@ class RunReader:
         else:
             rows = [r for g, _ in wanted for r in self.store.candidates(g)]
         for r in rows:
-            self._theta[(r["generation"], r["candidate"])] = tuple(float(v) for v in r["theta"])
+            self._theta[(r.generation, r.candidate)] = tuple(float(v) for v in r.theta)
 
     def shape(
         self, theta: Sequence[float], loss: LossSettings
@@ -187,7 +187,9 @@ class RunReader:
         return self._shapes[key]
 
     @staticmethod
-    def _elapsed(meta: dict[str, Any], state: str, gens: list[dict[str, Any]], now: float):
+    def _elapsed(
+        meta: dict[str, Any], state: str, gens: list[GenerationRecord], now: float
+    ) -> float | None:
         created = meta.get("created")
         if created is None:
             return None
@@ -198,14 +200,14 @@ class RunReader:
         else:
             # interrupted: the last thing the run wrote
             times = [float(meta.get("updated") or created)]
-            times += [g["finished"] or g["started"] for g in gens if g["started"] is not None]
+            times += [g.finished or g.started for g in gens if g.started is not None]
             end = max(times)
         return max(0.0, end - float(created))
 
     @staticmethod
     def _eta(
         state: str,
-        gens: list[dict[str, Any]],
+        gens: list[GenerationRecord],
         evaluations: int,
         planned: int,
         elapsed: float | None,
@@ -217,10 +219,10 @@ class RunReader:
             return 0.0
         # seconds per evaluation over finished generations (gaps between a crash and a resume
         # do not count); before the first one finishes, over the time elapsed so far
-        done = [g for g in gens if g["finished"] is not None and g["evaluations"]]
+        done = [g for g in gens if g.finished is not None and g.evaluations]
         if done:
-            seconds = sum(g["finished"] - g["started"] for g in done)
-            per_eval = seconds / sum(g["evaluations"] for g in done)
+            seconds = sum(g.finished - g.started for g in done)
+            per_eval = seconds / sum(g.evaluations for g in done)
         elif evaluations and elapsed:
             per_eval = elapsed / evaluations
         else:
@@ -228,35 +230,36 @@ class RunReader:
         return remaining * per_eval
 
     def _generation_rows(
-        self, gens: list[dict[str, Any]], loss: LossSettings
+        self, gens: list[GenerationRecord], loss: LossSettings
     ) -> tuple[list[GenerationRow], dict[int, tuple[np.ndarray, np.ndarray]]]:
         self._best_thetas(gens)
         rows: list[GenerationRow] = []
         shapes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         all_time: float | None = None
         for g in gens:
-            best = g["best_fitness"]
+            best = g.best_fitness
             if best is not None and (all_time is None or best > all_time):
                 all_time = best
             theta = None
-            if g["best_candidate"] is not None:
-                theta = self._theta.get((g["generation"], g["best_candidate"]))
+            if g.best_candidate is not None:
+                theta = self._theta.get((g.generation, g.best_candidate))
             if theta is not None:
                 shape = self.shape(theta, loss)
                 if shape is not None:
-                    shapes[g["generation"]] = shape
+                    shapes[g.generation] = shape
+            # the record's columns of the same names fill the rest (population, sigma, counts)
             rows.append(
                 from_row(
                     GenerationRow,
                     g,
-                    index=g["generation"],
+                    index=g.generation,
                     best=best,
-                    mean=g["mean_fitness"],
-                    new_best=bool(g["new_best"]),
-                    finished=g["finished"] is not None,
+                    mean=g.mean_fitness,
+                    new_best=g.new_best,
+                    finished=g.finished is not None,
                     best_theta=theta,
                     all_time_best=all_time,
-                    ended=g["finished"],
+                    ended=g.finished,
                 )
             )
         return rows, shapes
@@ -271,19 +274,17 @@ class RunReader:
         """
         snap = self.store.snapshot(events=self.events)
         now = float(self.clock())
-        meta = snap["meta"]
+        meta = snap.meta
         loss = LossSettings.from_meta(meta)
-        gens = snap["generations"]
+        gens = snap.generations
         rows, shapes = self._generation_rows(gens, loss)
-        state = snap["state"]
+        state = snap.state
         planned = int(meta.get("planned_evaluations") or 0)
         elapsed = self._elapsed(meta, state, gens, now)
-        evaluations = int(snap["evaluations"])
+        evaluations = snap.evaluations
         # "for how long" only means something while the search runs
-        workers = [
-            self._worker_row(w, now if state == "running" else None) for w in snap["workers"]
-        ]
-        events = [from_row(EventRow, e) for e in snap["events"]]
+        workers = [self._worker_row(w, now if state == "running" else None) for w in snap.workers]
+        events = [from_row(EventRow, e) for e in snap.events]
         return MonitorSnapshot(
             name=str(meta.get("name") or self.run_dir.name),
             recipe=str(meta.get("recipe_source") or "—"),
@@ -293,7 +294,7 @@ class RunReader:
             evaluations=evaluations,
             planned=planned,
             eta=self._eta(state, gens, evaluations, planned, elapsed),
-            best=snap["best"],
+            best=snap.best,
             generations=rows,
             workers=workers,
             events=events,
@@ -303,20 +304,21 @@ class RunReader:
         )
 
     @staticmethod
-    def _worker_row(w: dict[str, Any], now: float | None) -> WorkerRow:
+    def _worker_row(w: WorkerRecord, now: float | None) -> WorkerRow:
         task = ""
-        if w["state"] == "busy" and w["generation"] is not None:
-            task = f"g{w['generation']} c{w['candidate']} a{w['attempt']}"
+        if w.state == "busy" and w.generation is not None:
+            task = f"g{w.generation} c{w.candidate} a{w.attempt}"
         last = ""
-        if w["last_status"]:
-            last = w["last_status"]
-            if w["last_fitness"] is not None:
-                last += f" {w['last_fitness']:.4f}"
-        since = w["since"]
-        return WorkerRow(
-            worker=str(w["worker"]),
-            device=str(w["device"] or "—"),
-            state=str(w["state"]),
+        if w.last_status:
+            last = w.last_status
+            if w.last_fitness is not None:
+                last += f" {w.last_fitness:.4f}"
+        since = w.since
+        # worker and state come from the record as they are (both NOT NULL text columns)
+        return from_row(
+            WorkerRow,
+            w,
+            device=w.device or "—",
             task=task,
             for_seconds=None if since is None or now is None else max(0.0, now - since),
             last=last,
@@ -338,16 +340,16 @@ class RunReader:
             return None
         attempts: dict[int, list[AttemptRow]] = {}
         for a in self.store.attempts(index):
-            attempts.setdefault(a["candidate"], []).append(
-                from_row(AttemptRow, a, error=a["error"] or "")
+            attempts.setdefault(a.candidate, []).append(
+                from_row(AttemptRow, a, error=a.error or "")
             )
         candidates = [
             from_row(
                 CandidateRow,
                 c,
-                index=c["candidate"],
-                theta=tuple(float(v) for v in c["theta"]),
-                attempts=tuple(attempts.get(c["candidate"], ())),
+                index=c.candidate,
+                theta=tuple(float(v) for v in c.theta),
+                attempts=tuple(attempts.get(c.candidate, ())),
             )
             for c in self.store.candidates(index)
         ]

@@ -130,25 +130,30 @@ def select_candidates(store: Any, spec: str = "best") -> list[dict[str, Any]]:
             f"{store.run_dir}: no candidate has a result yet; run or resume the search first"
         )
     if kind == "best":
-        return [best]
-    done = [c for c in store.candidates() if c["fitness"] is not None]
+        return [best.as_dict()]  # the report is JSON: plain dicts, not the store's records
+    done = [c for c in store.candidates() if c.fitness is not None]
     if kind == "generations":
         wanted = {
-            (g["generation"], g["best_candidate"])
+            (g.generation, g.best_candidate)
             for g in store.generations()
-            if g["best_candidate"] is not None
+            if g.best_candidate is not None
         }
-        done = [c for c in done if (c["generation"], c["candidate"]) in wanted]
-    done.sort(key=lambda c: (-c["fitness"], c["generation"], c["candidate"]))
+        done = [c for c in done if (c.generation, c.candidate) in wanted]
+    done.sort(key=lambda c: (-c.fitness, c.generation, c.candidate))
     chosen: list[dict[str, Any]] = []
     seen: set[tuple[float, ...]] = set()
     for c in done:
-        key = tuple(c["theta"])
+        key = tuple(c.theta)
         if key in seen:
             continue
         seen.add(key)
         chosen.append(
-            {k: c[k] for k in ("theta", "fitness", "generation", "candidate")},
+            {
+                "theta": c.theta,
+                "fitness": c.fitness,
+                "generation": c.generation,
+                "candidate": c.candidate,
+            }
         )
         if kind == "top" and len(chosen) == k:
             break

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TaylorGLOError
 from .plan import (
@@ -21,6 +21,9 @@ from .plan import (
 )
 from .report import write_reports
 from .stats import TEST_NAME, summarize, welch_p_value
+
+if TYPE_CHECKING:
+    from ..store.records import AnalysisRunRecord
 
 __all__ = ["build_report", "run_analysis"]
 
@@ -120,11 +123,11 @@ def _run_jobs(store: Any, jobs: list[Job], progress: Any, pool: Any) -> None:
         pool.shutdown(kill=True)
 
 
-def _final_rows(store: Any) -> dict[tuple[str, str, float, int], dict[str, Any]]:
+def _final_rows(store: Any) -> dict[tuple[str, str, float, int], AnalysisRunRecord]:
     return {
-        (r["label"], r["theta_key"], float(r["train_fraction"]), r["run_index"]): r
+        (r.label, r.theta_key, float(r.train_fraction), r.run_index): r
         for r in store.analysis_runs()
-        if r["status"] in _FINAL
+        if r.status in _FINAL
     }
 
 
@@ -163,8 +166,8 @@ def build_report(
             job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select)
             row = rows.get(job.key)
             if row is not None:
-                accs.append(row["test_accuracy"] or 0.0)
-                statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+                accs.append(row.test_accuracy or 0.0)
+                statuses[row.status] = statuses.get(row.status, 0) + 1
         if len(accs) < runs:
             # Trainings that failed on every re-run have no accuracy; count them so a short
             # result set is visible in the report rather than silently smaller.

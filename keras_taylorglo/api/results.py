@@ -66,12 +66,12 @@ class SearchResult:
         with Store.open(run_dir, readonly=True) as store:
             best, state = store.best(), store.state()
         record = None
-        if best:
+        if best is not None:
             record = BestCandidate(
-                theta=tuple(float(v) for v in best["theta"]),
-                fitness=float(best["fitness"]),
-                generation=int(best["generation"]),
-                candidate=int(best["candidate"]),
+                theta=tuple(float(v) for v in best.theta),
+                fitness=best.fitness,
+                generation=best.generation,
+                candidate=best.candidate,
             )
         return cls(run_dir=run_dir, best=record, state=state)
 

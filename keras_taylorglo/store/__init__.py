@@ -8,7 +8,8 @@ leaves either all or nothing of each change (the basis of exact resume).
 The rooms, by role: :mod:`.schema` (tables, version, value encoding), :mod:`.lock` (the run lock),
 :mod:`.base` (the connection and its transactions), :mod:`.journal` (the engine's writes),
 :mod:`.analysis_runs` (the analysis's table), :mod:`.queries` (read views for status, the monitor,
-resume and the analysis); :class:`Store` (:mod:`.core`) puts them together. The package imports
+resume and the analysis), :mod:`.records` (the frozen records the read views return);
+:class:`Store` (:mod:`.core`) puts them together. The package imports
 nothing of the search, the evaluator or TensorFlow.
 
 Example:
@@ -17,7 +18,7 @@ Example:
     >>> store = Store.create(run_dir, recipe_text="[experiment]", meta={"population": 2})
     >>> store.begin_generation(0, b"state", [[0.0, 1.0], [1.0, 0.0]])
     >>> store.set_candidate_result(0, 0, "ok", 0.5)
-    >>> store.best()["fitness"]
+    >>> store.best().fitness
     0.5
     >>> store.close()
 """
@@ -27,6 +28,18 @@ from __future__ import annotations
 from ..errors import RunLockedError, StoreError
 from .core import Store
 from .lock import LOCK_NAME, RunLock, is_locked, lock_holder
+from .records import (
+    AnalysisRunRecord,
+    AttemptRecord,
+    BestRecord,
+    CandidateRecord,
+    EventRecord,
+    GenerationRecord,
+    ProgressSummary,
+    ResultRecord,
+    StoreSnapshot,
+    WorkerRecord,
+)
 from .schema import (
     ANALYSIS_LABELS,
     DB_NAME,
@@ -44,10 +57,20 @@ __all__ = [
     "RUN_STATES",
     "SCHEMA_VERSION",
     "WORKER_STATES",
+    "AnalysisRunRecord",
+    "AttemptRecord",
+    "BestRecord",
+    "CandidateRecord",
+    "EventRecord",
+    "GenerationRecord",
+    "ProgressSummary",
+    "ResultRecord",
     "RunLock",
     "RunLockedError",
     "Store",
     "StoreError",
+    "StoreSnapshot",
+    "WorkerRecord",
     "is_locked",
     "lock_holder",
 ]

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from ..errors import StoreError
 from .base import StoreBase
+from .records import AnalysisRunRecord
 from .schema import (
     ANALYSIS_LABEL_RE,
     ANALYSIS_LABELS,
@@ -146,7 +146,7 @@ class AnalysisRuns(StoreBase):
         label: str | None = None,
         train_fraction: float | None = None,
         status: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[AnalysisRunRecord]:
         """Analysis trainings, oldest first.
 
         Args:
@@ -155,7 +155,7 @@ class AnalysisRuns(StoreBase):
             status: only runs with this status (``"ok"`` = finished).
 
         Returns:
-            Dicts with every ``analysis_runs`` column; ``theta`` and ``history`` decoded.
+            :class:`~.records.AnalysisRunRecord` s, ``theta`` and ``history`` decoded.
         """
         clauses, args = [], []
         for column, value in (
@@ -166,7 +166,7 @@ class AnalysisRuns(StoreBase):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 args.append(value)
-        sql = "SELECT * FROM analysis_runs"
+        sql = f"SELECT {_COLUMNS} FROM analysis_runs"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         with self._read() as conn:
@@ -176,5 +176,8 @@ class AnalysisRuns(StoreBase):
             entry = dict(r)
             entry["theta"] = None if r["theta"] is None else json.loads(r["theta"])
             entry["history"] = None if r["history"] is None else json.loads(r["history"])
-            result.append(entry)
+            result.append(AnalysisRunRecord(**entry))
         return result
+
+
+_COLUMNS = ", ".join(AnalysisRunRecord.__dataclass_fields__)

@@ -6,7 +6,7 @@ Example:
     >>> store = Store.create(run_dir, recipe_text="[experiment]", meta={"population": 2})
     >>> store.begin_generation(0, b"state", [[0.0, 1.0], [1.0, 0.0]])
     >>> store.set_candidate_result(0, 0, "ok", 0.5)
-    >>> store.best()["fitness"]
+    >>> store.best().fitness
     0.5
     >>> store.close()
 """
@@ -25,7 +25,9 @@ class Store(Journal, AnalysisRuns, Queries):
 
     Use :meth:`create` (new run) or :meth:`open` (existing run) rather than the constructor.
     Writer methods are each one transaction and are used only by the engine (and the analysis);
-    reader methods return plain dicts and lists, JSON-ready (no NaN: missing numbers are ``None``).
+    reader methods return the frozen records of :mod:`.records` (no NaN: missing numbers are
+    ``None``; each record also reads as a mapping and has ``as_dict()``), and
+    :meth:`status_json` plain dicts.
     A store object may be shared between threads.
 
     Args:

@@ -1,8 +1,8 @@
 """The store's read views: what the status command, the monitor, resume and the analysis read.
 
 Every view reads inside one transaction (a consistent snapshot, never blocking the writer) and
-returns plain, JSON-ready dicts and lists (no NaN: missing numbers are ``None``).
-:meth:`Queries.status_json` is the ``keras-taylorglo status --json`` contract.
+returns the frozen records of :mod:`.records` (no NaN: missing numbers are ``None``).
+:meth:`Queries.status_json` is the ``keras-taylorglo status --json`` contract, plain dicts.
 
 This module imports no TensorFlow.
 """
@@ -14,9 +14,20 @@ import sqlite3
 from typing import Any
 
 from ..errors import StoreError
-from ..records import FINAL_STATUSES, INFRA, INTERRUPTED, RUNNING
+from ..records import FINAL_STATUSES, INFRA, INTERRUPTED, RUNNING, SCREENED
 from .base import StoreBase
 from .lock import is_locked
+from .records import (
+    AttemptRecord,
+    BestRecord,
+    CandidateRecord,
+    EventRecord,
+    GenerationRecord,
+    ProgressSummary,
+    ResultRecord,
+    StoreSnapshot,
+    WorkerRecord,
+)
 from .schema import CANDIDATE_FAILURES
 
 __all__ = ["Queries"]
@@ -51,97 +62,96 @@ class Queries(StoreBase):
             return "running"
         return "interrupted"
 
-    def generations(self) -> list[dict[str, Any]]:
-        """Every generation begun, with live aggregates (also for the generation in progress).
+    def generations(self) -> list[GenerationRecord]:
+        """Every generation begun, with its summary and counts (also for the one in progress).
+
+        A finished generation's best and mean fitness, best candidate and new-best flag are
+        read as :meth:`finish_generation` wrote them, not recomputed; only the generation in
+        progress has them computed here, over its candidates done so far.
 
         Returns:
-            One dict per generation, in order: ``generation``, ``started``, ``finished``,
-            ``population``, ``mean`` (list or ``None`` until finished), ``sigma``,
-            ``best_fitness``, ``mean_fitness``, ``best_candidate`` (over the candidates done so
-            far), ``new_best``, ``evaluations`` (candidates done), ``screened``, ``attempts``,
-            ``retries``, ``running``, ``candidate_failures`` (aborted, diverged or failed
-            attempts), ``infra_failures``.
+            One :class:`~.records.GenerationRecord` per generation, in order.
         """
+        finals = ", ".join("?" for _ in FINAL_STATUSES)
         with self._read() as conn:
             gens = conn.execute(
                 "SELECT generation, started, finished, population, mean, sigma, best_fitness, "
                 "mean_fitness, best_candidate, new_best FROM generations ORDER BY generation"
             ).fetchall()
-            cands = conn.execute(
-                "SELECT generation, candidate, status, fitness FROM candidates "
-                "ORDER BY generation, candidate"
+            done = conn.execute(
+                "SELECT generation, COUNT(*) AS n, SUM(status = ?) AS screened FROM candidates "
+                f"WHERE status IN ({finals}) GROUP BY generation",
+                (SCREENED, *FINAL_STATUSES),
+            ).fetchall()
+            # the one generation in progress (at most one): its results so far
+            live = conn.execute(
+                "SELECT c.generation, c.candidate, c.fitness FROM candidates AS c "
+                "JOIN generations AS g ON g.generation = c.generation "
+                f"WHERE g.finished IS NULL AND c.status IN ({finals}) "
+                "ORDER BY c.generation, c.candidate",
+                FINAL_STATUSES,
             ).fetchall()
             atts = conn.execute(
                 "SELECT generation, status, attempt > 0 AND rerun = 0 AS retry, COUNT(*) AS n "
                 "FROM attempts GROUP BY generation, status, retry"
             ).fetchall()
-        by_gen: dict[int, dict[str, Any]] = {}
-        for g in gens:
-            by_gen[g["generation"]] = {
-                "generation": g["generation"],
-                "started": g["started"],
-                "finished": g["finished"],
-                "population": g["population"],
-                "mean": None if g["mean"] is None else json.loads(g["mean"]),
-                "sigma": g["sigma"],
-                "best_fitness": None,
-                "mean_fitness": None,
-                "best_candidate": None,
-                "new_best": False,
-                "evaluations": 0,
-                "screened": 0,
-                "attempts": 0,
-                "retries": 0,
-                "running": 0,
-                "candidate_failures": 0,
-                "infra_failures": 0,
-            }
-        sums: dict[int, float] = {}
-        for c in cands:
-            entry = by_gen.get(c["generation"])
-            if entry is None or c["status"] not in FINAL_STATUSES:
-                continue
+        counts = {r["generation"]: (r["n"], r["screened"]) for r in done}
+        results: dict[int, list[tuple[int, float]]] = {}
+        for c in live:
             fitness = 0.0 if c["fitness"] is None else c["fitness"]
-            entry["evaluations"] += 1
-            entry["screened"] += c["status"] == "screened"
-            sums[c["generation"]] = sums.get(c["generation"], 0.0) + fitness
-            if entry["best_fitness"] is None or fitness > entry["best_fitness"]:
-                entry["best_fitness"] = fitness
-                entry["best_candidate"] = c["candidate"]
+            results.setdefault(c["generation"], []).append((c["candidate"], fitness))
+        tallies: dict[int, dict[str, int]] = {}
         for a in atts:
-            entry = by_gen.get(a["generation"])
-            if entry is None:
-                continue
-            entry["attempts"] += a["n"]
+            tally = tallies.setdefault(a["generation"], dict.fromkeys(_TALLIES, 0))
+            tally["attempts"] += a["n"]
             if a["retry"]:
-                entry["retries"] += a["n"]
+                tally["retries"] += a["n"]
             if a["status"] == RUNNING:
-                entry["running"] += a["n"]
+                tally["running"] += a["n"]
             elif a["status"] == INFRA:
-                entry["infra_failures"] += a["n"]
+                tally["infra_failures"] += a["n"]
             elif a["status"] in CANDIDATE_FAILURES:
-                entry["candidate_failures"] += a["n"]
+                tally["candidate_failures"] += a["n"]
         best_so_far: float | None = None
-        result = []
-        for g, entry in sorted(by_gen.items()):
-            if entry["evaluations"]:
-                entry["mean_fitness"] = sums[g] / entry["evaluations"]
-            best = entry["best_fitness"]
+        records = []
+        for g in gens:
+            index = g["generation"]
+            evaluations, screened = counts.get(index, (0, 0))
+            if g["finished"] is not None:
+                best, mean_fitness = g["best_fitness"], g["mean_fitness"]
+                best_candidate, new_best = g["best_candidate"], bool(g["new_best"])
+            else:
+                best, mean_fitness, best_candidate = _live_summary(results.get(index, []))
+                new_best = best is not None and (best_so_far is None or best > best_so_far)
             if best is not None and (best_so_far is None or best > best_so_far):
-                entry["new_best"] = True
                 best_so_far = best
-            result.append(entry)
-        return result
+            records.append(
+                GenerationRecord(
+                    generation=index,
+                    started=g["started"],
+                    finished=g["finished"],
+                    population=g["population"],
+                    mean=None if g["mean"] is None else json.loads(g["mean"]),
+                    sigma=g["sigma"],
+                    best_fitness=best,
+                    mean_fitness=mean_fitness,
+                    best_candidate=best_candidate,
+                    new_best=new_best,
+                    evaluations=evaluations,
+                    screened=screened or 0,
+                    **tallies.get(index, dict.fromkeys(_TALLIES, 0)),
+                )
+            )
+        return records
 
-    def candidates(self, generation: int | None = None) -> list[dict[str, Any]]:
+    def candidates(self, generation: int | None = None) -> list[CandidateRecord]:
         """Candidates with θ, status and fitness.
 
         Args:
             generation: only this generation's (default: all).
 
         Returns:
-            Dicts ``generation``, ``candidate``, ``theta`` (list), ``status``, ``fitness``,
-            ``updated``, in (generation, candidate) order.
+            :class:`~.records.CandidateRecord` s in (generation, candidate) order.
         """
         sql = "SELECT generation, candidate, theta, status, fitness, updated FROM candidates"
         args: tuple[Any, ...] = ()
@@ -150,7 +160,8 @@ class Queries(StoreBase):
             args = (generation,)
         with self._read() as conn:
             rows = conn.execute(sql + " ORDER BY generation, candidate", args).fetchall()
-        return [{**dict(r), "theta": json.loads(r["theta"])} for r in rows]
+        loads = json.loads
+        return [CandidateRecord(r[0], r[1], loads(r[2]), r[3], r[4], r[5]) for r in rows]
 
     def generation_candidates(self, generation: int) -> list[list[float]] | None:
         """The θ journaled for a generation, or ``None`` if it was not begun.
@@ -162,9 +173,9 @@ class Queries(StoreBase):
             The candidates' θ in order, or ``None``.
         """
         rows = self.candidates(generation)
-        return [r["theta"] for r in rows] if rows else None
+        return [r.theta for r in rows] if rows else None
 
-    def candidate_result(self, generation: int, candidate: int) -> dict[str, Any] | None:
+    def candidate_result(self, generation: int, candidate: int) -> ResultRecord | None:
         """A candidate's final result, or ``None`` if it has none yet (or is not journaled).
 
         Args:
@@ -172,7 +183,8 @@ class Queries(StoreBase):
             candidate: candidate index.
 
         Returns:
-            ``{"status", "fitness"}`` for a candidate with a final status, else ``None``.
+            The :class:`~.records.ResultRecord` of a candidate with a final status, else
+            ``None``.
         """
         with self._read() as conn:
             row = conn.execute(
@@ -181,11 +193,11 @@ class Queries(StoreBase):
             ).fetchone()
         if row is None or row["status"] not in FINAL_STATUSES:
             return None
-        return {"status": row["status"], "fitness": row["fitness"]}
+        return ResultRecord(status=row["status"], fitness=row["fitness"])
 
     def attempts(
         self, generation: int | None = None, candidate: int | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[AttemptRecord]:
         """Attempt rows (every training run, infra re-runs included), oldest first.
 
         Args:
@@ -193,9 +205,9 @@ class Queries(StoreBase):
             candidate: only this candidate's (with ``generation``).
 
         Returns:
-            Dicts with every ``attempts`` column; ``history`` decoded to a dict.
+            :class:`~.records.AttemptRecord` s (``history`` decoded, ``{}`` when none).
         """
-        sql = "SELECT * FROM attempts"
+        sql = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts"
         clauses, args = [], []
         if generation is not None:
             clauses.append("generation = ?")
@@ -207,9 +219,9 @@ class Queries(StoreBase):
             sql += " WHERE " + " AND ".join(clauses)
         with self._read() as conn:
             rows = conn.execute(sql + " ORDER BY id", args).fetchall()
-        return [_attempt_dict(r) for r in rows]
+        return [_attempt_record(r) for r in rows]
 
-    def finished_attempts(self, generation: int | None = None) -> list[dict[str, Any]]:
+    def finished_attempts(self, generation: int | None = None) -> list[AttemptRecord]:
         """Attempts that ended with an outcome (not running, not interrupted), oldest first.
 
         The engine replays them on resume so that no finished attempt is run again.
@@ -218,21 +230,24 @@ class Queries(StoreBase):
             generation: only this generation's (default: all).
 
         Returns:
-            Dicts as :meth:`attempts`.
+            Records as :meth:`attempts`.
         """
         return [
             a
             for a in self.attempts(generation)
-            if a["ended"] is not None and a["status"] not in (RUNNING, INTERRUPTED)
+            if a.ended is not None and a.status not in (RUNNING, INTERRUPTED)
         ]
 
-    def workers(self) -> list[dict[str, Any]]:
-        """Worker rows, by worker id."""
+    def workers(self) -> list[WorkerRecord]:
+        """Worker rows, by worker id, as :class:`~.records.WorkerRecord` s."""
         with self._read() as conn:
-            rows = conn.execute("SELECT * FROM workers ORDER BY worker").fetchall()
-        return [dict(r) for r in rows]
+            rows = conn.execute(
+                "SELECT worker, device, pid, state, generation, candidate, attempt, since, "
+                "last_status, last_fitness, updated FROM workers ORDER BY worker"
+            ).fetchall()
+        return [WorkerRecord(*r) for r in rows]
 
-    def events(self, limit: int | None = None, since_id: int | None = None) -> list[dict[str, Any]]:
+    def events(self, limit: int | None = None, since_id: int | None = None) -> list[EventRecord]:
         """Events, oldest first.
 
         Args:
@@ -240,9 +255,9 @@ class Queries(StoreBase):
             since_id: only events with ``id > since_id`` (for incremental polling).
 
         Returns:
-            Dicts ``id``, ``time``, ``kind``, ``message``, ``generation``, ``candidate``.
+            :class:`~.records.EventRecord` s.
         """
-        sql = "SELECT * FROM events"
+        sql = "SELECT id, time, kind, message, generation, candidate FROM events"
         args: list[Any] = []
         if since_id is not None:
             sql += " WHERE id > ?"
@@ -253,13 +268,13 @@ class Queries(StoreBase):
             args.append(int(limit))
         with self._read() as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [dict(r) for r in reversed(rows)]
+        return [EventRecord(*r) for r in reversed(rows)]
 
-    def best(self) -> dict[str, Any] | None:
+    def best(self) -> BestRecord | None:
         """The best candidate with a final result (ties: the earliest).
 
         Returns:
-            ``{"theta", "fitness", "generation", "candidate"}`` or ``None`` before any result.
+            The :class:`~.records.BestRecord`, or ``None`` before any result.
         """
         placeholders = ", ".join("?" for _ in FINAL_STATUSES)
         with self._read() as conn:
@@ -271,12 +286,12 @@ class Queries(StoreBase):
             ).fetchone()
         if row is None:
             return None
-        return {
-            "theta": json.loads(row["theta"]),
-            "fitness": float(row["fitness"]),
-            "generation": int(row["generation"]),
-            "candidate": int(row["candidate"]),
-        }
+        return BestRecord(
+            theta=json.loads(row["theta"]),
+            fitness=float(row["fitness"]),
+            generation=int(row["generation"]),
+            candidate=int(row["candidate"]),
+        )
 
     def evaluations(self) -> int:
         """How many candidates have their final result (planned: population × generations)."""
@@ -353,24 +368,24 @@ class Queries(StoreBase):
             ).fetchone()
         return None if row is None else int(row[0])
 
-    def progress_summary(self) -> dict[str, Any]:
-        """Totals for a progress line.
+    def progress_summary(self) -> ProgressSummary:
+        """Totals for a progress line (one consistent read).
 
         Returns:
-            ``{"generation": index of the latest generation begun (-1 if none), "evaluations",
-            "best" (fitness or None), "retries", "candidate_failures", "infra_failures"}``.
+            The :class:`~.records.ProgressSummary`: the latest generation begun (-1 if none),
+            evaluations, best fitness, retries and failures.
         """
         with self._read():
             gens = self.generations()
             best = self.best()
-        return {
-            "generation": gens[-1]["generation"] if gens else -1,
-            "evaluations": sum(g["evaluations"] for g in gens),
-            "best": None if best is None else best["fitness"],
-            "retries": sum(g["retries"] for g in gens),
-            "candidate_failures": sum(g["candidate_failures"] for g in gens),
-            "infra_failures": sum(g["infra_failures"] for g in gens),
-        }
+        return ProgressSummary(
+            generation=gens[-1].generation if gens else -1,
+            evaluations=sum(g.evaluations for g in gens),
+            best=None if best is None else best.fitness,
+            retries=sum(g.retries for g in gens),
+            candidate_failures=sum(g.candidate_failures for g in gens),
+            infra_failures=sum(g.infra_failures for g in gens),
+        )
 
     def status_json(self) -> dict[str, Any]:
         """The ``keras-taylorglo status --json`` contract (one consistent snapshot).
@@ -379,9 +394,10 @@ class Queries(StoreBase):
             ``{"state": "running" | "finished" | "interrupted", "evaluations": int,
             "generations": [{"index", "best_fitness", "mean_fitness", "sigma", "evaluations",
             "candidate_failures", "infra_failures"}], "best": {"theta": [...], "fitness": float,
-            "generation": int, "candidate": int} | None}``. A generation in progress is listed
-            with its results so far (``sigma`` is ``None`` until it finishes); ``best`` is
-            ``None`` before the first result.
+            "generation": int, "candidate": int} | None}``, plain dicts and lists ready for
+            ``json.dumps``. A generation in progress is listed with its results so far
+            (``sigma`` is ``None`` until it finishes); ``best`` is ``None`` before the first
+            result.
         """
         with self._read():
             gens = self.generations()
@@ -389,49 +405,68 @@ class Queries(StoreBase):
             state = self.state()
         return {
             "state": state,
-            "evaluations": sum(g["evaluations"] for g in gens),
+            "evaluations": sum(g.evaluations for g in gens),
             "generations": [
                 {
-                    "index": g["generation"],
-                    "best_fitness": g["best_fitness"],
-                    "mean_fitness": g["mean_fitness"],
-                    "sigma": g["sigma"],
-                    "evaluations": g["evaluations"],
-                    "candidate_failures": g["candidate_failures"],
-                    "infra_failures": g["infra_failures"],
+                    "index": g.generation,
+                    "best_fitness": g.best_fitness,
+                    "mean_fitness": g.mean_fitness,
+                    "sigma": g.sigma,
+                    "evaluations": g.evaluations,
+                    "candidate_failures": g.candidate_failures,
+                    "infra_failures": g.infra_failures,
                 }
                 for g in gens
             ],
-            "best": best,
+            "best": None if best is None else best.as_dict(),
         }
 
-    def snapshot(self, events: int = 50) -> dict[str, Any]:
+    def snapshot(self, events: int = 50) -> StoreSnapshot:
         """Everything the monitor shows, from one consistent read.
 
         Args:
             events: how many of the latest events to include.
 
         Returns:
-            ``{"meta" (without recipe_text), "state", "generations", "best", "workers",
-            "events", "evaluations"}``.
+            The :class:`~.records.StoreSnapshot` (its meta without ``recipe_text``).
         """
         with self._read():
             meta = self.meta()
             meta.pop("recipe_text", None)
             gens = self.generations()
-            snap = {
-                "meta": meta,
-                "state": self.state(),
-                "generations": gens,
-                "best": self.best(),
-                "workers": self.workers(),
-                "events": self.events(limit=events),
-                "evaluations": sum(g["evaluations"] for g in gens),
-            }
-        return snap
+            return StoreSnapshot(
+                meta=meta,
+                state=self.state(),
+                generations=gens,
+                best=self.best(),
+                workers=self.workers(),
+                events=self.events(limit=events),
+                evaluations=sum(g.evaluations for g in gens),
+            )
 
 
-def _attempt_dict(row: sqlite3.Row) -> dict[str, Any]:
-    entry = dict(row)
-    entry["history"] = json.loads(row["history"]) if row["history"] else {}
-    return entry
+_ATTEMPT_COLUMNS = ", ".join(AttemptRecord.__dataclass_fields__)
+_TALLIES = ("attempts", "retries", "running", "candidate_failures", "infra_failures")
+
+
+def _attempt_record(row: sqlite3.Row) -> AttemptRecord:
+    values = list(row)
+    history = row["history"]
+    values[-2] = json.loads(history) if history else {}  # history, then error, last
+    return AttemptRecord(*values)
+
+
+def _live_summary(
+    results: list[tuple[int, float]],
+) -> tuple[float | None, float | None, int | None]:
+    """Best fitness, mean fitness and best candidate (ties: the earliest) of the results so far.
+
+    The same rule as ``finish_generation``, which stores them once the generation is told.
+    """
+    if not results:
+        return None, None, None
+    best_candidate, best = results[0]
+    for candidate, fitness in results[1:]:
+        if fitness > best:
+            best_candidate, best = candidate, fitness
+    return best, sum(f for _, f in results) / len(results), best_candidate
