@@ -341,3 +341,13 @@ def test_resolve_spec_refuses_settings_that_contradict_the_spec():
         E.resolve_spec({"order": 2})
     with pytest.raises(ValueError, match="trim=False contradicts"):
         E.loss_value([0.0] * 5, np.eye(2), np.eye(2), trim=False, spec=spec)
+
+
+def test_spec_pickles_as_its_four_settings():
+    import pickle
+
+    spec = E.ExpansionSpec(order=2, inputs=("prediction", "label"), convention="lossferatu")
+    assert spec.scales.tolist() == [1.0] * len(spec.multi_indices)  # fills the caches
+    clone = pickle.loads(pickle.dumps(spec))
+    assert clone == spec and clone.multi_indices == spec.multi_indices
+    assert "scales" not in vars(clone)  # the caches are rebuilt, not carried
