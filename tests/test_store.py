@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -28,6 +29,18 @@ from keras_taylorglo.search.trial import (
     load_trials,
 )
 from keras_taylorglo.store import RunLock, Store, is_locked, lock_holder
+from keras_taylorglo.store.records import (
+    AnalysisRunRecord,
+    AttemptRecord,
+    BestRecord,
+    CandidateRecord,
+    EventRecord,
+    GenerationRecord,
+    ProgressSummary,
+    ResultRecord,
+    StoreSnapshot,
+    WorkerRecord,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -375,6 +388,100 @@ def test_analysis_runs(tmp_path):
     assert len(store.analysis_runs(train_fraction=0.5)) == 1
     with pytest.raises(ValueError, match="label must be one of"):
         store.start_analysis_run("other", None, 1.0, 0, seed=1)
+
+
+# ---------------------------------------------------------------------------------- records
+
+
+def test_read_views_return_frozen_records(tmp_path):
+    store = _new(tmp_path, population=2)
+    _run_generation(store, 0, [0.5, 0.7])
+    store.update_worker("w0", state="idle", device="CPU")
+    store.add_event("new_best", "best 0.7", generation=0, candidate=1)
+    run = store.start_analysis_run("taylorglo", THETA, 1.0, 0, seed=3)
+    store.finish_analysis_run(run, "ok", test_accuracy=0.9, history={"loss": [1.0, 0.5]})
+
+    gen = store.generations()[0]
+    assert isinstance(gen, GenerationRecord)
+    assert (gen.best_fitness, gen.best_candidate, gen.new_best) == (0.7, 1, True)
+    assert gen.mean_fitness == pytest.approx(0.6) and gen.sigma == 1.0 and gen.evaluations == 2
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        gen.best_fitness = 1.0
+    # the transition's mapping view: item access, .get, and a KeyError for what is not a field
+    assert gen["best_fitness"] == 0.7 and gen.get("colour", "none") == "none"
+    with pytest.raises(KeyError, match="colour"):
+        gen["colour"]
+
+    best = store.best()
+    assert isinstance(best, BestRecord) and best.theta == _theta(0, 1) and best.candidate == 1
+    assert list(best) == ["theta", "fitness", "generation", "candidate"]
+    assert json.loads(json.dumps(best.as_dict())) == best == dict(best)
+    assert best != {**best.as_dict(), "fitness": 0.5}
+
+    (c0, c1) = store.candidates(0)
+    assert isinstance(c1, CandidateRecord) and (c1.candidate, c1.status, c1.fitness) == (1, OK, 0.7)
+    attempt = store.attempts(0, 1)[0]
+    assert isinstance(attempt, AttemptRecord)
+    assert (attempt.seed, attempt.worker, attempt.steps) == (1, "w0", 10)
+    assert attempt.history == {} and attempt.error == ""
+    assert store.finished_attempts(0)[0] == store.attempts(0, 0)[0]
+    assert store.candidate_result(0, 0) == ResultRecord(OK, 0.5)
+    (worker,) = store.workers()
+    assert isinstance(worker, WorkerRecord) and (worker.state, worker.device) == ("idle", "CPU")
+    (event,) = store.events()
+    assert isinstance(event, EventRecord) and (event.kind, event.candidate) == ("new_best", 1)
+    (analysis,) = store.analysis_runs()
+    assert isinstance(analysis, AnalysisRunRecord) and analysis.theta == THETA
+    assert (analysis.test_accuracy, analysis.history) == (0.9, {"loss": [1.0, 0.5]})
+
+    summary = store.progress_summary()
+    assert isinstance(summary, ProgressSummary)
+    assert (summary.generation, summary.evaluations, summary.best) == (0, 2, 0.7)
+    snap = store.snapshot(events=5)
+    assert isinstance(snap, StoreSnapshot) and snap.best == best and snap.evaluations == 2
+    assert snap.generations == [gen] and snap.workers == [worker] and snap.events == [event]
+    # the status contract stays plain dicts and lists, for json.dumps
+    status = store.status_json()
+    assert type(status["best"]) is dict and status["best"] == best
+
+
+def test_generations_read_the_summary_finish_generation_wrote(tmp_path):
+    store = _new(tmp_path, population=3)
+    _run_generation(store, 0, [0.5, 0.7, 0.6])
+    # A summary that no recomputation from the candidates could give: generations() must report
+    # what finish_generation stored, not work it out again.
+    with store._write() as conn:
+        conn.execute(
+            "UPDATE generations SET best_fitness = 0.25, mean_fitness = 0.125, "
+            "best_candidate = 2, new_best = 0 WHERE generation = 0"
+        )
+    store.begin_generation(1, b"before 1", [_theta(1, c) for c in range(3)])
+    store.set_candidate_result(1, 0, OK, 0.3)
+    store.set_candidate_result(1, 2, OK, 0.5)
+    gen0, gen1 = store.generations()
+    assert (gen0.best_fitness, gen0.mean_fitness, gen0.best_candidate) == (0.25, 0.125, 2)
+    assert gen0.new_best is False and gen0.evaluations == 3
+    # the generation in progress: its results so far, against the stored best of generation 0
+    assert (gen1.best_fitness, gen1.best_candidate, gen1.evaluations) == (0.5, 2, 2)
+    assert gen1.mean_fitness == pytest.approx(0.4) and gen1.new_best is True
+    assert gen1.finished is None and gen1.sigma is None
+
+
+def test_store_reads_import_nothing_of_the_search():
+    code = """
+        import sys, tempfile
+        from keras_taylorglo.store import Store
+        from keras_taylorglo.store import records
+        s = Store.create(tempfile.mkdtemp(), recipe_text="", meta={})
+        s.snapshot(), s.status_json(), s.progress_summary(), s.analysis_runs()
+        bad = [m for m in sys.modules
+               if m.startswith(("keras_taylorglo.search", "keras_taylorglo.evaluation"))
+               or m.split(".")[0] in ("tensorflow", "keras", "jax")]
+        assert not bad, bad
+    """
+    proc = _python(code)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
 
 
 # ------------------------------------------------------------------------------------- lock
