@@ -288,7 +288,8 @@ class Journal(StoreBase):
         """Checkpoints a told generation: oracle state after ``tell`` and its summary.
 
         Best and mean fitness, the best candidate and the new-best flag are computed from the
-        candidates' results inside the same transaction.
+        candidates' results inside the same transaction, once: ``generations()`` reads them back
+        for a finished generation rather than computing them again.
 
         Args:
             generation: the generation index.
