@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only", help="comma-separated subset: loss,warm,startup,pool,workers,monitor,load"
     )
     args = parser.parse_args(argv)
-    from bench import measure
+    from bench import measure, readers
 
     only = (
         set(args.only.split(","))
@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             ("startup", lambda: measure.startup_breakdown(args.quick, data_dir)),
             ("pool", lambda: measure.pool_utilization(args.quick)),
             ("workers", lambda: measure.two_worker_speedup(args.quick, data_dir)),
-            ("monitor", lambda: measure.monitor_timings(args.quick)),
-            ("load", lambda: measure.journal_load(args.quick)),
+            ("monitor", lambda: readers.monitor_timings(args.quick)),
+            ("load", lambda: readers.journal_load(args.quick)),
         ]
         for name, step in steps:
             if name in only:

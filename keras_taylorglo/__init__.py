@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "PartialTraining": "callbacks",
     "AbortBelowAccuracy": "callbacks",
     "TrainingProgress": "callbacks",
+    "ExpansionSpec": "expansion",
     "multi_indices": "expansion",
     "num_params": "expansion",
     "loss_shape": "expansion",
@@ -54,6 +55,7 @@ __all__ = [
     "AbortBelowAccuracy",
     "BaikalLoss",
     "Evaluator",
+    "ExpansionSpec",
     "GCELoss",
     "LabelSmoothingCrossentropy",
     "Outcome",
@@ -84,7 +86,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .callbacks import AbortBelowAccuracy, PartialTraining, TrainingProgress
     from .errors import TaylorGLOError
     from .evaluation import Evaluator
-    from .expansion import loss_shape, multi_indices, num_params
+    from .expansion import ExpansionSpec, loss_shape, multi_indices, num_params
     from .losses import TaylorGLOLoss, taylorglo
     from .presets import PAPER_MNIST
     from .recipe import Recipe, load_recipe, parse_recipe

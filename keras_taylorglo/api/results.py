@@ -94,12 +94,7 @@ class SearchResult:
             raise TaylorGLOError(f"{self.run_dir}: no candidate has a result yet")
         with Store.open(self.run_dir, readonly=True) as store:
             meta = store.meta()
+        from ..expansion import ExpansionSpec
         from ..losses import TaylorGLOLoss
 
-        return TaylorGLOLoss(
-            theta=list(self.best.theta),
-            order=int(meta.get("order", 3)),
-            inputs=tuple(meta.get("inputs", ("label", "prediction"))),
-            trim=bool(meta.get("trim", True)),
-            convention=str(meta.get("convention", "paper")),
-        )
+        return TaylorGLOLoss(theta=list(self.best.theta), spec=ExpansionSpec.from_meta(meta))

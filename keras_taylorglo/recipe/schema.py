@@ -315,9 +315,9 @@ class LossConfig:
     @property
     def num_params(self) -> int:
         """Length of θ for this expansion (centres plus kept coefficients)."""
-        from ..expansion import num_params
+        from ..expansion import ExpansionSpec
 
-        return int(num_params(len(self.inputs), self.order, self.trim))
+        return ExpansionSpec.from_config(self).num_params
 
 
 @dataclass(frozen=True)

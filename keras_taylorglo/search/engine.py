@@ -24,38 +24,15 @@ import math
 import os
 import socket
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import TaylorGLOError
-from ..records import DIVERGED, INFRA, SCREENED, Outcome, derive_seed
+from ..records import DIVERGED, SCREENED, Outcome, derive_seed
 from .executors import Task as Task
 from .executors import TaskLost, WorkerDown, WorkerUp
 from .jobs import JobRunner
 from .progress import ProgressDisplay as ProgressDisplay
-from .trial import Decision, decide
-
-
-@dataclass
-class _CandidateState:
-    """Where one candidate stands within its generation."""
-
-    theta: tuple[float, ...]
-    final_status: str | None = None
-    fitness: float = 0.0
-    next_attempt: int = 0
-    infra: dict[int, int] = field(default_factory=dict)
-
-    def apply(self, outcome: Outcome, attempt: int, allowed: int) -> Decision:
-        """Apply the fitness rules (:func:`~.trial.decide`) to one finished attempt."""
-        decision = decide(outcome, attempt, allowed, infra_reruns=self.infra.get(attempt, 0))
-        if outcome.status == INFRA:
-            self.infra[attempt] = self.infra.get(attempt, 0) + 1
-        if decision.action == "done":
-            self.final_status, self.fitness = decision.status, decision.fitness
-        else:
-            self.next_attempt = decision.attempt
-        return decision
+from .trial import Attempt, Trial
 
 
 class SearchInterrupted(Exception):
@@ -177,16 +154,9 @@ class Engine:
     def _prescreen(self, theta: tuple[float, ...]) -> bool:
         if not self.recipe.evolution.invariant_check:
             return True
-        from .oracle import invariant_check
+        from ..expansion import ExpansionSpec, invariant_check
 
-        cfg = self.recipe.loss
-        return invariant_check(
-            list(theta),
-            order=cfg.order,
-            inputs=tuple(cfg.inputs),
-            trim=cfg.trim,
-            convention=cfg.convention,
-        )
+        return invariant_check(list(theta), spec=ExpansionSpec.from_config(self.recipe.loss))
 
     def _new_task(self, g: int, c: int, attempt: int, theta: tuple[float, ...]) -> Task:
         self._next_task_id += 1
@@ -195,25 +165,27 @@ class Engine:
 
     def _run_generation(self, g: int, candidates: list[tuple[float, ...]]) -> list[float]:
         allowed = self.recipe.evaluation.attempts
-        states = [_CandidateState(theta=c) for c in candidates]
+        trials = [Trial(g, c, list(theta)) for c, theta in enumerate(candidates)]
         # Replay what the store already knows (resume): finished attempts are never run again;
         # attempts the driver died under were closed as interrupted and simply run again.
         for row in self.store.finished_attempts(g):
+            trial = trials[row["candidate"]]
             outcome = Outcome(row["status"], row["fitness"])
-            states[row["candidate"]].apply(outcome, row["attempt"], allowed)
+            number = row["attempt"]
+            trial.record(Attempt(number, row["seed"], outcome, trial.infra_reruns(number)), allowed)
         pending: list[Task] = []
-        for c, st in enumerate(states):
-            if st.final_status is None and st.next_attempt == 0 and not self.store.attempts(g, c):
-                if not self._prescreen(st.theta):
-                    st.final_status, st.fitness = SCREENED, 0.0
+        for c, trial in enumerate(trials):
+            if not trial.attempts and not self.store.attempts(g, c):
+                if not self._prescreen(tuple(trial.theta)):
+                    trial.finish_without_training(SCREENED, 0.0)
                     self.store.add_event("screened", "failed the invariant pre-screen", g, c)
-            if st.final_status is None:
-                pending.append(self._new_task(g, c, st.next_attempt, st.theta))
+            if not trial.done:
+                pending.append(self._new_task(g, c, trial.next_attempt, tuple(trial.theta)))
             elif self.store.candidate_result(g, c) is None:
-                self.store.set_candidate_result(g, c, st.final_status, st.fitness)
+                self.store.set_candidate_result(g, c, trial.status, trial.fitness)
 
         def finished(task: Task, worker_id: str, outcome: Outcome, event: Any) -> list[Task]:
-            return self._finished(g, states[task.candidate], allowed, task, outcome, event)
+            return self._finished(g, trials[task.candidate], allowed, task, outcome, event)
 
         JobRunner(
             self.executor,
@@ -222,7 +194,7 @@ class Engine:
             worker_event=self._worker_event,
             tick=self._tick,
         ).run(pending)
-        return [st.fitness for st in states]
+        return [float(trial.fitness or 0.0) for trial in trials]
 
     def _tick(self) -> None:
         self._log_finished_generations()  # the previous generation's, once workers are busy
@@ -261,7 +233,7 @@ class Engine:
     def _finished(
         self,
         g: int,
-        st: _CandidateState,
+        trial: Trial,
         allowed: int,
         task: Task,
         outcome: Outcome,
@@ -278,14 +250,17 @@ class Engine:
                 last_status=outcome.status,
                 last_fitness=outcome.fitness,
             )
-        decision = st.apply(outcome, task.attempt, allowed)
+        worker = "" if isinstance(event, TaskLost) else event.worker_id
+        reruns = trial.infra_reruns(task.attempt)
+        attempt = Attempt(task.attempt, task.seed, outcome, reruns, worker)
+        decision = trial.record(attempt, allowed)
         done = decision.action == "done"
         # The attempt and, when final, its candidate's result: one transaction.
         store.finish_attempt(
             row,
             outcome,
-            candidate_status=st.final_status if done else None,
-            candidate_fitness=st.fitness if done else None,
+            candidate_status=trial.status if done else None,
+            candidate_fitness=trial.fitness if done else None,
         )
         where = f"attempt {task.attempt}: {outcome.status}" + (
             f" ({outcome.error})" if outcome.error else ""
@@ -303,9 +278,9 @@ class Engine:
             store.add_event("divergence", where, g, task.candidate)
         elif outcome.status != "ok" or decision.status != "ok":
             store.add_event("failure", f"{where}; final ({decision.status})", g, task.candidate)
-        if done and st.fitness > self.best_fitness:
-            self.best_fitness = st.fitness
-            store.add_event("new_best", f"new best fitness {st.fitness:.4f}", g, task.candidate)
+        if done and trial.fitness is not None and trial.fitness > self.best_fitness:
+            self.best_fitness = trial.fitness
+            store.add_event("new_best", f"new best fitness {trial.fitness:.4f}", g, task.candidate)
         return again
 
     def _record_data_facts(self, info: dict[str, Any]) -> None:

@@ -312,11 +312,20 @@ class Trial:
     status: str = PENDING
     fitness: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
+    next_attempt: int = 0
 
     @property
     def done(self) -> bool:
         """Whether the trial has its final fitness."""
         return self.status in FINAL_STATUSES
+
+    def infra_reruns(self, number: int) -> int:
+        """How many infrastructure failures attempt ``number`` has had so far."""
+        return sum(1 for a in self.attempts if a.number == number and a.status == INFRA)
+
+    def finish_without_training(self, status: str, fitness: float) -> None:
+        """Give the trial its final result without an attempt (the invariant pre-screen)."""
+        self.status, self.fitness = status, fitness
 
     def record(
         self, attempt: Attempt, attempts: int, max_infra_reruns: int = MAX_INFRA_RERUNS
@@ -349,6 +358,7 @@ class Trial:
             self.fitness = decision.fitness
         else:
             self.status = RUNNING
+            self.next_attempt = decision.attempt
         return decision
 
 
