@@ -159,13 +159,47 @@ class SlotExecutor:
         """Workers that are ready and have no task."""
         return [w for w, s in self._slots.items() if s.ready and s.task is None]
 
-    def _claim(self, task: Task, worker_id: str) -> Any:
-        """Mark an idle worker's slot busy with ``task`` and return the slot."""
+    @property
+    def size(self) -> int:
+        """Number of worker slots (a Ray executor knows them after ``start``)."""
+        return len(self._slots)
+
+    @property
+    def workers(self) -> dict[str, dict[str, Any]]:
+        """A description of each worker: device, pid, ready, current task."""
+        return {
+            wid: {
+                # A Ray actor says where it landed (its node) once it is up.
+                "device": getattr(slot, "device", "") or slot.spec.device,
+                "pid": slot.pid,
+                "ready": slot.ready,
+                "task": slot.task,
+            }
+            for wid, slot in self._slots.items()
+        }
+
+    def submit(self, task: Task, worker_id: str) -> None:
+        """Send a task to an idle worker.
+
+        Args:
+            task: The attempt to run.
+            worker_id: One of :meth:`idle_workers`.
+        """
         slot = self._slots[worker_id]
         assert slot.ready and slot.task is None, f"{worker_id} is not idle"
         slot.task = task
         slot.task_started = time.monotonic()
-        return slot
+        self._send(worker_id, slot, Evaluate.of(task))
+
+    def _send(self, worker_id: str, slot: Any, request: Evaluate) -> None:
+        raise NotImplementedError
+
+    def _spawn(self, worker_id: str) -> None:
+        raise NotImplementedError
+
+    def _spawn_all(self) -> None:
+        for worker_id in self._slots:
+            self._spawn(worker_id)
 
     def _wait_budget(self, timeout: float) -> float:
         """How long a poll may wait: no longer than the first running task has left."""
@@ -241,39 +275,13 @@ class LocalPool(SlotExecutor):
 
     # ------------------------------------------------------------------------------ public
 
-    @property
-    def size(self) -> int:
-        """Number of worker slots."""
-        return len(self._slots)
-
-    @property
-    def workers(self) -> dict[str, dict[str, Any]]:
-        """A description of each worker: device, pid, ready, current task."""
-        return {
-            wid: {
-                "device": slot.spec.device,
-                "pid": slot.pid,
-                "ready": slot.ready,
-                "task": slot.task,
-            }
-            for wid, slot in self._slots.items()
-        }
-
     def start(self) -> None:
         """Start every worker process (they build their evaluators in parallel)."""
-        for worker_id in self._slots:
-            self._spawn(worker_id)
+        self._spawn_all()
 
-    def submit(self, task: Task, worker_id: str) -> None:
-        """Send a task to an idle worker.
-
-        Args:
-            task: The attempt to run.
-            worker_id: One of :meth:`idle_workers`.
-        """
-        slot = self._claim(task, worker_id)
+    def _send(self, worker_id: str, slot: Any, request: Evaluate) -> None:
         try:
-            slot.conn.send(Evaluate.of(task))
+            slot.conn.send(request)
         except (BrokenPipeError, OSError):
             pass  # the worker just died: poll() reports it and the task as lost
 

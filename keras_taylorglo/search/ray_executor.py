@@ -165,19 +165,6 @@ class RayExecutor(SlotExecutor):
         ex, timeout = recipe.execution, recipe.evaluation.timeout
         return cls(recipe.to_toml(), recipe.source, str(recipe.base_dir), ex, timeout, **kwargs)
 
-    @property
-    def size(self) -> int:
-        """Number of worker actors (known after :meth:`start`)."""
-        return len(self._slots)
-
-    @property
-    def workers(self) -> dict[str, dict[str, Any]]:
-        """A description of each worker: device, pid, ready, current task."""
-        return {
-            wid: dict(device=s.device or s.spec.device, pid=s.pid, ready=s.ready, task=s.task)
-            for wid, s in self._slots.items()
-        }
-
     def start(self) -> None:
         """Connect to (or start) Ray, plan the actors from the cluster's resources, start them.
 
@@ -195,19 +182,10 @@ class RayExecutor(SlotExecutor):
                 env={**env, **self.env}, threads=threads, purpose=self.purpose,
             )  # fmt: skip
             self._slots[worker_id] = _ActorSlot(spec=spec, num_gpus=num_gpus, num_cpus=num_cpus)
-        for worker_id in self._slots:
-            self._spawn(worker_id)
+        self._spawn_all()
 
-    def submit(self, task: Task, worker_id: str) -> None:
-        """Send a task to an idle worker.
-
-        Args:
-            task: The attempt to run.
-            worker_id: One of :meth:`idle_workers`.
-        """
-        slot = self._claim(task, worker_id)
-        ref = slot.actor.evaluate.remote(Evaluate.of(task))
-        self._track(ref, worker_id, "eval")
+    def _send(self, worker_id: str, slot: Any, request: Evaluate) -> None:
+        self._track(slot.actor.evaluate.remote(request), worker_id, "eval")
 
     def kill_worker(self, worker_id: str) -> None:
         """Kill one worker actor (tests; any thread): :meth:`poll` reports it, starts a new one.
