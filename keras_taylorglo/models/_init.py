@@ -32,3 +32,12 @@ class Initializers:
     def seed(self) -> int:
         """A fresh seed for a stochastic layer (dropout)."""
         return next(self._counter)
+
+    def softmax_output(self, num_classes: int) -> Any:
+        """The output layer: a Glorot-initialised dense softmax, float32 under a mixed policy too.
+
+        A half-precision softmax loses the small probabilities the losses need (DESIGN.md §4).
+        """
+        return keras.layers.Dense(
+            num_classes, activation="softmax", kernel_initializer=self.glorot(), dtype="float32"
+        )

@@ -44,8 +44,5 @@ def basic_cnn(
     x = layers.Flatten()(x)
     x = layers.Dense(dense, activation="relu", kernel_initializer=init.he())(x)
     x = layers.Dropout(dropout, seed=init.seed())(x)
-    # float32 under a mixed policy too: a half-precision softmax loses the small probabilities.
-    outputs = layers.Dense(
-        num_classes, activation="softmax", kernel_initializer=init.glorot(), dtype="float32"
-    )(x)
+    outputs = init.softmax_output(num_classes)(x)
     return keras.Model(inputs, outputs, name="basic_cnn")

@@ -58,10 +58,7 @@ def _resnet(
             x = _preact_block(x, filters, strides, dropout, init)
     x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.GlobalAveragePooling2D()(x)
-    # float32 under a mixed policy too: a half-precision softmax loses the small probabilities.
-    outputs = layers.Dense(
-        num_classes, activation="softmax", kernel_initializer=init.glorot(), dtype="float32"
-    )(x)
+    outputs = init.softmax_output(num_classes)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
