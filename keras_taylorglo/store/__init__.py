@@ -12,15 +12,7 @@ resume and the analysis), :mod:`.records` (the frozen records the read views ret
 :class:`Store` (:mod:`.core`) puts them together. The package imports
 nothing of the search, the evaluator or TensorFlow.
 
-Example:
-    >>> import tempfile
-    >>> run_dir = tempfile.mkdtemp()
-    >>> store = Store.create(run_dir, recipe_text="[experiment]", meta={"population": 2})
-    >>> store.begin_generation(0, b"state", [[0.0, 1.0], [1.0, 0.0]])
-    >>> store.set_candidate_result(0, 0, "ok", 0.5)
-    >>> store.best().fitness
-    0.5
-    >>> store.close()
+Example: :mod:`.core` (create a store, journal a generation, read the best back).
 """
 
 from __future__ import annotations
