@@ -56,7 +56,8 @@ class JobRunner:
             (a lost task as an ``infra`` outcome); returns the tasks to run next, first in line
             (a re-run or a retry), or nothing.
         worker_event: Called with each :class:`WorkerUp` and :class:`WorkerDown`.
-        tick: Called once per loop after the executor is polled (a progress redraw).
+        tick: Called once per loop, after the dispatches and before the executor is polled
+            (a progress redraw, the TensorBoard summary of a finished generation).
 
     Raises:
         TaylorGLOError: From :meth:`run`, when the executor reports a :class:`Fatal` event.
@@ -89,10 +90,12 @@ class JobRunner:
                 self.executor.submit(task, worker_id)
                 self.running[task.task_id] = task
                 self._started(task, worker_id)
+            if self._tick is not None:
+                # Once the idle workers have work and before waiting: slow bookkeeping here
+                # (a progress redraw, a TensorBoard summary) never delays a dispatch.
+                self._tick()
             for event in self.executor.poll(POLL_S):
                 self._handle(event)
-            if self._tick is not None:
-                self._tick()
 
     def _handle(self, event: Any) -> None:
         if isinstance(event, Fatal):
