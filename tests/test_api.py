@@ -286,7 +286,9 @@ def test_a_script_with_its_model_in_main_runs_and_the_cli_reads_the_run(tmp_path
     assert json.loads((run_dir / "analysis" / "report.json").read_text()) == report
 
 
-GENERATIONS = 40
+# Long enough that the stop comes mid-search (it is sent once 2 attempts are done), short
+# enough that the resume which finishes it stays cheap.
+GENERATIONS = 10
 
 
 @pytest.mark.slow

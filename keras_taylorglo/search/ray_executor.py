@@ -434,4 +434,8 @@ def describe_ray_error(exc: BaseException) -> str:
                 return f"worker actor died: {line[len(dead) :].split('. ')[0].rstrip('.')}"[:300]
         if "OutOfMemory" in name:
             return "worker actor killed: out of memory"
+        if name == "ActorUnavailableError":
+            # A lost node often reads so before Ray declares the actor dead; it is handled the
+            # same way (the attempt re-runs elsewhere and the actor is replaced).
+            return f"worker actor died or is unreachable: {lines[0] if lines else name}"[:300]
     return f"{name}: {lines[0]}"[:300] if lines else name

@@ -468,3 +468,17 @@ def test_plan_shares_no_group_of_several_gpus(tmp_path):
         )
     plan = plan_for({"CPU": 8.0, "GPU": 4.0}, gpus_per_worker=2, workers_per_gpu=2)
     assert [g for *_, g, _ in plan] == [2.0, 2.0]
+
+
+def test_an_unreachable_actor_reads_as_died_in_one_line():
+    # A node that is killed often reads as ActorUnavailableError before Ray calls it dead.
+    from keras_taylorglo.search.ray_executor import describe_ray_error
+
+    exc = ray.exceptions.ActorUnavailableError(
+        "The actor is temporarily unavailable: RpcError: RPC error: Socket closed rpc_code: 14."
+        "\nThe task may or may not have been executed on the actor.",
+        None,
+    )
+    line = describe_ray_error(exc)
+    assert line.startswith("worker actor died or is unreachable: ") and "Socket closed" in line
+    assert "\n" not in line and len(line) <= 300
