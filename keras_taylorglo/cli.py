@@ -268,7 +268,7 @@ def _check_own_data(recipe: Any) -> None:
         return
     import inspect
 
-    from .api.checks import _data_checks
+    from .data.checks import check_arrays
 
     function = resolve_callable(spec, recipe.base_dir, "data.dataset", recipe.source)
     try:
@@ -284,7 +284,7 @@ def _check_own_data(recipe: Any) -> None:
     arrays = {k: v for k, v in result.items() if k != "num_classes" and v is not None}
     if not {"x_train", "y_train", "x_test", "y_test"} <= set(arrays):
         return  # the loader names the missing keys
-    _data_checks().check_arrays(arrays, result.get("num_classes"))
+    check_arrays(arrays, result.get("num_classes"))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

@@ -64,8 +64,8 @@ def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
 
 def _run_jobs(store: Any, jobs: list[Job], progress: Any, pool: Any) -> None:
     """Run ``jobs`` on ``pool`` (started here, shut down at the end), journaling each."""
-    from ..search.executors import Task
     from ..search.jobs import JobRunner
+    from ..search.messages import Task
 
     ids = iter(range(1, 1 << 62))
     of_task: dict[int, tuple[Job, int, int]] = {}  # task id -> (job, store row, re-runs)

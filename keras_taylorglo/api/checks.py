@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.checks import check_arrays
 from ..errors import DataError, RecipeError, TaylorGLOError
 from .inputs import _describe
 
@@ -66,13 +67,6 @@ def _sets_name(experiment: Any, overrides: Sequence[str]) -> bool:
     return any(str(o).split("=", 1)[0].strip() == "experiment.name" for o in overrides)
 
 
-def _data_checks() -> Any:
-    """:mod:`keras_taylorglo.data.checks`: pure NumPy (the data package loads TFDS lazily)."""
-    from ..data import checks
-
-    return checks
-
-
 #: How the shared checks name each split: by the argument it came in.
 _ARGUMENTS = {"train": "data", "val": "validation_data", "test": "test_data"}
 
@@ -93,7 +87,7 @@ def _check_arrays(
         if not isinstance(pair, tuple | list) or len(pair) != 2:
             raise DataError(f"{arg}: expected a pair (x, y) of arrays (got {type(pair).__name__})")
         given[f"x_{split}"], given[f"y_{split}"] = pair
-    return _data_checks().check_arrays(given, num_classes, where="data", names=_ARGUMENTS)
+    return check_arrays(given, num_classes, where="data", names=_ARGUMENTS)
 
 
 def _hold_out(arrays: dict[str, np.ndarray], size: int) -> None:

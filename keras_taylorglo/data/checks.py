@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-# Absolute: the Python API loads this file without the data package (which imports TF).
-from keras_taylorglo.errors import DataError
+from ..errors import DataError
 
 __all__ = [
     "SPLITS",

@@ -28,9 +28,9 @@ from typing import Any
 
 from ..errors import TaylorGLOError
 from ..records import DIVERGED, SCREENED, Outcome, derive_seed
-from .executors import Task as Task
-from .executors import TaskLost, WorkerDown, WorkerUp
 from .jobs import JobRunner
+from .messages import Executor, TaskLost, WorkerDown, WorkerUp
+from .messages import Task as Task
 from .progress import ProgressDisplay as ProgressDisplay
 from .trial import Attempt, Trial
 
@@ -49,7 +49,7 @@ class Engine:
         display: Progress display; ``None`` for silence.
     """
 
-    def __init__(self, recipe: Any, store: Any, executor: Any, display: Any = None) -> None:
+    def __init__(self, recipe: Any, store: Any, executor: Executor, display: Any = None) -> None:
         self.recipe = recipe
         self.store = store
         self.executor = executor

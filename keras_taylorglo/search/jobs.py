@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import TaylorGLOError
 from ..records import INFRA, Outcome
-from .executors import Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
+from .messages import Executor, Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
 
 __all__ = ["JobRunner", "make_executor"]
 
@@ -65,7 +65,7 @@ class JobRunner:
 
     def __init__(
         self,
-        executor: Any,
+        executor: Executor,
         started: Callable[[Task, str], None],
         finished: Callable[[Task, str, Outcome, Any], Iterable[Task] | None],
         worker_event: Callable[[Any], None] | None = None,

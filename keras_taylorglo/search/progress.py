@@ -129,9 +129,17 @@ class ProgressDisplay:
 
     def __init__(self, console: Any = None, live: bool | None = None) -> None:
         self.bar = ProgressBar("evals", console=console, live=live)
-        self.console = self.bar.console
-        self.live = self.bar.live
         self.generations = 0
+
+    @property
+    def console(self) -> Any:
+        """The Rich console it draws on."""
+        return self.bar.console
+
+    @property
+    def live(self) -> bool:
+        """Whether the live line is shown (else log lines)."""
+        return self.bar.live
 
     def start(self, store: Any, generations: int, population: int) -> None:
         """Begin showing progress for a search of ``generations`` × ``population``."""
