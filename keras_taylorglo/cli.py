@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TaylorGLOError
-from .stopping import DISK_ERRORS, one_line_warnings, stop_on_signals
+from .stopping import DISK_ERRORS, one_line_warnings, say, stop_on_signals
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -470,10 +470,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except TaylorGLOError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        say("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `keras-taylorglo validate … | head`
         sys.stderr.close()
@@ -483,11 +483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # A report, plot or TensorBoard file that the disk refused: one line, as for the store.
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        say(f"error: {where}{exc.strerror or exc}")
         return EXIT_USAGE
-
-
-#: Write errors that are the disk's or the permissions' and not a bug: full, quota, read-only.
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,11 +23,31 @@ __all__ = [
     "Stopped",
     "interrupt_on_sigint",
     "one_line_warnings",
+    "say",
     "stop_on_signals",
 ]
 
 #: The errno values of a file system that cannot take a write (full, over quota, read-only).
 DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+#: Held while one line is written, so lines from several threads never run into each other.
+_LINE_LOCK = threading.Lock()
+
+
+def say(line: str) -> None:
+    """Write one whole line to standard error, in a single write, whichever thread calls it.
+
+    ``print`` writes the text and its newline as two writes, so a warning from a background
+    thread (TensorBoard's writer on a full disk) could land between another line and its newline
+    and run two lines into one.
+
+    Args:
+        line: The text, without its newline.
+    """
+    with _LINE_LOCK:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 class Stopped(KeyboardInterrupt):
@@ -82,14 +102,14 @@ def one_line_warnings() -> Iterator[None]:
     previous_show, previous_hook = warnings.showwarning, threading.excepthook
 
     def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
-        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+        say(f"warning: {' '.join(str(message).split())}")
 
     def hook(info: Any) -> None:
         exc = info.exc_value
         if isinstance(exc, OSError) and exc.errno in DISK_ERRORS:
             where = f"{exc.filename}: " if exc.filename else ""
             name = info.thread.name if info.thread is not None else "a thread"
-            print(f"warning: {where}{exc.strerror} ({name} stopped)", file=sys.stderr)
+            say(f"warning: {where}{exc.strerror} ({name} stopped)")
             return
         previous_hook(info)
 

@@ -82,6 +82,11 @@ class EventWriter:
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._writer = EventFileWriter(str(self.log_dir), flush_secs=10)
+        # Its writer thread is "Thread-N" by default; a warning that it stopped (a full disk)
+        # should say whose thread it was. Private attributes, so only where they are found.
+        worker = getattr(getattr(self._writer, "_async_writer", None), "_worker", None)
+        if isinstance(worker, threading.Thread):
+            worker.name = "TensorBoard's event writer"
 
     def _add(self, step: int, values: list[Any], wall_time: float | None) -> None:
         from tensorboard.compat.proto import event_pb2, summary_pb2

@@ -135,6 +135,9 @@ def test_a_full_disk_stops_the_search_with_one_line_and_resume_is_exact(tmp_path
         line for line in err.splitlines()[:-1] if not line.startswith(("generation ", "warning: "))
     ]
     assert others == [], err
+    # One warning per line (two threads' warnings once ran into one line), each naming its thread.
+    assert all(line.count("warning: ") <= 1 for line in err.splitlines()), err
+    assert "Thread-" not in err, err
     assert f"error: {run_dir}: the store cannot be written: the disk is full" in errors[0]
     assert f"resumable with `keras-taylorglo resume {run_dir}`" in errors[0]
 

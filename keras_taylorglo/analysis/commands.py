@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
+from ..stopping import say
 from .plan import ANALYSIS_DIR, parse_candidates, parse_fractions, parse_select
 from .report import _fmt, _p, export_text, missing_results, print_table
 from .run import run_analysis
@@ -54,7 +55,7 @@ def analyze_main(args: argparse.Namespace) -> int:
     )
     out = args.out or Path(args.run_dir) / ANALYSIS_DIR
     for line in missing_results(report):
-        print(f"warning: {line}", file=sys.stderr)
+        say(f"warning: {line}")
     if args.json:
         print(json.dumps(report, indent=2))
     else:

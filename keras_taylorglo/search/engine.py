@@ -23,11 +23,11 @@ import contextlib
 import math
 import os
 import socket
-import sys
 from typing import Any
 
 from ..errors import TaylorGLOError
 from ..records import DIVERGED, SCREENED, Outcome, derive_seed
+from ..stopping import say
 from .jobs import JobRunner
 from .messages import Executor, TaskLost, WorkerDown, WorkerUp
 from .messages import Task as Task
@@ -293,7 +293,7 @@ class Engine:
             return
         self._label_noise_known = True  # the first report is the run's: say its warnings once
         for warning in info.get("warnings", ()):
-            print(f"warning: {warning}", file=sys.stderr)
+            say(f"warning: {warning}")
             self.store.add_event("info", f"warning: {warning}")
         noise = info.get("label_noise")
         if noise and "label_noise" not in self.store.meta():
