@@ -5,7 +5,11 @@ not silence the oneDNN / CUDA-stub / cuInit lines it prints at import and at dev
 initialisation. They are harmless and repeat in every worker, burying the search's progress.
 Only those two moments run with file descriptor 2 pointed at /dev/null; Python exceptions are
 raised after it is restored, so a real import failure is still reported. Set
-``TF_CPP_MIN_LOG_LEVEL`` to 0 or 1 to see everything.
+``TF_CPP_MIN_LOG_LEVEL`` to 0 to see everything.
+
+Level 1 ("no INFO") is silenced too: JAX sets it for the whole process when it is imported
+(Keras imports JAX wherever it is installed), so a Python search's workers inherited it and
+printed the very INFO lines that level 1 asks TensorFlow to hide.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 @contextlib.contextmanager
 def _stderr_silenced() -> Iterator[None]:
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") in ("0", "1"):
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") == "0":
         yield
         return
     try:

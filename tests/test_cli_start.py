@@ -270,6 +270,22 @@ def test_validate_deep_builds_the_data_and_the_model(tmp_path):
     assert time.monotonic() - start < 170
 
 
+def test_tensorflow_starts_quietly_even_where_jax_set_its_log_level():
+    """JAX sets TF_CPP_MIN_LOG_LEVEL=1 in the process that imports it (Keras imports it wherever
+    it is installed), and a Python search's workers inherit that: they printed TensorFlow's
+    start-up INFO lines, the very lines level 1 asks TensorFlow to hide."""
+    script = (
+        "import os, jax; assert os.environ['TF_CPP_MIN_LOG_LEVEL'] == '1'\n"
+        "from keras_taylorglo._quiet import import_tensorflow; import_tensorflow()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+
+
 @pytest.mark.slow
 def test_validate_deep_reports_what_only_building_finds(tmp_path, capsys):
     # A data function that raises; a depth that wide_resnet cannot build: each one line, exit 2.
