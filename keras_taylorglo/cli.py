@@ -219,10 +219,7 @@ def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
     except SearchInterrupted:
         signum = received[0] if received else signal.SIGINT
         name = "" if signum == signal.SIGINT else f" ({signal.Signals(signum).name})"
-        print(
-            f"interrupted{name}: the run is resumable with `keras-taylorglo resume {run_dir}`",
-            file=sys.stderr,
-        )
+        say(f"interrupted{name}: the run is resumable with `keras-taylorglo resume {run_dir}`")
         return 128 + int(signum)
     if note:
         print(note)
@@ -243,48 +240,12 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     check_callables(recipe, args.overrides)  # in well under a second, before any worker starts
-    _check_own_data(recipe)
     run_dir = args.out or default_run_dir(recipe)
     _quiet_tensorflow()  # inherited by the worker processes
     return _run_search(
         lambda: start_search(recipe, run_dir, overwrite=args.overwrite, display=ProgressDisplay()),
         run_dir,
     )
-
-
-def _check_own_data(recipe: Any) -> None:
-    """A recipe's ``module:function`` data, called and checked here before any worker starts.
-
-    Bad labels, NaN pixels or ragged images are then one line in the time the function takes,
-    instead of after every worker has started TensorFlow. TFDS data sets are checked by the
-    workers as they load them (reading them here would start TensorFlow in the driver too).
-    """
-    from .recipe import DEFAULT_FITNESS, is_callable_spec, resolve_callable
-
-    if recipe.evaluation.fitness != DEFAULT_FITNESS or recipe.data is None:
-        return  # a custom fitness never loads the data
-    spec = str(recipe.data.dataset)
-    if not is_callable_spec(spec):
-        return
-    import inspect
-
-    from .data.checks import check_arrays
-
-    function = resolve_callable(spec, recipe.base_dir, "data.dataset", recipe.source)
-    try:
-        takes_seed = len(inspect.signature(function).parameters) > 0
-    except (TypeError, ValueError):
-        takes_seed = True
-    try:
-        result = function(recipe.experiment.seed) if takes_seed else function()
-    except Exception:  # noqa: BLE001 - the workers report the user's exception as they do
-        return
-    if not isinstance(result, dict):
-        return  # a DataBundle (built with TensorFlow) or a wrong type: the loader says so
-    arrays = {k: v for k, v in result.items() if k != "num_classes" and v is not None}
-    if not {"x_train", "y_train", "x_test", "y_test"} <= set(arrays):
-        return  # the loader names the missing keys
-    check_arrays(arrays, result.get("num_classes"))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.checks import check_arrays
+from ..data.checks import check_arrays, check_split_sizes
 from ..errors import DataError, RecipeError, TaylorGLOError
 from .inputs import _describe
 
@@ -102,6 +102,12 @@ def _hold_out(arrays: dict[str, np.ndarray], size: int) -> None:
     val, train = np.sort(order[:size]), np.sort(order[size:])
     x, y = arrays.pop("x_train"), arrays.pop("y_train")
     arrays.update(x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val])
+
+
+def _check_sizes(arrays: Mapping[str, np.ndarray], data: Any) -> None:
+    """Whether ``data.train_fraction`` of the training arrays fills one ``data.batch_size``."""
+    fraction, batch = float(data.train_fraction), int(data.batch_size)
+    check_split_sizes("data", len(arrays["y_train"]), None, fraction, batch, where="data")
 
 
 def _can_probe(kind: str) -> bool:

@@ -24,6 +24,7 @@ from .checks import (
     _can_probe,
     _check_arrays,
     _check_named_functions,
+    _check_sizes,
     _data_kind,
     _hold_out,
     _mapping,
@@ -203,6 +204,7 @@ class Search:
             self._test_is_validation = test_data is None
             if validation_data is None and test_data is None:
                 _hold_out(self._arrays, self.recipe.data.validation_size)
+            _check_sizes(self._arrays, self.recipe.data)
         self._num_classes = num_classes
         if self._arrays and _can_probe(self._model_kind):
             _probe_model(self._model, self._model_kind, self._arrays, num_classes, self.recipe)
@@ -231,11 +233,33 @@ class Search:
         from ..search.runs import start_search
 
         _refuse_existing(self.run_dir, self.overwrite)
+        with interrupt_on_sigint():
+            self._check_data_function()
         recipe = self._write_run_dir()
         check_callables(recipe)
+        # Your arrays were checked when this Search was made, and your function just now; a
+        # data set named by the recipe is checked by the search's start, before any worker.
+        named = self._data_kind not in ("arrays", "function")
         with interrupt_on_sigint(), _interrupt_says_resume(self.run_dir), _workers_skip_main():
-            start_search(recipe, self.run_dir, overwrite=self.overwrite, display=_display(progress))
+            start_search(
+                recipe,
+                self.run_dir,
+                overwrite=self.overwrite,
+                display=_display(progress),
+                check_data=named,
+            )
         return SearchResult.from_run_dir(self.run_dir)
+
+    def _check_data_function(self) -> None:
+        """Your data function, called once and its arrays checked, before anything is written."""
+        from ..recipe import DEFAULT_FITNESS
+
+        if self._data_kind != "function" or self.recipe.evaluation.fitness != DEFAULT_FITNESS:
+            return
+        from ..data.precheck import check_data_function
+
+        data = self.recipe.data
+        check_data_function(self._data, data, self.recipe.experiment.seed, "data", where="data")
 
     # ------------------------------------------------------------------------ run directory
 

@@ -31,6 +31,7 @@ __all__ = [
     "check_labels",
     "check_num_classes",
     "check_pair",
+    "check_split_sizes",
     "label_range",
 ]
 
@@ -292,6 +293,61 @@ def check_arrays(
             "data set gives nothing to learn)"
         )
     return checked
+
+
+def check_split_sizes(
+    name: str,
+    num_train: int,
+    validation_size: int | None,
+    train_fraction: float,
+    batch_size: int,
+    where: str = "",
+) -> int:
+    """Whether the splits a recipe asks for fit a training split of ``num_train`` examples.
+
+    The loader's own size checks, in the order it splits: the validation set out of the training
+    split, then ``train_fraction`` of the rest, which must fill one batch. Pure arithmetic, so
+    the driver can say it before any worker starts when it knows the size (the embedded sets).
+
+    Args:
+        name: The data set, as messages name it.
+        num_train: Examples in the training split as given.
+        validation_size: Examples held out of it for validation; ``None`` when the data gives
+            its own validation split.
+        train_fraction: Fraction of the rest used for training, in (0, 1].
+        batch_size: Training batch size.
+        where: The start of messages; default ``data set NAME``.
+
+    Returns:
+        The number of training examples kept.
+
+    Raises:
+        DataError: One line: what does not fit, and what would.
+
+    Example:
+        >>> check_split_sizes("digits", 1497, 300, 0.5, 32)
+        598
+    """
+    where = where or f"data set {name}"
+    if validation_size is not None:
+        validation_size = int(validation_size)
+        if not 1 <= validation_size < num_train:
+            raise DataError(
+                f"{where}: validation_size {validation_size} does not fit a training "
+                f"split of {num_train} examples (expected 1..{num_train - 1})"
+            )
+        num_train -= validation_size
+    if not 0.0 < float(train_fraction) <= 1.0:
+        raise DataError(
+            f"{where}: train_fraction {train_fraction} is out of range (expected (0, 1])"
+        )
+    keep = max(1, int(round(float(train_fraction) * num_train)))
+    if keep // int(batch_size) < 1:
+        raise DataError(
+            f"{where}: {keep} training examples do not fill one batch of "
+            f"{int(batch_size)} (raise train_fraction or lower batch_size)"
+        )
+    return keep
 
 
 def _names(split: str, where: str, names: Mapping[str, str] | None) -> tuple[str, tuple[str, str]]:

@@ -26,11 +26,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from .builders import OfflineImageBuilder, class_balanced_split
+from .names import DIGITS_BUILDER_NAME
 
 __all__ = ["DIGITS_BUILDER_NAME", "TEST_PER_CLASS", "TaylorgloDigits", "digits_split_indices"]
-
-DIGITS_BUILDER_NAME = "taylorglo_digits"
-"""The TFDS name of the builder (TFDS derives it from the class name)."""
 
 TEST_PER_CLASS = 30
 """Test examples per class: 10 classes x 30 = 300 test examples, 1,497 for training."""

@@ -58,9 +58,10 @@ import tensorflow as tf
 
 from ..errors import DataError
 from .augment import make_augment_fn
-from .checks import check_arrays
+from .checks import check_arrays, check_split_sizes
+from .names import DATASET_ALIASES, base_name
 from .noise import noisy_labels
-from .tfds import DATASET_ALIASES, _base_name, load_tfds_arrays, prepare_tfds_builder
+from .tfds import load_tfds_arrays, prepare_tfds_builder
 
 __all__ = [
     "DATASET_ALIASES",
@@ -165,8 +166,7 @@ def load_dataset(data: Any, base_dir: Path, seed: int, source: str = "<recipe>")
     tfds_name = DATASET_ALIASES.get(name, name)
     data_dir = _resolve_data_dir(getattr(data, "data_dir", ""), base_dir)
     x_train, y_train, x_test, y_test, num_classes = load_tfds_arrays(tfds_name, data_dir)
-    base_name = _base_name(tfds_name)
-    validation_size = PAPER_VALIDATION_SIZES.get(base_name, int(data.validation_size))
+    validation_size = PAPER_VALIDATION_SIZES.get(base_name(tfds_name), int(data.validation_size))
     return from_arrays(
         x_train,
         y_train,
@@ -245,6 +245,9 @@ def from_arrays(
     x_test, y_test = _with_channel(checked["x_test"]), checked["y_test"].astype(np.int32)
     if x_val is not None:
         x_val, y_val = _with_channel(checked["x_val"]), checked["y_val"].astype(np.int32)
+    # Before any array is split: the sizes asked for must fit (the driver runs the same check).
+    held_out = None if x_val is not None else validation_size
+    check_split_sizes(name, len(x_train), held_out, train_fraction, batch_size)
     if num_classes is None:
         given_labels = [y for y in (y_train, y_val, y_test) if y is not None]
         num_classes = int(max(int(y.max()) for y in given_labels)) + 1
@@ -260,21 +263,12 @@ def from_arrays(
         train_idx = np.arange(len(x_train))
     else:
         validation_size = int(validation_size)
-        if not 1 <= validation_size < len(x_train):
-            raise DataError(
-                f"data set {name}: validation_size {validation_size} does not fit a training "
-                f"split of {len(x_train)} examples (expected 1..{len(x_train) - 1})"
-            )
         order = np.random.default_rng(SPLIT_SEED).permutation(len(x_train))
         val_idx, train_idx = np.sort(order[:validation_size]), order[validation_size:]
         # Held-out examples carry the noisy label unless a clean validation set is asked for.
         x_val = x_train[val_idx]
         y_val = (y_train if noisy_validation else true_train)[val_idx]
         true_val = true_train[val_idx]
-    if not 0.0 < float(train_fraction) <= 1.0:
-        raise DataError(
-            f"data set {name}: train_fraction {train_fraction} is out of range (expected (0, 1])"
-        )
     keep = max(1, int(round(float(train_fraction) * len(train_idx))))
     # A prefix of the fixed permutation: a smaller fraction is a subset of a larger one.
     train_idx = np.sort(train_idx[:keep])
@@ -302,12 +296,7 @@ def from_arrays(
             "; labels numbered from 1? num_classes is max(label) + 1 unless the data gives it)"
         )
     batch_size = int(batch_size)
-    steps_per_epoch = len(x_train) // batch_size
-    if steps_per_epoch < 1:
-        raise DataError(
-            f"data set {name}: {len(x_train)} training examples do not fill one batch of "
-            f"{batch_size} (raise train_fraction or lower batch_size)"
-        )
+    steps_per_epoch = len(x_train) // batch_size  # >= 1: check_split_sizes above
     mean, std = _channel_stats(x_train)
     return DataBundle(
         train=_train_pipeline(x_train, y_train, mean, std, batch_size, augment, seed),

@@ -43,6 +43,7 @@ import tensorflow_datasets as tfds
 
 from ..errors import DataError
 from .builders import OfflineImageBuilder, class_balanced_split
+from .names import MNIST5K_BUILDER_NAME
 
 if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11; only annotations use it
     from importlib.resources.abc import Traversable
@@ -54,9 +55,6 @@ __all__ = [
     "mnist5k_split_indices",
     "read_mnist5k_csv",
 ]
-
-MNIST5K_BUILDER_NAME = "taylorglo_mnist5k"
-"""The TFDS name of the builder (TFDS derives it from the class name)."""
 
 MNIST5K_TEST_PER_CLASS = 100
 """Test images per class: 10 classes x 100 = 1,000 test images, 4,000 for training."""

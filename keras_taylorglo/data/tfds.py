@@ -20,13 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from .digits import DIGITS_BUILDER_NAME
-from .mnist5k import MNIST5K_BUILDER_NAME
+from .names import DATASET_ALIASES, DIGITS_BUILDER_NAME, MNIST5K_BUILDER_NAME, base_name
 
 __all__ = ["DATASET_ALIASES", "load_tfds_arrays", "prepare_tfds_builder"]
-
-DATASET_ALIASES: dict[str, str] = {"digits": DIGITS_BUILDER_NAME, "mnist5k": MNIST5K_BUILDER_NAME}
-"""Recipe names that stand for a TFDS name."""
 
 _OFFLINE_BUILDERS: dict[str, str] = {DIGITS_BUILDER_NAME: "digits", MNIST5K_BUILDER_NAME: "mnist5k"}
 """The embedded builders that prepare themselves without network, by TFDS name."""
@@ -117,7 +113,7 @@ def prepare_tfds_builder(name: str, data_dir: str | None = None) -> Any:
     from . import digits, mnist5k  # noqa: F401 - register the offline builders with TFDS
 
     data_dir = data_dir or None
-    base = _base_name(name)
+    base = base_name(name)
     known = tfds.list_builders(with_community_datasets=False)  # community list needs network
     if base not in known:
         aliases = [a for a in DATASET_ALIASES if a not in known]
@@ -214,8 +210,3 @@ def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     line = text[0] if text else type(error).__name__
     return line if len(line) <= 300 else line[:297] + "..."
-
-
-def _base_name(name: str) -> str:
-    """``"cifar10/config:3.0.2"`` -> ``"cifar10"``."""
-    return name.split(":")[0].split("/")[0]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
+from ..stopping import say
 from .engine import Engine, SearchInterrupted
 from .jobs import make_executor
 
@@ -32,8 +33,9 @@ def start_search(
     overwrite: bool = False,
     display: Any = None,
     executor: Any = None,
+    check_data: bool = True,
 ) -> dict[str, Any]:
-    """Create a run directory and run a new search in it.
+    """Check the recipe's data, create a run directory and run a new search in it.
 
     Args:
         recipe: The validated recipe.
@@ -41,6 +43,8 @@ def start_search(
         overwrite: Replace an existing run in ``run_dir``.
         display: Progress display, or ``None``.
         executor: An executor to use instead of the recipe's (tests, benchmarks).
+        check_data: Check the data first (:func:`check_data_before_workers`); ``False`` where
+            the caller has (the Python API checks your arrays and functions itself).
 
     Returns:
         The best candidate found.
@@ -53,6 +57,8 @@ def start_search(
     """
     from ..store import Store
 
+    if check_data:
+        check_data_before_workers(recipe)
     run_dir = Path(run_dir)
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +71,32 @@ def start_search(
             # A start that failed (bad data the workers found) leaves nothing behind.
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+
+
+def check_data_before_workers(recipe: Any) -> None:
+    """The recipe's data, checked before any worker starts (:mod:`keras_taylorglo.data.precheck`).
+
+    Args:
+        recipe: The validated recipe.
+
+    Raises:
+        DataError: One line naming the data set or the array, and the problem.
+    """
+    from ..recipe import DEFAULT_FITNESS
+
+    if recipe.evaluation.fitness != DEFAULT_FITNESS or recipe.data is None:
+        return  # a custom fitness never loads the data
+    from ..data.precheck import check_data_first
+
+    execution = recipe.execution
+    check_data_first(
+        recipe.data,
+        recipe.base_dir,
+        recipe.experiment.seed,
+        recipe.source,
+        remote_cluster=execution.executor == "ray" and bool(execution.ray_address),
+        announce=say,
+    )
 
 
 def _start_locked(
