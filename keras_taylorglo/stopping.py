@@ -107,7 +107,7 @@ def one_line_warnings() -> Iterator[None]:
     def hook(info: Any) -> None:
         exc = info.exc_value
         if isinstance(exc, OSError) and exc.errno in DISK_ERRORS:
-            where = f"{exc.filename}: " if exc.filename else ""
+            where = f"{os.fsdecode(exc.filename)}: " if exc.filename else ""
             name = info.thread.name if info.thread is not None else "a thread"
             say(f"warning: {where}{exc.strerror} ({name} stopped)")
             return

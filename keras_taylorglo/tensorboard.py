@@ -236,9 +236,11 @@ class SearchLogger:
         except Exception as exc:  # logging must never stop a search
             if not self._warned:
                 self._warned = True
+                why = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, OSError) and exc.strerror and exc.filename:
+                    why = f"{os.fsdecode(exc.filename)}: {exc.strerror}"  # not b'...' (bytes)
                 warnings.warn(
-                    f"TensorBoard logging failed for generation {generation}: "
-                    f"{type(exc).__name__}: {exc}",
+                    f"TensorBoard logging failed for generation {generation}: {why}",
                     RuntimeWarning,
                     stacklevel=3,
                 )

@@ -1,10 +1,12 @@
-"""A full disk under a running search: one line, a consistent store, an exact resume.
+"""A full disk, or one turning read-only, under a running search: one line, an exact resume.
 
-The end-to-end test puts the run directory on a real file system that fills up: a small tmpfs,
-mounted for the test (root only; elsewhere it is skipped, and the store-level test below still
-makes SQLite's real ``SQLITE_FULL`` with ``PRAGMA max_page_count``, no mocks). The search runs
-through the CLI with a deterministic custom fitness, so the resumed run can be compared with one
-that never stopped.
+The end-to-end tests put the run directory on a real file system: a small tmpfs that fills up,
+and an ext4 image (a loop mount with ``errors=remount-ro``) told through its own
+``/sys/fs/ext4/DEV/trigger_fs_error`` that it failed, so the kernel turns it read-only mid-search
+as it would after a disk error. Both mount for the test (root only; elsewhere they are skipped,
+and the store-level test below still makes SQLite's real ``SQLITE_FULL`` with
+``PRAGMA max_page_count``, no mocks). The search runs through the CLI with a deterministic custom
+fitness, so the resumed run can be compared with one that never stopped.
 """
 
 from __future__ import annotations
@@ -188,3 +190,114 @@ def test_sqlite_full_is_one_line_and_the_store_stays_consistent(tmp_path):
     with Store.open(tmp_path / "run") as again:  # and it takes writes again once there is room
         again.add_event("info", "space is back")
         assert json.dumps(again.status_json())
+
+
+@pytest.fixture
+def failing_disk(tmp_path):
+    """A real ext4 file system on a loop device, and how to make it fail (and mend it).
+
+    Yields ``(mount, fail, mend)``: ``fail()`` reports an error through ext4's own sysfs
+    trigger, and with ``errors=remount-ro`` the kernel refuses every write from then on, as it
+    does after a real disk error; ``mend()`` unmounts, runs ``e2fsck`` and mounts it again.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("a loop mount needs root; test_sqlite_full_* covers the store")
+    if not (shutil.which("mkfs.ext4") and shutil.which("e2fsck")):
+        pytest.skip("e2fsprogs (mkfs.ext4, e2fsck) are not installed")
+    image, mount = tmp_path / "ext4.img", tmp_path / "ext4"
+    mount.mkdir()
+    with open(image, "wb") as fh:
+        fh.truncate(32 * 2**20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+
+    def mount_it() -> None:
+        made = subprocess.run(
+            ["mount", "-o", "loop,errors=remount-ro", str(image), str(mount)],
+            capture_output=True,
+            text=True,
+        )
+        if made.returncode != 0:
+            pytest.skip(f"loop mount refused here ({made.stderr.strip()!r})")
+
+    mount_it()
+    source = subprocess.run(
+        ["findmnt", "-n", "-o", "SOURCE", str(mount)], capture_output=True, text=True
+    ).stdout.strip()
+    trigger = Path("/sys/fs/ext4") / Path(source).name / "trigger_fs_error"
+    if not trigger.exists():
+        subprocess.run(["umount", str(mount)], check=False)
+        pytest.skip(f"this kernel has no {trigger}")
+
+    def fail() -> None:
+        trigger.write_text("keras-taylorglo test\n")
+
+    def mend() -> None:
+        subprocess.run(["umount", str(mount)], check=True)
+        checked = subprocess.run(["e2fsck", "-fy", str(image)], capture_output=True, text=True)
+        assert checked.returncode in (0, 1), checked.stdout  # 1: errors found and corrected
+        mount_it()
+
+    yield mount, fail, mend
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_a_disk_turning_read_only_stops_the_search_with_one_line_and_resume_is_exact(
+    tmp_path, failing_disk
+):
+    mount, fail, mend = failing_disk
+    shutil.copy(HERE / "search" / "fitness_fns.py", tmp_path / "fitness_fns.py")
+    (tmp_path / "recipe.toml").write_text(RECIPE)
+    code, _, err = _finish(_cli("search", "recipe.toml", "--out", "calm", cwd=tmp_path))
+    assert code == 0, err
+    calm = _best(tmp_path / "calm")
+
+    run_dir = mount / "run"
+    proc = _cli(
+        "search",
+        "recipe.toml",
+        "--out",
+        str(run_dir),
+        cwd=tmp_path,
+        env={"TG_FITNESS_SLEEP": "0.1"},
+    )
+    deadline = time.monotonic() + 90
+    while _finished_generations(run_dir) < 2 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    fail()
+    code, _, err = _finish(proc)
+    assert code == 2, err
+    assert "Traceback" not in err, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0] == err.strip().splitlines()[-1], err
+    # It names the run directory and the cause, which the mount flags do not show (statvfs
+    # still says read-write: only a write tells), and how to go on.
+    assert errors[0].startswith(f"error: {run_dir}: the store cannot be written ("), err
+    assert errors[0].endswith(
+        f": read-only file system); the run is resumable with "
+        f"`keras-taylorglo resume {run_dir}` once the disk is fixed"
+    ), err
+    others = [
+        line for line in err.splitlines()[:-1] if not line.startswith(("generation ", "warning: "))
+    ]
+    assert others == [], err
+    assert "b'" not in err and "Thread-" not in err, err  # file names as text, threads by name
+
+    mend()  # e2fsck, and the disk takes writes again
+    conn = sqlite3.connect(run_dir / DB_NAME)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    with Store.open(run_dir, readonly=True) as store:
+        stopped_at = sum(1 for g in store.generations() if g["finished"])
+        assert store.state() != "finished"
+    assert 2 <= stopped_at < 6
+    code, out, err = _finish(_cli("resume", str(run_dir), cwd=tmp_path))
+    assert code == 0, err
+    resumed = _best(run_dir)
+    assert resumed["theta"] == calm["theta"] and resumed["fitness"] == calm["fitness"]
+    assert (resumed["generation"], resumed["candidate"]) == (calm["generation"], calm["candidate"])
+    with Store.open(run_dir, readonly=True) as store:
+        assert store.state() == "finished"
+        done = [a for a in store.attempts() if a["status"] == "ok"]
+    assert len({(a["generation"], a["candidate"]) for a in done}) == len(done) == 36

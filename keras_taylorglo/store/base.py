@@ -11,6 +11,7 @@ This module imports no TensorFlow.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -405,13 +406,15 @@ def _store_error(path: Path, exc: sqlite3.Error, writing: bool = False) -> Store
             f"{run_dir}: the store cannot be written: the disk is full ({exc}); the run is "
             f"resumable with `keras-taylorglo resume {run_dir}` once there is space"
         )
-    if code in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN) and not _writable(run_dir):
-        return StoreError(_not_writable(run_dir, path))
-    if code == _SQLITE_IOERR and writing:
+    if code in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN) and writing:
+        # A running search's write: what it wrote stands, so the run is resumable (a disk that
+        # turned read-only mid-search, a failing device), whatever the directory is now.
         return StoreError(
             f"{run_dir}: the store cannot be written ({exc}: {_disk_cause(run_dir)}); the run is "
             f"resumable with `keras-taylorglo resume {run_dir}` once the disk is fixed"
         )
+    if code in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN) and not _writable(run_dir):
+        return StoreError(_not_writable(run_dir, path))
     return StoreError(f"{path}: {exc}")
 
 
@@ -435,7 +438,12 @@ def _writable(run_dir: Path) -> bool:
 
 
 def _disk_cause(run_dir: Path) -> str:
-    """Why the file system may refuse writes: read-only, full, or neither that we can see."""
+    """Why the file system may refuse writes: read-only, full, or neither that we can see.
+
+    The mount flags do not say it all: ext4 turning itself read-only after an error
+    (``errors=remount-ro``) still reports a writable mount to ``statvfs`` and ``access``. Only
+    a write tells, so a small file is made and removed (on an error path only).
+    """
     try:
         info = os.statvfs(run_dir)
     except OSError:
@@ -444,6 +452,19 @@ def _disk_cause(run_dir: Path) -> str:
         return "read-only file system"
     if info.f_bavail == 0:
         return "no space left on the device"
+    probe = Path(run_dir) / f".write-probe-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        return {
+            errno.EROFS: "read-only file system",
+            errno.ENOSPC: "no space left on the device",
+            errno.EDQUOT: "the disk quota is exceeded",
+            errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied",
+        }.get(exc.errno, f"the device reported an error ({exc.strerror})")
+    with contextlib.suppress(OSError):
+        probe.unlink()
     return "the device reported an error"
 
 

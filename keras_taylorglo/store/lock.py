@@ -9,6 +9,7 @@ This module imports no TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import fcntl
@@ -147,7 +148,11 @@ class RunLock:
             return
         fd, self._fd = self._fd, None
         try:
-            os.ftruncate(fd, 0)  # the holder's details are stale from now on
+            # The holder's details are stale from now on. A disk that turned read-only (or
+            # failed) refuses this, which must not hide why the search stopped: flock is what
+            # holds the lock, the details only say who did.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
