@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,17 +104,23 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
-@pytest.mark.slow
-def test_a_full_disk_stops_the_search_with_one_line_and_resume_is_exact(tmp_path, small_disk):
+def _calm_run(tmp_path: Path) -> dict:
+    """The undisturbed run, on the normal disk: its best is what every resume must end with."""
     shutil.copy(HERE / "search" / "fitness_fns.py", tmp_path / "fitness_fns.py")
     (tmp_path / "recipe.toml").write_text(RECIPE)
-    # The undisturbed run, on the normal disk.
     code, _, err = _finish(_cli("search", "recipe.toml", "--out", "calm", cwd=tmp_path))
     assert code == 0, err
-    calm = _best(tmp_path / "calm")
+    return _best(tmp_path / "calm")
 
-    run_dir = small_disk / "run"
-    # Slow enough that the disk fills while generations remain.
+
+def _disturbed_run(tmp_path: Path, run_dir: Path, disturb) -> tuple[str, Any]:
+    """A search in ``run_dir``, disturbed once two generations are done; its one error line.
+
+    Returns:
+        ``(error line, what disturb returned)``, after checking that the search exited 2 with
+        that line last, no traceback, and beside the progress only whole one-line warnings.
+    """
+    # Slow enough that the disturbance comes while generations remain.
     proc = _cli(
         "search",
         "recipe.toml",
@@ -126,7 +133,7 @@ def test_a_full_disk_stops_the_search_with_one_line_and_resume_is_exact(tmp_path
     while _finished_generations(run_dir) < 2 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.05)
-    filler = _fill(small_disk)
+    disturbed = disturb()
     code, _, err = _finish(proc)
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2, err
@@ -137,13 +144,15 @@ def test_a_full_disk_stops_the_search_with_one_line_and_resume_is_exact(tmp_path
         line for line in err.splitlines()[:-1] if not line.startswith(("generation ", "warning: "))
     ]
     assert others == [], err
-    # One warning per line (two threads' warnings once ran into one line), each naming its thread.
+    # One warning per line (two threads' warnings once ran into one line), each naming its
+    # thread, and file names as text (not b'...').
     assert all(line.count("warning: ") <= 1 for line in err.splitlines()), err
-    assert "Thread-" not in err, err
-    assert f"error: {run_dir}: the store cannot be written: the disk is full" in errors[0]
-    assert f"resumable with `keras-taylorglo resume {run_dir}`" in errors[0]
+    assert "Thread-" not in err and "b'" not in err, err
+    return errors[0], disturbed
 
-    filler.unlink()  # space is back
+
+def _resume_ends_as_calm(tmp_path: Path, run_dir: Path, calm: dict) -> None:
+    """The stopped store is whole, and its resume ends exactly as the undisturbed run."""
     conn = sqlite3.connect(run_dir / DB_NAME)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
@@ -163,6 +172,18 @@ def test_a_full_disk_stops_the_search_with_one_line_and_resume_is_exact(tmp_path
     # every candidate scored once: the attempt the disk stopped was run again, never twice ok
     assert len({(a["generation"], a["candidate"]) for a in done}) == len(done) == 36
     assert len(keys) >= 36
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_search_with_one_line_and_resume_is_exact(tmp_path, small_disk):
+    calm = _calm_run(tmp_path)
+    run_dir = small_disk / "run"
+    error, filler = _disturbed_run(tmp_path, run_dir, lambda: _fill(small_disk))
+    assert error.startswith(f"error: {run_dir}: the store cannot be written: the disk is full")
+    assert f"resumable with `keras-taylorglo resume {run_dir}`" in error
+
+    filler.unlink()  # space is back
+    _resume_ends_as_calm(tmp_path, run_dir, calm)
 
 
 def test_sqlite_full_is_one_line_and_the_store_stays_consistent(tmp_path):
@@ -246,58 +267,16 @@ def test_a_disk_turning_read_only_stops_the_search_with_one_line_and_resume_is_e
     tmp_path, failing_disk
 ):
     mount, fail, mend = failing_disk
-    shutil.copy(HERE / "search" / "fitness_fns.py", tmp_path / "fitness_fns.py")
-    (tmp_path / "recipe.toml").write_text(RECIPE)
-    code, _, err = _finish(_cli("search", "recipe.toml", "--out", "calm", cwd=tmp_path))
-    assert code == 0, err
-    calm = _best(tmp_path / "calm")
-
+    calm = _calm_run(tmp_path)
     run_dir = mount / "run"
-    proc = _cli(
-        "search",
-        "recipe.toml",
-        "--out",
-        str(run_dir),
-        cwd=tmp_path,
-        env={"TG_FITNESS_SLEEP": "0.1"},
-    )
-    deadline = time.monotonic() + 90
-    while _finished_generations(run_dir) < 2 and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    fail()
-    code, _, err = _finish(proc)
-    assert code == 2, err
-    assert "Traceback" not in err, err
-    errors = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and errors[0] == err.strip().splitlines()[-1], err
+    error, _ = _disturbed_run(tmp_path, run_dir, fail)
     # It names the run directory and the cause, which the mount flags do not show (statvfs
     # still says read-write: only a write tells), and how to go on.
-    assert errors[0].startswith(f"error: {run_dir}: the store cannot be written ("), err
-    assert errors[0].endswith(
+    assert error.startswith(f"error: {run_dir}: the store cannot be written ("), error
+    assert error.endswith(
         f": read-only file system); the run is resumable with "
         f"`keras-taylorglo resume {run_dir}` once the disk is fixed"
-    ), err
-    others = [
-        line for line in err.splitlines()[:-1] if not line.startswith(("generation ", "warning: "))
-    ]
-    assert others == [], err
-    assert "b'" not in err and "Thread-" not in err, err  # file names as text, threads by name
+    ), error
 
     mend()  # e2fsck, and the disk takes writes again
-    conn = sqlite3.connect(run_dir / DB_NAME)
-    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.close()
-    with Store.open(run_dir, readonly=True) as store:
-        stopped_at = sum(1 for g in store.generations() if g["finished"])
-        assert store.state() != "finished"
-    assert 2 <= stopped_at < 6
-    code, out, err = _finish(_cli("resume", str(run_dir), cwd=tmp_path))
-    assert code == 0, err
-    resumed = _best(run_dir)
-    assert resumed["theta"] == calm["theta"] and resumed["fitness"] == calm["fitness"]
-    assert (resumed["generation"], resumed["candidate"]) == (calm["generation"], calm["candidate"])
-    with Store.open(run_dir, readonly=True) as store:
-        assert store.state() == "finished"
-        done = [a for a in store.attempts() if a["status"] == "ok"]
-    assert len({(a["generation"], a["candidate"]) for a in done}) == len(done) == 36
+    _resume_ends_as_calm(tmp_path, run_dir, calm)
