@@ -22,6 +22,35 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = ROOT / "recipes" / "digits.toml"
 FITNESS_FNS = ROOT / "tests" / "search" / "fitness_fns.py"
+
+
+def fitness_recipe(
+    tmp: str, name: str, fitness: str, population: int, generations: int, workers: int
+) -> Any:
+    """A recipe that searches with one of the tests' custom fitness functions, copied to ``tmp``.
+
+    Args:
+        tmp: The scratch directory (the recipe's directory).
+        name: The experiment's name.
+        fitness: The function's name in ``tests/search/fitness_fns.py``.
+        population: Candidates per generation.
+        generations: Generations.
+        workers: Local CPU workers.
+
+    Returns:
+        The parsed recipe.
+    """
+    from keras_taylorglo.recipe import parse_recipe
+
+    shutil.copy(FITNESS_FNS, Path(tmp) / "fitness_fns.py")
+    text = (
+        f"[experiment]\nname = '{name}'\n[evolution]\npopulation = {population}\n"
+        f"generations = {generations}\n[evaluation]\nfitness = 'fitness_fns:{fitness}'\n"
+        f"[execution]\ndevices = 'cpu'\nworkers = {workers}\n"
+    )
+    return parse_recipe(text, source=f"{tmp}/{name}.toml", base_dir=Path(tmp))
+
+
 # The best θ of the digits search in docs/digits/report.json: a loss that trains the whole
 # partial budget at the digits recipe's learning rate, as most candidates of a search do.
 DIGITS_BEST = [
@@ -223,21 +252,13 @@ def startup_breakdown(quick: bool, data_dir: str) -> dict[str, Any]:
 
 def pool_utilization(quick: bool) -> dict[str, Any]:
     """Worker-time spent evaluating during a search with a custom fitness of varied durations."""
-    from keras_taylorglo.recipe import parse_recipe
     from keras_taylorglo.search.executors import TaskDone
     from keras_taylorglo.search.jobs import make_executor
     from keras_taylorglo.search.runs import start_search
 
     workers, population, generations = 2, 8, (4 if quick else 10)
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(FITNESS_FNS, Path(tmp) / "fitness_fns.py")
-        text = (
-            "[experiment]\nname = 'bench'\n[evolution]\n"
-            f"population = {population}\ngenerations = {generations}\n"
-            "[evaluation]\nfitness = 'fitness_fns:varied'\n"
-            f"[execution]\ndevices = 'cpu'\nworkers = {workers}\n"
-        )
-        recipe = parse_recipe(text, source=f"{tmp}/bench.toml", base_dir=Path(tmp))
+        recipe = fitness_recipe(tmp, "bench", "varied", population, generations, workers)
         executor = make_executor(recipe, recipe.to_toml())
         done: list[TaskDone] = []
         original_poll = executor.poll

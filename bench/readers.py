@@ -6,7 +6,6 @@ As in :mod:`bench.measure`, every figure is measured in one run beside what it i
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.measure import FITNESS_FNS, ROOT
+from bench.measure import ROOT, fitness_recipe
 
 # --------------------------------------------------------------------- 6. monitor timings
 
@@ -151,7 +150,6 @@ def journal_load(quick: bool) -> dict[str, Any]:
     import contextlib
     import threading
 
-    from keras_taylorglo.recipe import parse_recipe
     from keras_taylorglo.search.runs import start_search
     from keras_taylorglo.store.base import StoreBase
 
@@ -166,13 +164,7 @@ def journal_load(quick: bool) -> dict[str, Any]:
         writes[0] += 1
 
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(FITNESS_FNS, Path(tmp) / "fitness_fns.py")
-        text = (
-            "[experiment]\nname = 'load'\n[evolution]\npopulation = 16\n"
-            f"generations = {generations}\n[evaluation]\nfitness = 'fitness_fns:sphere'\n"
-            "[execution]\ndevices = 'cpu'\nworkers = 8\n"
-        )
-        recipe = parse_recipe(text, source=f"{tmp}/load.toml", base_dir=Path(tmp))
+        recipe = fitness_recipe(tmp, "load", "sphere", 16, generations, 8)
         run_dir, stop = Path(tmp) / "run", Path(tmp) / "stop"
         reader = subprocess.Popen(
             [sys.executable, "-c", _READER_SCRIPT, str(run_dir), str(stop)],

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from store_query import query
 
 HERE = Path(__file__).parent
 
@@ -84,14 +85,6 @@ def status(run_dir: Path) -> dict:
     out = cli("status", str(run_dir), "--json")
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(f"file:{run_dir / 'experiment.sqlite'}?mode=ro", uri=True, timeout=10)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def wait_for(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:

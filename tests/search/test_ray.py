@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import ray  # the [ray] extra (CI installs it)
+from store_query import query
 
 from keras_taylorglo.errors import TaylorGLOError
 from keras_taylorglo.recipe import load_recipe
@@ -97,14 +98,6 @@ def store_status(run_dir: Path) -> dict:
         return store.status_json()
     finally:
         store.close()
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(f"file:{run_dir / 'experiment.sqlite'}?mode=ro", uri=True, timeout=10)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def poll_until(executor, predicate, timeout: float = 60.0) -> list:

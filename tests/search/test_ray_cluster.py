@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
+from store_query import query
 
 # Each node's processes are found in /proc.
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -256,14 +257,6 @@ def status(run_dir: Path) -> dict:
     out = keras_taylorglo("status", str(run_dir), "--json", timeout=60)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
-
-
-def query(run_dir: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(f"file:{run_dir / 'experiment.sqlite'}?mode=ro", uri=True, timeout=10)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90.0) -> None:
