@@ -29,7 +29,7 @@ from tui import widgets
 from tui.app import MonitorApp, run_monitor
 from tui.format import format_duration, format_fitness, format_label_noise
 from tui.reader import RunReader, find_runs
-from tui.records import EventRow
+from tui.records import EventRow, LossSettings
 from tui.screens import CandidatesScreen, HelpScreen, MonitorScreen, PickerScreen
 from tui.widgets.events import event_line
 
@@ -184,7 +184,9 @@ async def test_new_generation_appears_without_restart(tmp_path):
 
 
 @pytest.mark.slow  # writing 2,800 results one transaction each takes a few seconds
-async def test_first_refresh_of_100_generations_is_fast(tmp_path):
+async def test_the_first_refresh_shows_100_generations_and_later_ones_reuse_the_shapes(
+    tmp_path, monkeypatch
+):
     run_dir = tmp_path / "big"
     store = Store.create(
         run_dir,
@@ -200,18 +202,27 @@ async def test_first_refresh_of_100_generations_is_fast(tmp_path):
     store.close()
     app = MonitorApp(RunReader(run_dir))
     async with app.run_test(size=(120, 40)) as pilot:
-        started = time.perf_counter()
-        await wait_reads(pilot, app.screen)
-        first = time.perf_counter() - started
+        await wait_reads(pilot, app.screen, timeout=60)  # a loaded machine is slow, not wrong
         assert app.screen.query_one(widgets.GenerationsTable).row_count == 100
         # a spread of 40 of the 100 shapes is drawn: the first, the last and evenly between
         curves = sorted(app.screen.query_one(widgets.LossPlot).curves)
         assert len(curves) == 40 and curves[0] == 0 and curves[-1] == 99
-        assert first < 1.0, f"first refresh took {first:.2f} s"
-        # later refreshes are cheaper still (θ and loss shapes are cached)
-        started = time.perf_counter()
-        app.screen.reader.read()
-        assert time.perf_counter() - started < 0.25
+        # Later refreshes compute no loss shape again (θ never changes once journaled). How long
+        # the first paint and a refresh take is bench's (monitor_first_paint_s and
+        # monitor_refresh_s, on this same 100 × 28 store, in a fresh interpreter): in-suite it
+        # measured the machine's load (once 7.4 s, once 27.6 s; 0.7 s in bench).
+        computed = []
+        original = LossSettings.shifted_shape
+        monkeypatch.setattr(
+            LossSettings,
+            "shifted_shape",
+            lambda self, theta: computed.append(theta) or original(self, theta),
+        )
+        screen = app.screen
+        screen._apply(screen._read())  # one whole refresh: the store's read and the redraw
+        await pilot.pause()
+        assert computed == []
+        assert screen.query_one(widgets.GenerationsTable).row_count == 100
 
 
 async def test_enter_opens_the_candidates_of_a_generation(running_run, frozen_clock):
