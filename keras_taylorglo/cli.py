@@ -202,18 +202,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
+def _run_search(run: Callable[[], Any], run_dir: Path, note: str = "") -> int:
     """Run a search or resume, turning Ctrl-C, SIGTERM and SIGHUP into a resumable stop.
 
     The exit status is 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for
-    SIGHUP). ``note`` is printed before the best (``resume`` of a finished run says so).
+    SIGHUP). ``note`` is printed before the chosen loss (``resume`` of a finished run says so).
     """
     from .errors import ClusterLostError
     from .search.engine import SearchInterrupted
 
     try:
         with stop_on_signals() as received, one_line_warnings():
-            best = run()
+            chosen = run()
     except ClusterLostError as lost:
         raise lost.for_run(run_dir) from None  # the executor does not know the run directory
     except SearchInterrupted:
@@ -223,13 +223,33 @@ def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
         return 128 + int(signum)
     if note:
         print(note)
-    if best:
-        theta = ", ".join(f"{v:.4f}" for v in best["theta"])
-        print(
-            f"best fitness {best['fitness']:.4f} (generation {best['generation']}, "
-            f"candidate {best['candidate']}) in {run_dir}\nθ = [{theta}]"
-        )
+    if chosen is not None:
+        print(f"{_describe_chosen(chosen.as_dict())} in {run_dir}")
+        print(f"θ = [{_theta_text(chosen.theta)}]")
     return 0
+
+
+def _theta_text(theta: Sequence[float]) -> str:
+    return ", ".join(f"{v:.4f}" for v in theta)
+
+
+def _describe_chosen(chosen: dict[str, Any]) -> str:
+    """One line on the chosen loss: a finalist's aggregate, or the best single evaluation."""
+    if chosen["source"] != "finalist":
+        return (
+            f"best fitness {chosen['fitness']:.4f} (generation {chosen['generation']}, "
+            f"candidate {chosen['candidate']})"
+        )
+    origin = (
+        "the CMA-ES mean"
+        if chosen["generation"] is None
+        else f"generation {chosen['generation']}, candidate {chosen['candidate']}, "
+        f"search fitness {chosen['search_fitness']:.4f}"
+    )
+    return (
+        f"chosen loss: finalist {chosen['finalist']}, validation accuracy "
+        f"{chosen['fitness']:.4f} on new seeds ({origin})"
+    )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -304,13 +324,39 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         console.print(f"label noise: {format_label_noise(noise)}")
     best = status.get("best")
-    if best:
-        theta = ", ".join(f"{v:.4f}" for v in best["theta"])
+    if status.get("finalists"):
+        console.print(_finalists_table(status["finalists"]))
+    chosen = status.get("chosen")
+    if chosen and chosen["source"] == "finalist":
+        console.print(f"{_describe_chosen(chosen)}: θ = [{_theta_text(chosen['theta'])}]")
+        if best:
+            single = {**best, "source": "best_evaluation"}
+            console.print(f"best single evaluation: {_describe_chosen(single)}")
+    elif best:
         console.print(
             f"best fitness {best['fitness']:.4f} (generation {best['generation']}, "
-            f"candidate {best['candidate']}): θ = [{theta}]"
+            f"candidate {best['candidate']}): θ = [{_theta_text(best['theta'])}]"
         )
     return 0
+
+
+def _finalists_table(finalists: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="finalists (validation accuracy on new seeds)")
+    for column in ("finalist", "from", "search fitness", "status", "fitness", "chosen"):
+        table.add_column(column, justify="right")
+    for f in finalists:
+        origin = "CMA-ES mean" if f["source"] == "mean" else f"{f['generation']}/{f['candidate']}"
+        table.add_row(
+            str(f["finalist"]),
+            origin,
+            _fmt(f["search_fitness"]),
+            f["status"],
+            _fmt(f["fitness"]),
+            "✓" if f["chosen"] else "",
+        )
+    return table
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from keras_taylorglo.cli import main
-from keras_taylorglo.store import DB_NAME, Store
+from keras_taylorglo.store import DB_NAME, SCHEMA_VERSION, Store
 
 HERE = Path(__file__).parent
 
@@ -114,8 +114,8 @@ def _pages(db: Path) -> None:
 
 def _newer(db: Path) -> None:
     conn = sqlite3.connect(db)
-    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute(f"UPDATE meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.commit()
     conn.close()
 
@@ -124,7 +124,10 @@ DAMAGE = {
     "truncated": (_truncated, "is not a keras-taylorglo store or is damaged"),
     "header": (_header, "is not a keras-taylorglo store or is damaged (file is not a database)"),
     "pages": (_pages, "is not a keras-taylorglo store or is damaged"),
-    "newer": (_newer, "was written by a newer keras-taylorglo (store schema version 2"),
+    "newer": (
+        _newer,
+        f"was written by a newer keras-taylorglo (store schema version {SCHEMA_VERSION + 1}",
+    ),
 }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from keras_taylorglo.errors import RunLockedError, StoreError
-from keras_taylorglo.search.trial import (
+from keras_taylorglo.records import (
     ABORTED,
     DIVERGED,
     FAILED,
@@ -26,7 +26,6 @@ from keras_taylorglo.search.trial import (
     RUNNING,
     SCREENED,
     Outcome,
-    load_trials,
 )
 from keras_taylorglo.store import RunLock, Store, is_locked, lock_holder
 from keras_taylorglo.store.records import (
@@ -258,10 +257,11 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     assert store.close_interrupted_attempts() == 1
     assert store.attempts(0, 3)[0]["status"] == INTERRUPTED
     assert store.generations()[0]["running"] == 0
-    trials = load_trials(store, 0)
-    assert [t.status for t in trials] == [OK, OK, DIVERGED, RUNNING]
-    assert [a.status for a in trials[1].attempts] == [ABORTED, INFRA, INFRA, OK]
-    assert trials[1].attempts[-1].infra_reruns == 2 and trials[1].attempts[0].seed == 2
+    assert [c.status for c in store.candidates(0)] == [OK, OK, DIVERGED, RUNNING]
+    second = [a for a in store.finished_attempts(0) if a.candidate == 1]
+    assert [a.status for a in second] == [ABORTED, INFRA, INFRA, OK]
+    assert second[-1].rerun == 2 and second[0].seed == 2
+    assert [a.candidate for a in store.finished_attempts(0)].count(3) == 0  # interrupted
 
     store.set_candidate_result(0, 3, SCREENED, 0.0)
     summary = store.finish_generation(0, b"after0", [0.5] * 8, 1.1)
@@ -559,7 +559,7 @@ def test_state_running_only_while_the_lock_is_held(tmp_path):
 
 _WRITER = """
     import sys, time
-    from keras_taylorglo.search.trial import OK, Outcome
+    from keras_taylorglo.records import OK, Outcome
     from keras_taylorglo.store import RunLock, Store
     run_dir = sys.argv[1]
     with RunLock(run_dir):

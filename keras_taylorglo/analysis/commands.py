@@ -112,7 +112,7 @@ def plot_main(args: argparse.Namespace) -> int:
 
 
 def export_main(args: argparse.Namespace) -> int:
-    """``keras-taylorglo export RUN_DIR``: the best loss as Python or JSON.
+    """``keras-taylorglo export RUN_DIR``: the chosen loss as Python or JSON.
 
     Args:
         args: ``run_dir`` and ``format``.
@@ -123,7 +123,7 @@ def export_main(args: argparse.Namespace) -> int:
     from ..store import Store
 
     with Store.open_existing(args.run_dir) as store:
-        best = store.best()
+        best = store.chosen()
         meta = store.meta()
     if best is None:
         raise TaylorGLOError(f"{args.run_dir}: no candidate has a result yet; nothing to export")

@@ -48,7 +48,7 @@ def analysis_seed(experiment_seed: int, run_index: int) -> int:
 
 
 def parse_candidates(spec: str) -> tuple[str, int]:
-    """Parse ``--candidates``: ``best``, ``top:K`` or ``generations``.
+    """Parse ``--candidates``: ``best``, ``top:K``, ``generations`` or ``finalists``.
 
     Args:
         spec: The option's value.
@@ -62,8 +62,8 @@ def parse_candidates(spec: str) -> tuple[str, int]:
     text = spec.strip().lower()
     if text == "best":
         return "best", 1
-    if text == "generations":
-        return "generations", 0
+    if text in ("generations", "finalists"):
+        return text, 0
     if text.startswith("top:"):
         try:
             k = int(text[4:])
@@ -72,8 +72,8 @@ def parse_candidates(spec: str) -> tuple[str, int]:
         if k >= 1:
             return "top", k
     raise TaylorGLOError(
-        f"--candidates: {spec!r} is not understood; expected best, top:K (K >= 1, e.g. top:3) "
-        "or generations"
+        f"--candidates: {spec!r} is not understood; expected best, top:K (K >= 1, e.g. top:3), "
+        "generations or finalists"
     )
 
 
@@ -114,23 +114,35 @@ def select_candidates(store: Any, spec: str = "best") -> list[dict[str, Any]]:
 
     Args:
         store: The run's store.
-        spec: ``best``, ``top:K`` (the K best candidates) or ``generations`` (each
-            generation's best).
+        spec: ``best`` (the chosen loss: the chosen finalist, or the best single evaluation of a
+            run without a finalist stage), ``top:K`` (the K best candidates), ``generations``
+            (each generation's best) or ``finalists`` (every finalist, the chosen one first).
 
     Returns:
-        ``{"theta", "fitness", "generation", "candidate"}`` dicts, best first.
+        ``{"theta", "fitness", "generation", "candidate"}`` dicts, best first; a finalist's also
+        has ``chosen_by`` (``"finalists"``), ``finalist`` and ``search_fitness`` (its ``fitness``
+        is its aggregate over the finalist seeds).
 
     Raises:
-        TaylorGLOError: If no candidate has a result yet.
+        TaylorGLOError: If no candidate has a result yet, or ``finalists`` for a run whose
+            finalist stage has not chosen.
     """
     kind, k = parse_candidates(spec)
-    best = store.best()
-    if best is None:
+    chosen = store.chosen()
+    if chosen is None:
         raise TaylorGLOError(
             f"{store.run_dir}: no candidate has a result yet; run or resume the search first"
         )
     if kind == "best":
-        return [best.as_dict()]  # the report is JSON: plain dicts, not the store's records
+        return [_selection(chosen)]
+    if kind == "finalists":
+        ranked = sorted(store.finalists(), key=lambda f: (not f.chosen, f.finalist))
+        if not ranked or not ranked[0].chosen:
+            raise TaylorGLOError(
+                f"--candidates finalists: {store.run_dir} has no finalist stage that has chosen "
+                "(evolution.finalists.count = 0, or the search has not finished)"
+            )
+        return [_finalist_selection(f) for f in ranked]
     done = [c for c in store.candidates() if c.fitness is not None]
     if kind == "generations":
         wanted = {
@@ -158,6 +170,35 @@ def select_candidates(store: Any, spec: str = "best") -> list[dict[str, Any]]:
         if kind == "top" and len(chosen) == k:
             break
     return chosen
+
+
+def _selection(chosen: Any) -> dict[str, Any]:
+    """The report's entry for the chosen loss (a plain dict: the report is JSON)."""
+    entry = {
+        "theta": chosen.theta,
+        "fitness": chosen.fitness,
+        "generation": chosen.generation,
+        "candidate": chosen.candidate,
+    }
+    if chosen.source == "finalist":
+        entry |= {
+            "chosen_by": "finalists",
+            "finalist": chosen.finalist,
+            "search_fitness": chosen.search_fitness,
+        }
+    return entry
+
+
+def _finalist_selection(finalist: Any) -> dict[str, Any]:
+    return {
+        "theta": finalist.theta,
+        "fitness": finalist.fitness,
+        "generation": finalist.generation,
+        "candidate": finalist.candidate,
+        "chosen_by": "finalists",
+        "finalist": finalist.finalist,
+        "search_fitness": finalist.search_fitness,
+    }
 
 
 SELECTIONS = ("last", "best_validation")

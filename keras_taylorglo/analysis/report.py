@@ -251,11 +251,14 @@ def write_reports(
     return paths
 
 
-def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python") -> str:
-    """The best loss as a line of Python or as JSON.
+def export_text(best: Any, meta: dict[str, Any], fmt: str = "python") -> str:
+    """The chosen loss as a line of Python or as JSON.
 
     Args:
-        best: ``Store.best()``.
+        best: ``Store.chosen()`` (a :class:`~keras_taylorglo.store.ChosenRecord`): the chosen
+            finalist, or the best single evaluation of a run without a finalist stage. The JSON
+            of a finalist adds ``chosen_by`` (``"finalists"``), ``finalist``, ``finalist_seeds``
+            and ``search_fitness``; ``fitness`` is then the finalist's aggregate.
         meta: ``Store.meta()`` (loss settings, experiment name).
         fmt: ``"python"`` or ``"json"``.
 
@@ -268,7 +271,7 @@ def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python")
     from ..expansion import ExpansionSpec
 
     spec = ExpansionSpec.from_meta(meta)
-    theta = [float(v) for v in best["theta"]]
+    theta = [float(v) for v in best.theta]
     if fmt == "python":
         inputs = (
             "("
@@ -291,18 +294,23 @@ def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python")
             ).evaluation.fitness
         except TaylorGLOError:  # an old or odd recipe: the loss settings still stand
             pass
-        return json.dumps(
-            {
-                "theta": theta,
-                "loss": {**spec.as_dict(), "inputs": list(spec.inputs)},
-                "fitness": best["fitness"],
-                "fitness_measure": fitness_kind,
-                "generation": best["generation"],
-                "candidate": best["candidate"],
-                "experiment": meta.get("name"),
-            },
-            indent=2,
-        )
+        exported: dict[str, Any] = {
+            "theta": theta,
+            "loss": {**spec.as_dict(), "inputs": list(spec.inputs)},
+            "fitness": best.fitness,
+            "fitness_measure": fitness_kind,
+            "generation": best.generation,
+            "candidate": best.candidate,
+            "experiment": meta.get("name"),
+        }
+        if best.source == "finalist":
+            exported |= {
+                "chosen_by": "finalists",
+                "finalist": best.finalist,
+                "finalist_seeds": (meta.get("finalist_stage") or {}).get("seeds"),
+                "search_fitness": best.search_fitness,
+            }
+        return json.dumps(exported, indent=2)
     raise TaylorGLOError(f"--format: {fmt!r} is not a format; expected python or json")
 
 

@@ -195,6 +195,7 @@ def build_report(
                 "fitness": sel.get("fitness"),
                 "generation": sel.get("generation"),
                 "candidate": sel.get("candidate"),
+                **{k: sel[k] for k in ("chosen_by", "finalist", "search_fitness") if k in sel},
                 **results("taylorglo", sel["theta"], fraction),
             }
             entry.update(versus(entry, baseline))

@@ -1,4 +1,4 @@
-"""The outcome of a search from Python: the best candidate and its ready loss."""
+"""The outcome of a search from Python: the chosen loss, the best single evaluation, the loss."""
 
 from __future__ import annotations
 
@@ -13,19 +13,24 @@ from .checks import _require_run
 
 @dataclass(frozen=True)
 class BestCandidate:
-    """The best candidate of a search.
+    """A loss of a search: the chosen one, or the best single evaluation.
 
     Attributes:
         theta: The loss parameters, in the θ layout of the run's ``[loss]`` section.
-        fitness: Its fitness (validation accuracy after the partial training).
-        generation: The generation it was found in (from 0).
-        candidate: Its index in that generation (from 0).
+        fitness: What chose it: a finalist's aggregate validation accuracy over its seeds, or a
+            candidate's fitness in the search.
+        generation: The generation of the candidate it is, from 0 (``None`` for the CMA-ES mean).
+        candidate: Its index in that generation, from 0 (``None`` for the CMA-ES mean).
+        source: ``"finalist"`` (chosen by the finalist stage) or ``"best_evaluation"``.
+        finalist: Its finalist rank, for a finalist.
     """
 
     theta: tuple[float, ...]
     fitness: float
-    generation: int
-    candidate: int
+    generation: int | None
+    candidate: int | None
+    source: str = "best_evaluation"
+    finalist: int | None = None
 
 
 @dataclass(frozen=True)
@@ -34,8 +39,12 @@ class SearchResult:
 
     Attributes:
         run_dir: The run directory.
-        best: The best candidate so far, or ``None`` when no candidate has a result.
+        best: The chosen loss: the finalist with the best aggregate once the finalist stage has
+            chosen, else the best single evaluation so far; ``None`` when no candidate has a
+            result.
         state: ``"finished"``, ``"interrupted"`` or ``"running"`` (the store's state).
+        best_evaluation: The candidate with the best single fitness in the search (the same as
+            ``best`` for a run without a finalist stage).
 
     Example:
         >>> result = ktg.resume("runs/mine")  # doctest: +SKIP
@@ -45,6 +54,7 @@ class SearchResult:
     run_dir: Path
     best: BestCandidate | None
     state: str
+    best_evaluation: BestCandidate | None = None
 
     @classmethod
     def from_run_dir(cls, run_dir: str | os.PathLike[str]) -> SearchResult:
@@ -64,19 +74,29 @@ class SearchResult:
         run_dir = Path(run_dir)
         _require_run(run_dir)
         with Store.open(run_dir, readonly=True) as store:
-            best, state = store.best(), store.state()
+            chosen, best, state = store.chosen(), store.best(), store.state()
         record = None
-        if best is not None:
+        if chosen is not None:
             record = BestCandidate(
+                theta=tuple(float(v) for v in chosen.theta),
+                fitness=chosen.fitness,
+                generation=chosen.generation,
+                candidate=chosen.candidate,
+                source=chosen.source,
+                finalist=chosen.finalist,
+            )
+        single = None
+        if best is not None:
+            single = BestCandidate(
                 theta=tuple(float(v) for v in best.theta),
                 fitness=best.fitness,
                 generation=best.generation,
                 candidate=best.candidate,
             )
-        return cls(run_dir=run_dir, best=record, state=state)
+        return cls(run_dir=run_dir, best=record, state=state, best_evaluation=single)
 
     def best_loss(self) -> Any:
-        """The best θ as a ready Keras loss, with the run's expansion settings.
+        """The chosen θ (:attr:`best`) as a ready Keras loss, with the run's expansion settings.
 
         Returns:
             A :class:`~keras_taylorglo.losses.TaylorGLOLoss` (order, inputs, trim and convention

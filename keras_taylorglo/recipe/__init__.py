@@ -43,9 +43,12 @@ from ..plugins import is_callable_spec, resolve_callable
 from .callables import check_callables
 from .core import Recipe, load_default_recipe, load_recipe, parse_recipe
 from .schema import (
+    AGGREGATES,
     CONVENTIONS,
     DEFAULT_FITNESS,
     EXECUTORS,
+    FINALIST_BUDGETS,
+    FITNESS_RULES,
     INPUT_NAMES,
     LABEL_NOISE_KINDS,
     MAX_ORDER,
@@ -60,6 +63,7 @@ from .schema import (
     EvolutionConfig,
     ExecutionConfig,
     ExperimentConfig,
+    FinalistsConfig,
     LabelNoiseConfig,
     LossConfig,
     ModelConfig,
@@ -68,9 +72,12 @@ from .schema import (
 )
 
 __all__ = [
+    "AGGREGATES",
     "CONVENTIONS",
     "DEFAULT_FITNESS",
     "EXECUTORS",
+    "FINALIST_BUDGETS",
+    "FITNESS_RULES",
     "INPUT_NAMES",
     "LABEL_NOISE_KINDS",
     "MAX_ORDER",
@@ -85,6 +92,7 @@ __all__ = [
     "EvolutionConfig",
     "ExecutionConfig",
     "ExperimentConfig",
+    "FinalistsConfig",
     "LabelNoiseConfig",
     "LossConfig",
     "ModelConfig",

@@ -34,6 +34,13 @@ JIT_COMPILE_AUTO = "auto"
 EXECUTORS = ("local", "ray")
 #: The built-in fitness: validation accuracy at the end of the partial training.
 DEFAULT_FITNESS = "validation_accuracy"
+#: ``evaluation.rule`` values: how aborted and failed attempts count (the rules are written in
+#: :mod:`keras_taylorglo.search.trial`): the paper's retries, or every attempt counting.
+FITNESS_RULES = ("paper", "every_attempt")
+#: ``evaluation.aggregate`` values: how a candidate's seed slots make its fitness.
+AGGREGATES = ("mean", "median", "min")
+#: ``evolution.finalists.budget`` values: the budget a finalist is re-scored with.
+FINALIST_BUDGETS = ("partial", "full")
 #: Largest expansion order accepted (θ grows quickly: 3 inputs at order 6 is already 83 values).
 MAX_ORDER = 6
 
@@ -321,6 +328,31 @@ class LossConfig:
 
 
 @dataclass(frozen=True)
+class FinalistsConfig:
+    """``evolution.finalists``: re-score the best candidates on new seeds after the last generation.
+
+    The top ``count`` distinct candidates and the CMA-ES mean are each trained ``seeds`` more
+    times on the validation split (never the test split); the chosen loss is the one with the
+    best aggregate (:mod:`keras_taylorglo.search.trial` has the rules).
+
+    Attributes:
+        count: Candidates re-scored besides the CMA-ES mean (0 = no finalist stage: the chosen
+            loss is the best single evaluation).
+        seeds: New seeds per finalist (>= 1).
+        budget: ``"partial"`` (the search's budget and abort rule) or ``"full"``
+            (``training.full``, no abort rule).
+
+    Example:
+        >>> FinalistsConfig(count=5).seeds
+        3
+    """
+
+    count: int = spec(0, minimum=0)
+    seeds: int = spec(3, minimum=1)
+    budget: str = spec("partial", choices=FINALIST_BUDGETS)
+
+
+@dataclass(frozen=True)
 class EvolutionConfig:
     """``[evolution]``: CMA-ES settings.
 
@@ -331,6 +363,7 @@ class EvolutionConfig:
         initial: ``"zeros"`` or the initial mean as a tuple of ``num_params`` floats.
         invariant_check: Give fitness 0 without training to candidates that fail the
             invariant pre-screen.
+        finalists: The finalist stage after the last generation.
 
     Example:
         >>> EvolutionConfig(population=20).sigma
@@ -342,6 +375,7 @@ class EvolutionConfig:
     generations: int = spec(10, minimum=1)
     initial: str | tuple[float, ...] = spec("zeros", rule="initial")
     invariant_check: bool = False
+    finalists: FinalistsConfig = field(default_factory=FinalistsConfig)
 
 
 @dataclass(frozen=True)
@@ -363,10 +397,15 @@ class AbortConfig:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    """``[evaluation]``: how a candidate is scored.
+    """``[evaluation]``: how a candidate is scored (the rules: :mod:`keras_taylorglo.search.trial`).
 
     Attributes:
-        attempts: Attempts per candidate when training aborts or fails (>= 1).
+        rule: ``"paper"`` (aborted and failed attempts are retried with a new seed; the attempt
+            that ends a seed slot stands) or ``"every_attempt"`` (nothing is retried; an aborted
+            attempt counts at its accuracy at the abort).
+        attempts: Attempts per seed slot under the ``paper`` rule (>= 1).
+        seeds: Partial trainings per candidate, from seeds shared by the whole generation (>= 1).
+        aggregate: How they make the fitness: ``"mean"``, ``"median"`` or ``"min"``.
         abort: The abort rule.
         fitness: ``"validation_accuracy"`` or ``"module:function"`` called as
             ``function(theta: list[float], seed: int) -> float``.
@@ -377,7 +416,10 @@ class EvaluationConfig:
         'validation_accuracy'
     """
 
+    rule: str = spec("paper", choices=FITNESS_RULES)
     attempts: int = spec(3, minimum=1)
+    seeds: int = spec(1, minimum=1)
+    aggregate: str = spec("mean", choices=AGGREGATES)
     abort: AbortConfig = field(default_factory=AbortConfig)
     fitness: str = spec(DEFAULT_FITNESS, rule="fitness")
     timeout: float = spec(0.0, low=0)

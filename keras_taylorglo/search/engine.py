@@ -5,16 +5,8 @@ transaction, so a driver killed at any moment leaves a store from which :func:`r
 continues exactly: the oracle state saved before ``ask`` reproduces the same candidates, finished
 attempts are never run again, and unfinished ones are re-run with the same seed.
 
-Fitness rules (DESIGN.md §3):
-
-- ``ok``: fitness is the final validation accuracy.
-- ``aborted`` (below the accuracy threshold at the abort epoch) and ``failed`` (an exception in
-  the evaluation): retried with a new seed up to ``evaluation.attempts`` attempts in all; the last
-  attempt's result stands.
-- ``diverged`` (non-finite loss): fitness 0, no retry: it is a property of θ.
-- infrastructure failure (worker died, timeout, out of memory): the same attempt is re-run on a
-  healthy worker, at most :data:`MAX_INFRA_RERUNS` times, and counted apart.
-- ``screened`` (the optional invariant pre-screen): fitness 0 without training.
+The fitness rules it applies (retries, seed slots, aggregates, the finalist stage) are written
+once, in :mod:`keras_taylorglo.search.trial`.
 """
 
 from __future__ import annotations
@@ -26,13 +18,12 @@ import socket
 from typing import Any
 
 from ..errors import TaylorGLOError
-from ..records import DIVERGED, SCREENED, Outcome, derive_seed
+from ..records import ABORTED, DIVERGED, OK, SCREENED, Outcome
 from ..stopping import say
+from .finalists import FinalistStage
 from .jobs import JobRunner
-from .messages import Executor, TaskLost, WorkerDown, WorkerUp
-from .messages import Task as Task
-from .progress import ProgressDisplay as ProgressDisplay
-from .trial import Attempt, Trial
+from .messages import Executor, Task, TaskLost, WorkerDown, WorkerUp
+from .trial import Attempt, FitnessRules, Trial, attempt_seed
 
 
 class SearchInterrupted(Exception):
@@ -63,14 +54,22 @@ class Engine:
         #: worth resuming: :func:`start_search` removes the new store).
         self.evaluated_any = False
         self._label_noise_known = False
+        self.rules = FitnessRules.of(recipe.evaluation)
+        # A run made before seed slots derived one seed per candidate; it resumes with that
+        # scheme, so that its remaining candidates train exactly as they would have.
+        self.common_seeds = store.meta().get("seeding") == "common"
 
     # -------------------------------------------------------------------------------- run
 
-    def run(self) -> dict[str, Any]:
-        """Run (or continue) the search until the generation budget or CMA-ES stops it.
+    def run(self) -> Any:
+        """Run (or continue) the search, then its finalist stage.
+
+        The generations go on until the generation budget or CMA-ES stops them.
 
         Returns:
-            The store's best: ``{"theta", "fitness", "generation", "candidate"}``.
+            The store's :class:`~keras_taylorglo.store.ChosenRecord`: the chosen finalist, or the
+            best single evaluation for a run without a finalist stage (``None`` without any
+            result).
 
         Raises:
             TaylorGLOError: Workers cannot start (recipe or data problem).
@@ -81,8 +80,8 @@ class Engine:
         evo = self.recipe.evolution
         oracle = self._restore_oracle()
         best = self.store.best()
-        if best:
-            self.best_fitness = best["fitness"]
+        if best is not None:
+            self.best_fitness = best.fitness
         self.store.close_interrupted_attempts()
         self._unlogged = self._generations_missing_from_tensorboard()
         self.store.set_state("running", pid=os.getpid(), host=socket.gethostname())
@@ -105,9 +104,11 @@ class Engine:
                     state_before = oracle.get_state()
                     candidates = oracle.ask()
                     self.store.begin_generation(g, state_before, candidates)
-                fitnesses = self._run_generation(g, [tuple(c) for c in candidates])
-                oracle.tell(fitnesses)
-                self._finish_generation(g, oracle, fitnesses)
+                oracle.tell(self._run_generation(g, [tuple(c) for c in candidates]))
+                self._finish_generation(g, oracle)
+            FinalistStage(
+                self.recipe, self.store, self.executor, self._worker_event, self._tick
+            ).run()
             self._log_finished_generations()
             self.store.set_state("finished")
             self.store.add_event("info", "search finished")
@@ -131,7 +132,7 @@ class Engine:
                 self._tensorboard.close()
             if self.display:
                 self.display.stop()
-        return self.store.best() or {}
+        return self.store.chosen()
 
     # -------------------------------------------------------------------------- internals
 
@@ -158,21 +159,40 @@ class Engine:
 
         return invariant_check(list(theta), spec=ExpansionSpec.from_config(self.recipe.loss))
 
-    def _new_task(self, g: int, c: int, attempt: int, theta: tuple[float, ...]) -> Task:
+    def _new_task(
+        self, g: int, c: int, seed_index: int, attempt: int, theta: tuple[float, ...]
+    ) -> Task:
         self._next_task_id += 1
-        seed = derive_seed(self.recipe.experiment.seed, g, c, attempt)
-        return Task(self._next_task_id, g, c, attempt, seed, theta)
+        seed = attempt_seed(
+            self.recipe.experiment.seed, g, c, seed_index, attempt, common=self.common_seeds
+        )
+        return Task(
+            task_id=self._next_task_id,
+            generation=g,
+            candidate=c,
+            attempt=attempt,
+            seed=seed,
+            theta=theta,
+            seed_index=seed_index,
+        )
 
     def _run_generation(self, g: int, candidates: list[tuple[float, ...]]) -> list[float]:
-        allowed = self.recipe.evaluation.attempts
-        trials = [Trial(g, c, list(theta)) for c, theta in enumerate(candidates)]
+        trials = [Trial(g, c, list(theta), self.rules) for c, theta in enumerate(candidates)]
         # Replay what the store already knows (resume): finished attempts are never run again;
         # attempts the driver died under were closed as interrupted and simply run again.
         for row in self.store.finished_attempts(g):
-            trial = trials[row["candidate"]]
-            outcome = Outcome(row["status"], row["fitness"])
-            number = row["attempt"]
-            trial.record(Attempt(number, row["seed"], outcome, trial.infra_reruns(number)), allowed)
+            trial = trials[row.candidate]
+            fitness = float("nan") if row.fitness is None else row.fitness
+            reruns = trial.infra_reruns(row.seed_index, row.attempt)
+            trial.record(
+                Attempt(
+                    number=row.attempt,
+                    seed=row.seed,
+                    outcome=Outcome(row.status, fitness),
+                    infra_reruns=reruns,
+                    seed_index=row.seed_index,
+                )
+            )
         pending: list[Task] = []
         for c, trial in enumerate(trials):
             if not trial.attempts and not self.store.attempts(g, c):
@@ -180,12 +200,13 @@ class Engine:
                     trial.finish_without_training(SCREENED, 0.0)
                     self.store.add_event("screened", "failed the invariant pre-screen", g, c)
             if not trial.done:
-                pending.append(self._new_task(g, c, trial.next_attempt, tuple(trial.theta)))
+                theta = tuple(trial.theta)
+                pending += [self._new_task(g, c, i, a, theta) for i, a in trial.next_attempts()]
             elif self.store.candidate_result(g, c) is None:
                 self.store.set_candidate_result(g, c, trial.status, trial.fitness)
 
         def finished(task: Task, worker_id: str, outcome: Outcome, event: Any) -> list[Task]:
-            return self._finished(g, trials[task.candidate], allowed, task, outcome, event)
+            return self._finished(g, trials[task.candidate], task, outcome, event)
 
         JobRunner(
             self.executor,
@@ -209,7 +230,13 @@ class Engine:
         """
         device = self.executor.workers[worker_id]["device"]
         row = self.store.start_attempt(
-            task.generation, task.candidate, task.attempt, task.seed, worker_id, device
+            task.generation,
+            task.candidate,
+            task.attempt,
+            task.seed,
+            worker_id,
+            device,
+            seed_index=task.seed_index,
         )
         self._attempt_rows[task.task_id] = row
         self.store.update_worker(
@@ -231,13 +258,7 @@ class Engine:
             store.add_event("worker_died", f"{event.worker_id}: {event.reason}")
 
     def _finished(
-        self,
-        g: int,
-        trial: Trial,
-        allowed: int,
-        task: Task,
-        outcome: Outcome,
-        event: Any,
+        self, g: int, trial: Trial, task: Task, outcome: Outcome, event: Any
     ) -> list[Task]:
         """Journal a finished attempt, apply the fitness rules; return what runs next."""
         store = self.store
@@ -251,10 +272,16 @@ class Engine:
                 last_fitness=outcome.fitness,
             )
         worker = "" if isinstance(event, TaskLost) else event.worker_id
-        reruns = trial.infra_reruns(task.attempt)
-        attempt = Attempt(task.attempt, task.seed, outcome, reruns, worker)
-        decision = trial.record(attempt, allowed)
-        done = decision.action == "done"
+        attempt = Attempt(
+            number=task.attempt,
+            seed=task.seed,
+            outcome=outcome,
+            infra_reruns=trial.infra_reruns(task.seed_index, task.attempt),
+            worker=worker,
+            seed_index=task.seed_index,
+        )
+        decision = trial.record(attempt)
+        done = trial.done
         # The attempt and, when final, its candidate's result: one transaction.
         store.finish_attempt(
             row,
@@ -262,26 +289,36 @@ class Engine:
             candidate_status=trial.status if done else None,
             candidate_fitness=trial.fitness if done else None,
         )
-        where = f"attempt {task.attempt}: {outcome.status}" + (
-            f" ({outcome.error})" if outcome.error else ""
-        )
-        again: list[Task] = []
-        if decision.action == "rerun":
-            store.add_event("infra", f"{where}; re-running it", g, task.candidate)
-            again.append(self._new_task(g, task.candidate, task.attempt, task.theta))
-        elif decision.action == "retry":
-            kind = "abort" if outcome.status == "aborted" else "retry"
-            store.add_event(kind, f"{where}; retrying with a new seed", g, task.candidate)
-            # Retries go first: started late, they would hold the whole generation back.
-            again.append(self._new_task(g, task.candidate, decision.attempt, task.theta))
-        elif outcome.status == DIVERGED:
-            store.add_event("divergence", where, g, task.candidate)
-        elif outcome.status != "ok" or decision.status != "ok":
-            store.add_event("failure", f"{where}; final ({decision.status})", g, task.candidate)
+        self._journal_decision(g, task, outcome, decision)
         if done and trial.fitness is not None and trial.fitness > self.best_fitness:
             self.best_fitness = trial.fitness
             store.add_event("new_best", f"new best fitness {trial.fitness:.4f}", g, task.candidate)
-        return again
+        if decision.action in ("rerun", "retry"):
+            # First in line: a re-run or retry started late would hold the generation back.
+            theta = tuple(trial.theta)
+            return [self._new_task(g, task.candidate, task.seed_index, decision.attempt, theta)]
+        return []
+
+    def _journal_decision(self, g: int, task: Task, outcome: Outcome, decision: Any) -> None:
+        """The event that says what the rules made of an attempt (nothing for a plain ``ok``)."""
+        seeds = self.rules.seeds
+        slot = f" (seed {task.seed_index + 1} of {seeds})" if seeds > 1 else ""
+        where = f"attempt {task.attempt}{slot}: {outcome.status}" + (
+            f" ({outcome.error})" if outcome.error else ""
+        )
+        add = self.store.add_event
+        if decision.action == "rerun":
+            add("infra", f"{where}; re-running it", g, task.candidate)
+        elif decision.action == "retry":
+            kind = "abort" if outcome.status == ABORTED else "retry"
+            add(kind, f"{where}; retrying with a new seed", g, task.candidate)
+        elif outcome.status == DIVERGED:
+            add("divergence", where, g, task.candidate)
+        elif decision.status != OK and self.rules.rule == "every_attempt":
+            kind = "abort" if decision.status == ABORTED else "failure"
+            add(kind, f"{where}; counts at {decision.fitness:.4f}", g, task.candidate)
+        elif outcome.status != OK or decision.status != OK:
+            add("failure", f"{where}; final ({decision.status})", g, task.candidate)
 
     def _record_data_facts(self, info: dict[str, Any]) -> None:
         """Keep what the first worker reports about its data (label noise) in the store's meta.
@@ -299,7 +336,7 @@ class Engine:
         if noise and "label_noise" not in self.store.meta():
             self.store.update_meta(label_noise=noise)
 
-    def _finish_generation(self, g: int, oracle: Any, fitnesses: list[float]) -> None:
+    def _finish_generation(self, g: int, oracle: Any) -> None:
         self.store.finish_generation(
             g,
             state_after=oracle.get_state(),
@@ -315,7 +352,7 @@ class Engine:
 
     def _generations_missing_from_tensorboard(self) -> list[int]:
         """On resume: finished generations whose summary the dead driver never wrote."""
-        finished = [g["generation"] for g in self.store.generations() if g["finished"]]
+        finished = [g.generation for g in self.store.generations() if g.finished]
         if not finished:
             return []
         from ..tensorboard import SearchLogger

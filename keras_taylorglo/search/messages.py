@@ -46,9 +46,12 @@ class Task:
         task_id: Unique per dispatch (an infra re-run of the same attempt gets a new id).
         generation: Generation index.
         candidate: Candidate index within the generation.
-        attempt: Attempt number (0-based).
-        seed: The attempt's seed (derived from experiment seed, generation, candidate, attempt).
+        attempt: Attempt number within its seed slot (0-based).
+        seed: The attempt's seed (see :func:`~.trial.attempt_seed`).
         theta: The candidate's parameters.
+        loss: An analysis task's loss (``""`` for the search's).
+        select: An analysis task's selection.
+        seed_index: The attempt's seed slot (0-based).
     """
 
     task_id: int
@@ -59,6 +62,7 @@ class Task:
     theta: tuple[float, ...]
     loss: str = ""
     select: str = "last"
+    seed_index: int = 0
 
     def options(self) -> dict[str, str]:
         """The evaluate() keywords this task carries beyond (θ, seed): none for a search task.

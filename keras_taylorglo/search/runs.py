@@ -34,7 +34,7 @@ def start_search(
     display: Any = None,
     executor: Any = None,
     check_data: bool = True,
-) -> dict[str, Any]:
+) -> Any:
     """Check the recipe's data, create a run directory and run a new search in it.
 
     Args:
@@ -47,7 +47,7 @@ def start_search(
             the caller has (the Python API checks your arrays and functions itself).
 
     Returns:
-        The best candidate found.
+        The chosen loss (:meth:`~keras_taylorglo.store.Store.chosen`), ``None`` without results.
 
     Raises:
         TaylorGLOError: ``run_dir`` holds a run and ``overwrite`` is false, or it is in use; or
@@ -99,9 +99,7 @@ def check_data_before_workers(recipe: Any) -> None:
     )
 
 
-def _start_locked(
-    recipe: Any, run_dir: Path, overwrite: bool, display: Any, executor: Any
-) -> dict[str, Any]:
+def _start_locked(recipe: Any, run_dir: Path, overwrite: bool, display: Any, executor: Any) -> Any:
     from ..store import RunLock, Store
 
     with RunLock(run_dir):
@@ -149,7 +147,7 @@ def resume_search(
     display: Any = None,
     executor: Any = None,
     overrides: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> Any:
     """Continue an interrupted search exactly where it stopped.
 
     Args:
@@ -160,7 +158,7 @@ def resume_search(
             or the resumed search would not be the same search.
 
     Returns:
-        The best candidate found.
+        The chosen loss (:meth:`~keras_taylorglo.store.Store.chosen`), ``None`` without results.
 
     Raises:
         TaylorGLOError: No store in ``run_dir``, or it is in use.
@@ -184,10 +182,13 @@ def resume_search(
             source = meta.get("recipe_source", "<store>")
             base_dir = meta.get("base_dir") or str(Path(source).parent)
             recipe = parse_recipe(
-                store.recipe_text(), source=source, overrides=overrides, base_dir=Path(base_dir)
+                store.recipe_text(),
+                source=source,
+                overrides=[*_legacy_overrides(meta), *overrides],
+                base_dir=Path(base_dir),
             )
             if meta.get("state") == "finished":
-                return store.best() or {}
+                return store.chosen()
             check_callables(recipe)  # a function renamed since: one line now, not from workers
             executor = executor or make_executor(recipe, recipe.to_toml())
             store.add_event("info", f"resumed by process {os.getpid()}")
@@ -196,9 +197,30 @@ def resume_search(
             store.close()
 
 
+def _legacy_overrides(meta: dict[str, Any]) -> list[str]:
+    """The settings a run made before seed slots and finalists had, for its resumption.
+
+    Its stored recipe has no ``rule``, ``seeds`` or ``finalists`` keys, so today's defaults would
+    fill them in and change the rules half-way; it resumes under the rules it started with (one
+    seed per candidate, the paper's retries, no finalist stage).
+    """
+    if meta.get("seeding") == "common":
+        return []
+    return ["evaluation.rule=paper", "evaluation.seeds=1", "evolution.finalists.count=0"]
+
+
 def _meta(recipe: Any) -> dict[str, Any]:
     evo = recipe.evolution
+    finalists = evo.finalists
     return {
+        # Seeds shared by the candidates of a generation (trial.attempt_seed); runs made before
+        # this key existed derived one seed per candidate.
+        "seeding": "common",
+        "finalists": {
+            "count": finalists.count,
+            "seeds": finalists.seeds,
+            "budget": finalists.budget,
+        },
         "name": recipe.experiment.name,
         "seed": recipe.experiment.seed,
         "base_dir": str(Path(recipe.base_dir).resolve()),

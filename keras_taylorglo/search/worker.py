@@ -109,6 +109,49 @@ class AnalysisEvaluator:
         return self._get("taylorglo", select).evaluate(theta, seed)
 
 
+class SearchEvaluator:
+    """The evaluator of a ``search`` worker: the recipe's fitness, at the partial or full budget.
+
+    Candidates are scored at the partial budget by the evaluator built at start-up (a recipe or
+    data problem stops the search at once); the finalist stage may ask for the full budget on the
+    validation split, whose evaluator is built on its first task. A custom fitness
+    (``module:function``) has no budget: it is called the same way for both.
+
+    Args:
+        recipe: The validated recipe.
+    """
+
+    def __init__(self, recipe: Any) -> None:
+        from ..evaluation import make_evaluator
+
+        self.recipe = recipe
+        self._evaluators = {"partial": make_evaluator(recipe)}
+        self.data = getattr(self._evaluators["partial"], "data", None)
+
+    def evaluate(self, theta: Any, seed: int, budget: str = "partial") -> Any:
+        """Score θ once at ``budget`` on the validation split.
+
+        Args:
+            theta: The loss parameters.
+            seed: Seed of the initial weights and of the data order.
+            budget: ``"partial"`` (the search's) or ``"full"`` (a finalist's, when the recipe's
+                ``evolution.finalists.budget`` says so).
+
+        Returns:
+            The :class:`~keras_taylorglo.records.Outcome`.
+        """
+        if budget not in self._evaluators:
+            from ..evaluation import Evaluator, make_evaluator
+
+            partial = self._evaluators["partial"]
+            self._evaluators[budget] = (
+                make_evaluator(self.recipe, budget=budget, split="validation")
+                if isinstance(partial, Evaluator)
+                else partial
+            )
+        return self._evaluators[budget].evaluate(theta, seed)
+
+
 def data_facts(evaluator: Any) -> dict[str, Any]:
     """What the driver records about the data an evaluator built (``{}`` when nothing).
 
@@ -298,9 +341,7 @@ def build_evaluator(spec: WorkerSpec) -> Any:
         keras.config.disable_interactive_logging()
     if spec.purpose == "analysis":
         return AnalysisEvaluator(recipe)
-    from ..evaluation import make_evaluator
-
-    return make_evaluator(recipe)
+    return SearchEvaluator(recipe)
 
 
 def worker_main(conn: Any, spec: WorkerSpec) -> None:

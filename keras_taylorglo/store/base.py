@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import StoreError
-from .schema import APPLICATION_ID, DB_NAME, SCHEMA, SCHEMA_VERSION, _now
+from .schema import (
+    APPLICATION_ID,
+    DB_NAME,
+    READABLE_VERSIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    UPGRADES,
+    _now,
+)
 
 __all__ = ["StoreBase"]
 
@@ -87,14 +95,37 @@ class StoreBase:
         except StoreError:
             self.close()
             raise
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             self.close()
             if isinstance(version, int) and version > SCHEMA_VERSION:
                 raise StoreError(_newer_schema(self.path, version))
             raise StoreError(
                 f"{self.path} has store schema version {version!r}; this keras-taylorglo reads "
-                f"version {SCHEMA_VERSION}"
+                f"versions {', '.join(map(str, READABLE_VERSIONS))}"
             )
+        #: The layout version of the open store: an older one is read as it is when read-only,
+        #: and upgraded before anything else is written (:meth:`_upgrade`).
+        self.schema_version: int = int(version)
+        if not readonly and self.schema_version < SCHEMA_VERSION:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Brings an older store to :data:`SCHEMA_VERSION`, one transaction per version step.
+
+        Only the layout changes (new tables and columns with their defaults); every row stays
+        as it was, so the run reads and analyses as before.
+        """
+        while self.schema_version < SCHEMA_VERSION:
+            step = self.schema_version
+            with self._write() as conn:
+                for statement in UPGRADES[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {step + 1}")
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(step + 1),)
+                )
+            self.schema_version = step + 1
 
     def _connect(self, readonly: bool) -> sqlite3.Connection:
         """The connection: read-write, read-only, or immutable in a directory nobody can write.

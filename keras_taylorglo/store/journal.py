@@ -19,9 +19,61 @@ from typing import Any
 from ..errors import StoreError
 from ..records import FINAL_STATUSES, INFRA, INTERRUPTED, PENDING, RUNNING, STATUSES, Outcome
 from .base import StoreBase
-from .schema import EVENT_KINDS, RUN_STATES, WORKER_STATES, _finite_or_none, _json_list, _now
+from .schema import (
+    EVENT_KINDS,
+    RUN_STATES,
+    WORKER_STATES,
+    _finite_or_none,
+    _json_list,
+    _now,
+    generation_summary,
+)
 
-__all__ = ["Journal"]
+__all__ = ["Journal", "record_run_end"]
+
+
+def record_run_end(
+    conn: sqlite3.Connection, table: str, row_id: int, outcome: Outcome, ended: float
+) -> sqlite3.Row | None:
+    """Writes a training run's end (``attempts`` or ``finalist_runs``) and frees its worker.
+
+    Args:
+        conn: The connection, inside a write transaction.
+        table: ``"attempts"`` or ``"finalist_runs"``.
+        row_id: The run's row id.
+        outcome: What the run produced.
+        ended: The end time.
+
+    Returns:
+        The run's row as it was before (its ``worker`` and keys), or ``None`` for no such row.
+    """
+    row = conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,)).fetchone()
+    if row is None:
+        return None
+    conn.execute(
+        f"UPDATE {table} SET ended = ?, status = ?, fitness = ?, val_accuracy = ?, steps = ?, "
+        "seconds = ?, train_seconds = ?, history = ?, error = ? WHERE id = ?",
+        (
+            ended,
+            outcome.status,
+            _finite_or_none(outcome.fitness),
+            _finite_or_none(outcome.val_accuracy),
+            int(outcome.steps),
+            float(outcome.seconds),
+            float(outcome.train_seconds),
+            json.dumps(outcome.to_dict()["history"]),
+            outcome.error or "",
+            row_id,
+        ),
+    )
+    if row["worker"]:
+        conn.execute(
+            "UPDATE workers SET state = CASE WHEN state = 'dead' THEN 'dead' ELSE 'idle' END, "
+            "generation = NULL, candidate = NULL, attempt = NULL, since = ?, last_status = ?, "
+            "last_fitness = ?, updated = ? WHERE worker = ?",
+            (ended, outcome.status, _finite_or_none(outcome.fitness), ended, row["worker"]),
+        )
+    return row
 
 
 class Journal(StoreBase):
@@ -117,19 +169,21 @@ class Journal(StoreBase):
         device: str = "",
         rerun: int | None = None,
         started: float | None = None,
+        seed_index: int = 0,
     ) -> int:
         """Journals the start of an attempt; marks the candidate (and the worker) running.
 
         Args:
             generation: generation index.
             candidate: candidate index.
-            attempt: attempt number, from 0.
+            attempt: attempt number within its seed slot, from 0.
             seed: the attempt's derived seed.
             worker: the worker id that runs it.
             device: the worker's device (group).
             rerun: infra re-runs of this attempt before this one; by default counted from the
                 store (finished rows of the same attempt with status ``infra``).
             started: the start time (default now).
+            seed_index: the attempt's seed slot, from 0.
 
         Returns:
             The attempt's row id, for :meth:`finish_attempt`.
@@ -139,13 +193,24 @@ class Journal(StoreBase):
             if rerun is None:
                 rerun = conn.execute(
                     "SELECT COUNT(*) FROM attempts WHERE generation = ? AND candidate = ? "
-                    "AND attempt = ? AND status = ?",
-                    (generation, candidate, attempt, INFRA),
+                    "AND seed_index = ? AND attempt = ? AND status = ?",
+                    (generation, candidate, seed_index, attempt, INFRA),
                 ).fetchone()[0]
             cursor = conn.execute(
-                "INSERT INTO attempts(generation, candidate, attempt, rerun, seed, worker, "
-                "device, started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (generation, candidate, attempt, rerun, seed, worker, device, started, RUNNING),
+                "INSERT INTO attempts(generation, candidate, seed_index, attempt, rerun, seed, "
+                "worker, device, started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    generation,
+                    candidate,
+                    seed_index,
+                    attempt,
+                    rerun,
+                    seed,
+                    worker,
+                    device,
+                    started,
+                    RUNNING,
+                ),
             )
             conn.execute(
                 "UPDATE candidates SET status = ?, updated = ? "
@@ -182,40 +247,9 @@ class Journal(StoreBase):
         """
         ended = _now() if ended is None else ended
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT generation, candidate, worker FROM attempts WHERE id = ?", (attempt_id,)
-            ).fetchone()
+            row = record_run_end(conn, "attempts", attempt_id, outcome, ended)
             if row is None:
                 raise StoreError(f"no attempt with id {attempt_id} in {self.path}")
-            conn.execute(
-                "UPDATE attempts SET ended = ?, status = ?, fitness = ?, val_accuracy = ?, "
-                "steps = ?, seconds = ?, train_seconds = ?, history = ?, error = ? WHERE id = ?",
-                (
-                    ended,
-                    outcome.status,
-                    _finite_or_none(outcome.fitness),
-                    _finite_or_none(outcome.val_accuracy),
-                    int(outcome.steps),
-                    float(outcome.seconds),
-                    float(outcome.train_seconds),
-                    json.dumps(outcome.to_dict()["history"]),
-                    outcome.error or "",
-                    attempt_id,
-                ),
-            )
-            if row["worker"]:
-                conn.execute(
-                    "UPDATE workers SET state = CASE WHEN state = 'dead' THEN 'dead' ELSE 'idle' "
-                    "END, generation = NULL, candidate = NULL, attempt = NULL, since = ?, "
-                    "last_status = ?, last_fitness = ?, updated = ? WHERE worker = ?",
-                    (
-                        ended,
-                        outcome.status,
-                        _finite_or_none(outcome.fitness),
-                        ended,
-                        row["worker"],
-                    ),
-                )
             if candidate_status is not None:
                 self._set_candidate(
                     conn, row["generation"], row["candidate"], candidate_status, candidate_fitness
@@ -272,10 +306,17 @@ class Journal(StoreBase):
                 "error = 'the driver stopped before this attempt ended' WHERE status = ?",
                 (INTERRUPTED, ended, RUNNING),
             )
+            closed = cursor.rowcount
+            if self.schema_version >= 2:
+                closed += conn.execute(
+                    "UPDATE finalist_runs SET status = ?, ended = ?, "
+                    "error = 'the driver stopped before this training ended' WHERE status = ?",
+                    (INTERRUPTED, ended, RUNNING),
+                ).rowcount
             conn.execute(
                 "UPDATE workers SET state = 'dead', updated = ? WHERE state != 'dead'", (ended,)
             )
-            return cursor.rowcount
+            return closed
 
     def finish_generation(
         self,
@@ -318,9 +359,9 @@ class Journal(StoreBase):
                 raise StoreError(
                     f"generation {generation} cannot finish: candidates {open_} have no result"
                 )
-            fitness = [0.0 if r["fitness"] is None else r["fitness"] for r in rows]
-            best_candidate = max(range(len(fitness)), key=lambda i: (fitness[i], -i))
-            best = fitness[best_candidate]
+            best, mean_fitness, best_candidate = generation_summary(
+                [(r["candidate"], r["fitness"]) for r in rows]
+            )
             previous = conn.execute(
                 "SELECT MAX(best_fitness) FROM generations WHERE generation < ? "
                 "AND finished IS NOT NULL",
@@ -329,7 +370,7 @@ class Journal(StoreBase):
             new_best = previous is None or best > previous
             summary = {
                 "best_fitness": best,
-                "mean_fitness": sum(fitness) / len(fitness),
+                "mean_fitness": mean_fitness,
                 "best_candidate": best_candidate,
                 "new_best": bool(new_best),
             }

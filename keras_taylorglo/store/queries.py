@@ -15,12 +15,13 @@ from typing import Any
 
 from ..errors import StoreError
 from ..records import FINAL_STATUSES, INFRA, INTERRUPTED, RUNNING, SCREENED
-from .base import StoreBase
+from .finalists import Finalists
 from .lock import is_locked
 from .records import (
     AttemptRecord,
     BestRecord,
     CandidateRecord,
+    ChosenRecord,
     EventRecord,
     GenerationRecord,
     ProgressSummary,
@@ -28,13 +29,13 @@ from .records import (
     StoreSnapshot,
     WorkerRecord,
 )
-from .schema import CANDIDATE_FAILURES
+from .schema import CANDIDATE_FAILURES, generation_summary
 
 __all__ = ["Queries"]
 
 
-class Queries(StoreBase):
-    """The read views of a store."""
+class Queries(Finalists):
+    """The read views of a store (the finalist stage's own views come from :class:`Finalists`)."""
 
     def meta(self) -> dict[str, Any]:
         """All meta values (``recipe_text`` included) as a dict."""
@@ -96,10 +97,9 @@ class Queries(StoreBase):
                 "FROM attempts GROUP BY generation, status, retry"
             ).fetchall()
         counts = {r["generation"]: (r["n"], r["screened"]) for r in done}
-        results: dict[int, list[tuple[int, float]]] = {}
+        results: dict[int, list[tuple[int, float | None]]] = {}
         for c in live:
-            fitness = 0.0 if c["fitness"] is None else c["fitness"]
-            results.setdefault(c["generation"], []).append((c["candidate"], fitness))
+            results.setdefault(c["generation"], []).append((c["candidate"], c["fitness"]))
         tallies: dict[int, dict[str, int]] = {}
         for a in atts:
             tally = tallies.setdefault(a["generation"], dict.fromkeys(_TALLIES, 0))
@@ -121,7 +121,7 @@ class Queries(StoreBase):
                 best, mean_fitness = g["best_fitness"], g["mean_fitness"]
                 best_candidate, new_best = g["best_candidate"], bool(g["new_best"])
             else:
-                best, mean_fitness, best_candidate = _live_summary(results.get(index, []))
+                best, mean_fitness, best_candidate = generation_summary(results.get(index, []))
                 new_best = best is not None and (best_so_far is None or best > best_so_far)
             if best is not None and (best_so_far is None or best > best_so_far):
                 best_so_far = best
@@ -207,7 +207,7 @@ class Queries(StoreBase):
         Returns:
             :class:`~.records.AttemptRecord` s (``history`` decoded, ``{}`` when none).
         """
-        sql = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts"
+        sql = f"SELECT {self._attempt_columns()} FROM attempts"
         clauses, args = [], []
         if generation is not None:
             clauses.append("generation = ?")
@@ -220,6 +220,12 @@ class Queries(StoreBase):
         with self._read() as conn:
             rows = conn.execute(sql + " ORDER BY id", args).fetchall()
         return [_attempt_record(r) for r in rows]
+
+    def _attempt_columns(self) -> str:
+        # A schema-1 store read as it is: every attempt was in seed slot 0.
+        if self.schema_version < 2:
+            return _ATTEMPT_COLUMNS.replace("seed_index", "0 AS seed_index")
+        return _ATTEMPT_COLUMNS
 
     def finished_attempts(self, generation: int | None = None) -> list[AttemptRecord]:
         """Attempts that ended with an outcome (not running, not interrupted), oldest first.
@@ -291,6 +297,42 @@ class Queries(StoreBase):
             fitness=float(row["fitness"]),
             generation=int(row["generation"]),
             candidate=int(row["candidate"]),
+        )
+
+    def chosen(self) -> ChosenRecord | None:
+        """The loss the run hands its user: the chosen finalist, else the best single evaluation.
+
+        Before the finalist stage has chosen (a run without one, one made before finalists
+        existed, or one still searching) this is the best single evaluation
+        (:meth:`best`), with ``source = "best_evaluation"``.
+
+        Returns:
+            The :class:`~.records.ChosenRecord`, or ``None`` before any result.
+        """
+        with self._read():
+            picked = [f for f in self.finalists() if f.chosen]
+            best = None if picked else self.best()
+        if picked:
+            f = picked[0]
+            return ChosenRecord(
+                theta=f.theta,
+                fitness=0.0 if f.fitness is None else f.fitness,
+                source="finalist",
+                generation=f.generation,
+                candidate=f.candidate,
+                finalist=f.finalist,
+                search_fitness=f.search_fitness,
+            )
+        if best is None:
+            return None
+        return ChosenRecord(
+            theta=best.theta,
+            fitness=best.fitness,
+            source="best_evaluation",
+            generation=best.generation,
+            candidate=best.candidate,
+            finalist=None,
+            search_fitness=best.fitness,
         )
 
     def evaluations(self) -> int:
@@ -396,14 +438,22 @@ class Queries(StoreBase):
             "candidate_failures", "infra_failures"}], "best": {"theta": [...], "fitness": float,
             "generation": int, "candidate": int} | None}``, plain dicts and lists ready for
             ``json.dumps``. A generation in progress is listed with its results so far
-            (``sigma`` is ``None`` until it finishes); ``best`` is ``None`` before the first
-            result.
+            (``sigma`` is ``None`` until it finishes); ``best`` (the best single evaluation) is
+            ``None`` before the first result. A run with a finalist stage
+            (``evolution.finalists.count > 0``) also has ``"finalists"`` (each finalist's
+            ``finalist``, ``theta``, ``source``, ``generation``, ``candidate``,
+            ``search_fitness``, ``status``, ``fitness``, ``chosen``; empty until the stage
+            begins) and ``"chosen"`` (:meth:`chosen` as a dict: the chosen finalist once the
+            stage has chosen, the best single evaluation until then).
         """
         with self._read():
             gens = self.generations()
             best = self.best()
             state = self.state()
-        return {
+            meta = self.meta()
+            finalists = self.finalists()
+            chosen = self.chosen()
+        status: dict[str, Any] = {
             "state": state,
             "evaluations": sum(g.evaluations for g in gens),
             "generations": [
@@ -420,6 +470,14 @@ class Queries(StoreBase):
             ],
             "best": None if best is None else best.as_dict(),
         }
+        if (meta.get("finalists") or {}).get("count"):
+            # Only a run with a finalist stage has these keys: a run without one (or made
+            # before finalists existed) keeps exactly the output it always had.
+            status["finalists"] = [
+                {k: v for k, v in f.as_dict().items() if k != "updated"} for f in finalists
+            ]
+            status["chosen"] = None if chosen is None else chosen.as_dict()
+        return status
 
     def snapshot(self, events: int = 50) -> StoreSnapshot:
         """Everything the monitor shows, from one consistent read.
@@ -450,23 +508,6 @@ _TALLIES = ("attempts", "retries", "running", "candidate_failures", "infra_failu
 
 
 def _attempt_record(row: sqlite3.Row) -> AttemptRecord:
-    values = list(row)
-    history = row["history"]
-    values[-2] = json.loads(history) if history else {}  # history, then error, last
-    return AttemptRecord(*values)
-
-
-def _live_summary(
-    results: list[tuple[int, float]],
-) -> tuple[float | None, float | None, int | None]:
-    """Best fitness, mean fitness and best candidate (ties: the earliest) of the results so far.
-
-    The same rule as ``finish_generation``, which stores them once the generation is told.
-    """
-    if not results:
-        return None, None, None
-    best_candidate, best = results[0]
-    for candidate, fitness in results[1:]:
-        if fitness > best:
-            best_candidate, best = candidate, fitness
-    return best, sum(f for _, f in results) / len(results), best_candidate
+    values = {key: row[key] for key in row.keys()}  # noqa: SIM118 - sqlite3.Row is no dict
+    values["history"] = json.loads(values["history"]) if values["history"] else {}
+    return AttemptRecord(**values)

@@ -31,7 +31,10 @@ __all__ = [
     "AttemptRecord",
     "BestRecord",
     "CandidateRecord",
+    "ChosenRecord",
     "EventRecord",
+    "FinalistRecord",
+    "FinalistRunRecord",
     "GenerationRecord",
     "ProgressSummary",
     "ResultRecord",
@@ -161,7 +164,7 @@ class AttemptRecord(Row):
         id: the row id (journal order).
         generation: the candidate's generation.
         candidate: the candidate's index.
-        attempt: the attempt number, from 0.
+        attempt: the attempt number within its seed slot, from 0.
         rerun: infra re-runs of this attempt before this one.
         seed: the training seed.
         worker: the worker id.
@@ -176,6 +179,7 @@ class AttemptRecord(Row):
         train_seconds: time inside the train and validation steps.
         history: the metric lists per epoch end (``{}`` when none).
         error: the error text of a failed or infra attempt.
+        seed_index: its seed slot, from 0 (0 in a store made before seed slots).
     """
 
     id: int
@@ -196,6 +200,103 @@ class AttemptRecord(Row):
     train_seconds: float | None
     history: dict[str, list[float]]
     error: str
+    seed_index: int
+
+
+@dataclass(frozen=True, eq=False)
+class FinalistRecord(Row):
+    """One finalist: a candidate (or the CMA-ES mean) re-scored on new seeds after the search.
+
+    Args:
+        finalist: its rank among the finalists, from 0 (the search's best first, the mean last).
+        theta: its θ.
+        source: ``candidate`` or ``mean`` (the CMA-ES mean after the last generation).
+        generation: the generation of the candidate it is (``None`` for the mean).
+        candidate: that candidate's index (``None`` for the mean).
+        search_fitness: that candidate's fitness in the search (``None`` for the mean).
+        status: ``pending``, ``running`` or its final status over its seeds.
+        fitness: the aggregate of its finalist trainings (``None`` until all ended).
+        chosen: whether it is the chosen loss.
+        updated: when the row last changed.
+    """
+
+    finalist: int
+    theta: list[float]
+    source: str
+    generation: int | None
+    candidate: int | None
+    search_fitness: float | None
+    status: str
+    fitness: float | None
+    chosen: bool
+    updated: float
+
+
+@dataclass(frozen=True, eq=False)
+class FinalistRunRecord(Row):
+    """One training of a finalist (as :class:`AttemptRecord`, for the finalist stage).
+
+    Args:
+        id: the row id (journal order).
+        finalist: the finalist it trains.
+        seed_index: its seed slot, from 0.
+        rerun: infra re-runs of this training before this one.
+        seed: the training seed.
+        worker: the worker id.
+        device: the worker's device.
+        started: when it started.
+        ended: when it ended (``None`` while running).
+        status: one of :data:`~keras_taylorglo.records.STATUSES`.
+        fitness: its fitness (validation accuracy).
+        val_accuracy: the last validation accuracy seen.
+        steps: training steps run.
+        seconds: wall time, end to end.
+        train_seconds: time inside the train and validation steps.
+        history: the metric lists per epoch end (``{}`` when none).
+        error: the error text of a failed or infra training.
+    """
+
+    id: int
+    finalist: int
+    seed_index: int
+    rerun: int
+    seed: int
+    worker: str
+    device: str
+    started: float
+    ended: float | None
+    status: str
+    fitness: float | None
+    val_accuracy: float | None
+    steps: int | None
+    seconds: float | None
+    train_seconds: float | None
+    history: dict[str, list[float]]
+    error: str
+
+
+@dataclass(frozen=True, eq=False)
+class ChosenRecord(Row):
+    """The loss a run hands its user: the best finalist, or else the best single evaluation.
+
+    Args:
+        theta: its θ.
+        fitness: what chose it: the finalist's aggregate over its seeds, or the candidate's
+            fitness when there is no finalist stage (or it has not ended).
+        source: ``finalist`` or ``best_evaluation``.
+        generation: the generation of the candidate it is (``None`` for the CMA-ES mean).
+        candidate: that candidate's index (``None`` for the CMA-ES mean).
+        finalist: its finalist rank (``None`` for the best single evaluation).
+        search_fitness: its fitness in the search (``None`` for the CMA-ES mean).
+    """
+
+    theta: list[float]
+    fitness: float
+    source: str
+    generation: int | None
+    candidate: int | None
+    finalist: int | None
+    search_fitness: float | None
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,10 +11,11 @@ Tables (all times are POSIX seconds, θ and histories are JSON text):
   update), ``best_fitness``, ``mean_fitness``, ``best_candidate``, ``new_best`` (set an all-time
   best), ``state_before`` (oracle state before ``ask``) and ``state_after`` (after ``tell``).
 - ``candidates``: ``generation``, ``candidate``, ``theta``, ``status``, ``fitness``.
-- ``attempts``: one row per training run: ``id``, ``generation``, ``candidate``, ``attempt``
-  (from 0), ``rerun`` (infra re-runs of that attempt before this one), ``seed``, ``worker``,
-  ``device``, ``started``, ``ended``, ``status``, ``fitness``, ``val_accuracy``, ``steps``,
-  ``seconds``, ``train_seconds``, ``history``, ``error``.
+- ``attempts``: one row per training run: ``id``, ``generation``, ``candidate``, ``seed_index``
+  (the seed slot, from 0), ``attempt`` (from 0, within the slot), ``rerun`` (infra re-runs of
+  that attempt before this one), ``seed``, ``worker``, ``device``, ``started``, ``ended``,
+  ``status``, ``fitness``, ``val_accuracy``, ``steps``, ``seconds``, ``train_seconds``,
+  ``history``, ``error``.
 - ``workers``: ``worker``, ``device``, ``pid``, ``state`` (``starting`` | ``idle`` | ``busy`` |
   ``dead``), the ``generation``/``candidate``/``attempt`` it runs, ``since``, ``last_status``,
   ``last_fitness``, ``updated``.
@@ -24,6 +25,18 @@ Tables (all times are POSIX seconds, θ and histories are JSON text):
   ``baseline``), ``theta``, ``theta_key``, ``train_fraction``, ``run_index``, ``seed``,
   ``status``, ``test_accuracy``, ``seconds``, ``started``, ``ended``, ``error``, ``worker``,
   ``device``, ``history``; unique per (label, theta_key, train_fraction, run_index).
+- ``finalists`` (schema 2): the finalist stage's candidates, journaled at once when it begins:
+  ``finalist`` (rank, from 0), ``theta``, ``source`` (``candidate`` | ``mean``), ``generation``
+  and ``candidate`` (where a candidate came from), ``search_fitness``, ``status``, ``fitness``
+  (the aggregate over its seeds), ``chosen`` (1 for the chosen loss), ``updated``.
+- ``finalist_runs`` (schema 2): one row per finalist training, as ``attempts``: ``id``,
+  ``finalist``, ``seed_index``, ``rerun``, ``seed``, ``worker``, ``device``, ``started``,
+  ``ended``, ``status``, ``fitness``, ``val_accuracy``, ``steps``, ``seconds``,
+  ``train_seconds``, ``history``, ``error``.
+
+Schema 1 (before seed slots and finalists) is still read: a read-only store of schema 1 is read
+as it is (every attempt in seed slot 0, no finalists), and opening one for writing upgrades it
+in one transaction (:data:`UPGRADES`).
 
 NaN and ±Inf are stored as NULL (:func:`_finite_or_none`), so every reader gets JSON-ready values.
 
@@ -46,18 +59,24 @@ __all__ = [
     "ANALYSIS_LABEL_RE",
     "APPLICATION_ID",
     "CANDIDATE_FAILURES",
+    "FINALIST_TABLES",
     "DB_NAME",
     "EVENT_KINDS",
     "RUN_STATES",
     "SCHEMA",
     "SCHEMA_VERSION",
+    "READABLE_VERSIONS",
+    "UPGRADES",
     "WORKER_STATES",
+    "generation_summary",
 ]
 
 DB_NAME = "experiment.sqlite"
 """The store's file name inside a run directory."""
-SCHEMA_VERSION = 1
-"""The layout version this code reads and writes (``meta.schema_version``, ``user_version``)."""
+SCHEMA_VERSION = 2
+"""The layout version this code writes (``meta.schema_version``, ``user_version``)."""
+READABLE_VERSIONS = (1, 2)
+"""The layout versions this code reads (older ones are upgraded when opened for writing)."""
 APPLICATION_ID = 0x54474C4F  # "TGLO": marks the file as ours (PRAGMA application_id)
 
 RUN_STATES: tuple[str, ...] = ("running", "finished", "interrupted")
@@ -72,6 +91,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "screened",
     "worker_started",
     "worker_died",
+    "finalist",
     "info",
 )
 """The kinds of events the engine journals."""
@@ -85,7 +105,43 @@ ANALYSIS_LABEL_RE = re.compile(
     r"^(?:taylorglo|baseline|baikal|(?:label_smoothing|gce):[0-9.e+-]+)(?:@best_validation)?$"
 )
 
-SCHEMA = """
+FINALIST_TABLES = """
+CREATE TABLE finalists (
+    finalist INTEGER PRIMARY KEY,
+    theta TEXT NOT NULL,
+    source TEXT NOT NULL,
+    generation INTEGER,
+    candidate INTEGER,
+    search_fitness REAL,
+    status TEXT NOT NULL,
+    fitness REAL,
+    chosen INTEGER NOT NULL DEFAULT 0,
+    updated REAL NOT NULL
+);
+CREATE TABLE finalist_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    finalist INTEGER NOT NULL REFERENCES finalists(finalist),
+    seed_index INTEGER NOT NULL,
+    rerun INTEGER NOT NULL DEFAULT 0,
+    seed INTEGER NOT NULL,
+    worker TEXT NOT NULL DEFAULT '',
+    device TEXT NOT NULL DEFAULT '',
+    started REAL NOT NULL,
+    ended REAL,
+    status TEXT NOT NULL,
+    fitness REAL,
+    val_accuracy REAL,
+    steps INTEGER,
+    seconds REAL,
+    train_seconds REAL,
+    history TEXT,
+    error TEXT NOT NULL DEFAULT ''
+);
+"""
+"""The finalist stage's tables (schema 2; also the upgrade from schema 1)."""
+
+SCHEMA = (
+    """
 CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -132,6 +188,7 @@ CREATE TABLE attempts (
     train_seconds REAL,
     history TEXT,
     error TEXT NOT NULL DEFAULT '',
+    seed_index INTEGER NOT NULL DEFAULT 0,
     FOREIGN KEY (generation, candidate) REFERENCES candidates(generation, candidate)
 );
 CREATE INDEX attempts_by_candidate ON attempts(generation, candidate, attempt);
@@ -178,7 +235,14 @@ CREATE TABLE analysis_runs (
     UNIQUE (label, theta_key, train_fraction, run_index)
 );
 """
+    + FINALIST_TABLES
+)
 """The tables and indexes of a new store (one script, run once by ``Store.create``)."""
+
+UPGRADES: dict[int, str] = {
+    1: "ALTER TABLE attempts ADD COLUMN seed_index INTEGER NOT NULL DEFAULT 0;\n" + FINALIST_TABLES,
+}
+"""The statements that take a store from version N to N + 1 (run in one transaction)."""
 
 CANDIDATE_FAILURES = (ABORTED, DIVERGED, FAILED)
 """Attempt statuses that count as the candidate's own failures (``infra`` does not)."""
@@ -197,6 +261,31 @@ def _finite_or_none(value: Any) -> float | None:
 
 def _json_list(values: Sequence[float]) -> str:
     return json.dumps([float(v) for v in values])
+
+
+def generation_summary(
+    results: Sequence[tuple[int, float | None]],
+) -> tuple[float | None, float | None, int | None]:
+    """A generation's best fitness, mean fitness and best candidate, from its results so far.
+
+    The one rule for both a finished generation (``finish_generation`` stores it) and the one in
+    progress (``generations()`` computes it over the candidates done): a missing fitness counts
+    as 0, the mean is over the candidates given, and ties go to the earliest candidate.
+
+    Args:
+        results: ``(candidate, fitness)`` pairs, in candidate order.
+
+    Returns:
+        ``(best, mean, best_candidate)``, or three ``None`` for no results.
+    """
+    if not results:
+        return None, None, None
+    scored = [(c, 0.0 if f is None else float(f)) for c, f in results]
+    best_candidate, best = scored[0]
+    for candidate, fitness in scored[1:]:
+        if fitness > best:
+            best_candidate, best = candidate, fitness
+    return best, sum(f for _, f in scored) / len(scored), best_candidate
 
 
 def _theta_key(theta: Sequence[float] | None) -> str:

@@ -300,9 +300,14 @@ def test_worker_killed_mid_attempt_is_replaced(tmp_path):
     assert "worker_died" in kinds and "infra" in kinds
     # The lost attempt was re-run with the same seed and counted once as a candidate result.
     seed = int((tmp_path / "died").read_text())
-    assert query(run_dir, f"SELECT status FROM attempts WHERE seed = {seed} ORDER BY id") == [
-        ("infra",),
-        ("ok",),
+    # (Every candidate of a generation trains from the same seeds: find the attempt that died.)
+    ((g, c, attempt),) = query(
+        run_dir, f"SELECT generation, candidate, attempt FROM attempts WHERE status = 'infra'"
+    )
+    same = f"generation = {g} AND candidate = {c} AND attempt = {attempt}"
+    assert query(run_dir, f"SELECT seed, status FROM attempts WHERE {same} ORDER BY id") == [
+        (seed, "infra"),
+        (seed, "ok"),
     ]
 
 
@@ -599,8 +604,10 @@ def test_first_worker_report_of_label_noise_goes_into_the_meta(tmp_path):
     from keras_taylorglo.search.executors import WorkerUp
     from keras_taylorglo.store import Store
 
+    from keras_taylorglo.recipe import load_default_recipe
+
     store = Store.create(tmp_path / "run", recipe_text="", meta={"name": "noisy"})
-    engine = Engine(None, store, None)
+    engine = Engine(load_default_recipe(), store, None)
     noise = {
         "rate": 0.4,
         "kind": "symmetric",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 
-from keras_taylorglo.search.trial import (
+from keras_taylorglo.records import (
     ABORTED,
     DIVERGED,
     FAILED,
@@ -14,14 +15,18 @@ from keras_taylorglo.search.trial import (
     OK,
     RUNNING,
     SCREENED,
-    Attempt,
     Outcome,
-    Trial,
-    decide,
     derive_seed,
-    final_fitness,
-    should_rerun,
-    should_retry,
+)
+from keras_taylorglo.search.trial import (
+    Attempt,
+    FitnessRules,
+    Trial,
+    aggregate,
+    attempt_fitness,
+    attempt_seed,
+    decide,
+    finalist_seed,
     tell_value,
 )
 
@@ -54,28 +59,109 @@ RULES = [
 
 
 @pytest.mark.parametrize(("given", "expected"), RULES)
-def test_fitness_rules_table(given, expected):
+def test_the_paper_rule_table(given, expected):
     status, fitness, attempt, attempts, reruns = given
-    decision = decide(Outcome(status, fitness), attempt, attempts, infra_reruns=reruns)
+    rules = FitnessRules("paper", attempts=attempts)
+    decision = decide(Outcome(status, fitness), attempt, rules, infra_reruns=reruns)
     assert (decision.action, decision.attempt, decision.status) == expected[:3]
     assert decision.fitness == pytest.approx(expected[3])
     assert math.isfinite(decision.fitness)
 
 
-def test_should_retry_and_rerun_agree_with_decide():
-    for (status, fitness, attempt, attempts, reruns), expected in RULES:
-        outcome = Outcome(status, fitness)
-        assert should_retry(outcome, attempt, attempts) == (
-            expected[0] == "retry" and status != INFRA
-        )
-        assert should_rerun(outcome, reruns) == (expected[0] == "rerun")
+# The every_attempt rule: nothing is retried with a new seed; an aborted attempt counts at its
+# accuracy at the abort, a failed one at 0; infra failures still re-run the same attempt.
+EVERY_ATTEMPT = [
+    ((OK, 0.91, 0, 0), ("done", 0, OK, 0.91)),
+    ((ABORTED, 0.10, 0, 0), ("done", 0, ABORTED, 0.10)),
+    ((FAILED, 0.0, 0, 0), ("done", 0, FAILED, 0.0)),
+    ((DIVERGED, NAN, 0, 0), ("done", 0, DIVERGED, 0.0)),
+    ((INFRA, 0.0, 0, 2), ("rerun", 0, INFRA, 0.0)),
+    ((INFRA, 0.0, 0, 3), ("done", 0, FAILED, 0.0)),
+    ((SCREENED, 0.0, 0, 0), ("done", 0, SCREENED, 0.0)),
+]
 
 
-def test_decide_rejects_bad_attempt_numbers():
+@pytest.mark.parametrize(("given", "expected"), EVERY_ATTEMPT)
+def test_the_every_attempt_rule_table(given, expected):
+    status, fitness, attempt, reruns = given
+    rules = FitnessRules("every_attempt", attempts=3)  # attempts is the paper rule's only
+    decision = decide(Outcome(status, fitness), attempt, rules, infra_reruns=reruns)
+    assert (decision.action, decision.attempt, decision.status) == expected[:3]
+    assert decision.fitness == pytest.approx(expected[3])
+
+
+def test_decide_and_the_rules_reject_bad_values():
     with pytest.raises(ValueError, match="start at 0"):
-        decide(Outcome(OK, 0.5), -1, 3)
+        decide(Outcome(OK, 0.5), -1, FitnessRules())
     with pytest.raises(ValueError, match="attempts must be >= 1"):
-        decide(Outcome(OK, 0.5), 0, 0)
+        FitnessRules(attempts=0)
+    with pytest.raises(ValueError, match="seeds must be >= 1"):
+        FitnessRules(seeds=0)
+    with pytest.raises(ValueError, match="rule must be one of"):
+        FitnessRules("lenient")
+    with pytest.raises(ValueError, match="aggregate must be one of"):
+        FitnessRules(aggregate="max")
+
+
+def _trained(rules: FitnessRules, fitnesses: dict[int, list[tuple[str, float]]]) -> Trial:
+    """A trial fed the outcomes per seed slot, retries included, as the engine feeds it."""
+    trial = Trial(0, 0, [0.0] * 8, rules)
+    while not trial.done:
+        for slot, number in trial.next_attempts():
+            status, fitness = fitnesses[slot][number]
+            trial.record(
+                Attempt(
+                    number,
+                    seed=slot * 10 + number,
+                    outcome=Outcome(status, fitness),
+                    seed_index=slot,
+                )
+            )
+    return trial
+
+
+def test_every_attempt_ranks_a_loss_that_aborts_on_one_seed_below_one_that_never_aborts():
+    """The issue's case: one seed of k collapses. The paper rule's retry hides it; this does not."""
+    steady = {s: [(OK, 0.70)] for s in range(3)}
+    fragile = {0: [(OK, 0.74)], 1: [(ABORTED, 0.10), (OK, 0.74)], 2: [(OK, 0.74)]}
+    new = FitnessRules("every_attempt", seeds=3)
+    assert _trained(new, fragile).fitness < _trained(new, steady).fitness
+    assert _trained(new, fragile).status == ABORTED
+    assert _trained(new, fragile).fitness == pytest.approx((0.74 + 0.10 + 0.74) / 3)
+    # Under the paper's rule the collapse is retried away and the fragile loss ranks first.
+    paper = FitnessRules("paper", attempts=3, seeds=3)
+    assert _trained(paper, fragile).fitness > _trained(paper, steady).fitness
+    assert len(_trained(paper, fragile).attempts) == 4
+
+
+@pytest.mark.parametrize("how", ["mean", "median", "min"])
+def test_a_k_seed_fitness_is_the_aggregate_of_its_seeds(how):
+    slots = {0: [(OK, 0.61)], 1: [(DIVERGED, NAN)], 2: [(OK, 0.83)], 3: [(ABORTED, 0.12)]}
+    trial = _trained(FitnessRules("every_attempt", seeds=4, aggregate=how), slots)
+    values = [0.61, 0.0, 0.83, 0.12]
+    expected = {"mean": statistics.fmean, "median": statistics.median, "min": min}[how](values)
+    assert trial.fitness == pytest.approx(expected)
+    assert trial.status == DIVERGED  # the worst of its slots
+    assert aggregate(values, how) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="at least one"):
+        aggregate([], how)
+
+
+def test_common_seeds_are_shared_within_a_generation_and_new_in_the_next():
+    same = {attempt_seed(3, 5, c, 1, 0) for c in range(28)}
+    assert len(same) == 1  # every candidate of generation 5, slot 1, attempt 0
+    slots = {attempt_seed(3, 5, 0, j, 0) for j in range(4)}
+    assert len(slots) == 4
+    later = {attempt_seed(3, g, 0, 0, 0) for g in range(20)}
+    assert len(later) == 20
+    retry = attempt_seed(3, 5, 0, 0, 1)
+    assert retry not in slots
+    # per-candidate seeds (runs made before seed slots) are derive_seed's, unchanged
+    assert attempt_seed(3, 5, 7, 0, 2, common=False) == derive_seed(3, 5, 7, 2)
+    with pytest.raises(ValueError, match="one slot"):
+        attempt_seed(3, 5, 7, 1, 0, common=False)
+    finalists = {finalist_seed(3, j) for j in range(5)}
+    assert len(finalists) == 5 and not finalists & (slots | later)
 
 
 def test_tell_value_never_nan():
@@ -83,8 +169,8 @@ def test_tell_value_never_nan():
     assert tell_value(0.0) == 1.0
     for bad in (None, NAN, math.inf, -math.inf):
         assert tell_value(bad) == 1.0
-    assert final_fitness(Outcome(OK, NAN)) == 0.0
-    assert final_fitness(Outcome(ABORTED, 0.13)) == pytest.approx(0.13)
+    assert attempt_fitness(Outcome(OK, NAN)) == 0.0
+    assert attempt_fitness(Outcome(ABORTED, 0.13)) == pytest.approx(0.13)
 
 
 def test_outcome_round_trip_and_validation():
@@ -145,17 +231,26 @@ def test_derive_seed_matches_seed_sequence_definition():
 
 
 def test_trial_record_follows_rules():
-    trial = Trial(4, 2, [0.0] * 8)
+    trial = Trial(4, 2, [0.0] * 8, FitnessRules("paper", attempts=3))
     assert trial.status == "pending" and not trial.done
-    first = trial.record(Attempt(0, 11, Outcome(INFRA, 0.0, error="worker died")), attempts=3)
+    first = trial.record(Attempt(0, 11, Outcome(INFRA, 0.0, error="worker died")))
     assert first.action == "rerun" and trial.status == RUNNING
-    second = trial.record(Attempt(0, 11, Outcome(ABORTED, 0.1), infra_reruns=1), attempts=3)
+    assert trial.infra_reruns(0, 0) == 1
+    second = trial.record(Attempt(0, 11, Outcome(ABORTED, 0.1), infra_reruns=1))
     assert (second.action, second.attempt) == ("retry", 1)
-    third = trial.record(Attempt(1, 12, Outcome(DIVERGED, NAN)), attempts=3)
+    assert trial.next_attempts() == [(0, 1)]
+    third = trial.record(Attempt(1, 12, Outcome(DIVERGED, NAN)))
     assert third.action == "done"
     assert (trial.status, trial.fitness, trial.done) == (DIVERGED, 0.0, True)
     assert [a.status for a in trial.attempts] == [INFRA, ABORTED, DIVERGED]
-    with pytest.raises(ValueError, match="already done"):
-        trial.record(Attempt(2, 13, Outcome(OK, 0.9)), attempts=3)
+    assert trial.next_attempts() == []
+    with pytest.raises(ValueError, match="already"):
+        trial.record(Attempt(2, 13, Outcome(OK, 0.9)))
     with pytest.raises(ValueError, match="no outcome"):
-        Trial(0, 0, [0.0]).record(Attempt(0, 1), attempts=3)
+        Trial(0, 0, [0.0]).record(Attempt(0, 1))
+    two = Trial(0, 0, [0.0], FitnessRules(seeds=2))
+    with pytest.raises(ValueError, match="seed slot 2"):
+        two.record(Attempt(0, 1, Outcome(OK, 0.5), seed_index=2))
+    two.record(Attempt(0, 1, Outcome(OK, 0.5), seed_index=1))
+    with pytest.raises(ValueError, match="seed slot 1 is already done"):
+        two.record(Attempt(0, 1, Outcome(OK, 0.5), seed_index=1))
