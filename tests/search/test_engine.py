@@ -302,7 +302,7 @@ def test_worker_killed_mid_attempt_is_replaced(tmp_path):
     seed = int((tmp_path / "died").read_text())
     # (Every candidate of a generation trains from the same seeds: find the attempt that died.)
     ((g, c, attempt),) = query(
-        run_dir, f"SELECT generation, candidate, attempt FROM attempts WHERE status = 'infra'"
+        run_dir, "SELECT generation, candidate, attempt FROM attempts WHERE status = 'infra'"
     )
     same = f"generation = {g} AND candidate = {c} AND attempt = {attempt}"
     assert query(run_dir, f"SELECT seed, status FROM attempts WHERE {same} ORDER BY id") == [
@@ -600,11 +600,10 @@ def test_ctrl_c_prints_no_traceback(tmp_path):
 
 
 def test_first_worker_report_of_label_noise_goes_into_the_meta(tmp_path):
+    from keras_taylorglo.recipe import load_default_recipe
     from keras_taylorglo.search.engine import Engine
     from keras_taylorglo.search.executors import WorkerUp
     from keras_taylorglo.store import Store
-
-    from keras_taylorglo.recipe import load_default_recipe
 
     store = Store.create(tmp_path / "run", recipe_text="", meta={"name": "noisy"})
     engine = Engine(load_default_recipe(), store, None)
