@@ -34,7 +34,10 @@ def _add_recipe_args(parser: argparse.ArgumentParser, many: bool = False) -> Non
     parser.add_argument(
         "recipe",
         nargs="+" if many else None,
-        help="recipe TOML file(s)" if many else "recipe TOML file",
+        # A file that exists wins over a shipped recipe of the same name (recipe/shipped.py).
+        help="recipe TOML file(s) or shipped recipe name(s), e.g. digits_noisy"
+        if many
+        else "recipe TOML file or shipped recipe name, e.g. digits_noisy",
     )
     parser.add_argument(
         "--set",
@@ -337,7 +340,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 #: The subcommands defined here; the others (analyze, ttest, plot, export, …) come from
 #: :mod:`keras_taylorglo.analysis`, whose import (~50 ms) these commands do not need.
-CORE_COMMANDS = ("validate", "evaluate", "search", "resume", "monitor", "status")
+CORE_COMMANDS = ("validate", "evaluate", "search", "resume", "monitor", "status", "recipes", "init")
 
 
 def build_parser(with_analysis: bool = True) -> argparse.ArgumentParser:
@@ -407,6 +410,10 @@ def build_parser(with_analysis: bool = True) -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_status)
+
+    from .cli_recipes import add_recipe_parsers  # recipes, init
+
+    add_recipe_parsers(sub)
 
     if with_analysis:
         from .analysis import add_analysis_parsers  # analyze, ttest, plot, export, …
