@@ -303,7 +303,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     if noise:
-        from tui.format import format_label_noise
+        from keras_taylorglo_tui.format import format_label_noise
 
         console.print(f"label noise: {format_label_noise(noise)}")
     best = status.get("best")
@@ -326,7 +326,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             # not a crash inside the app (~3 ms for a store of 2,800 attempts).
             with Store.open_existing(args.run_dir) as store:
                 store.check()
-    from tui.app import run_monitor
+    from keras_taylorglo_tui.app import run_monitor
 
     return run_monitor(args.run_dir, runs_root=args.runs)
 
