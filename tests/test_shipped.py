@@ -80,6 +80,11 @@ def test_a_file_that_exists_wins_over_a_shipped_name(elsewhere):
     assert load_recipe("digits_noisy").source == "digits_noisy"
     assert load_recipe("digits.toml").evolution.population == 5
     assert load_recipe("digits").evolution.population == 8  # no file named "digits": shipped
+    (elsewhere / "mnist5k").mkdir()  # a directory is not a recipe: the name still works
+    assert load_recipe("mnist5k").source == "mnist5k (shipped)"
+    (elsewhere / "mine").mkdir()
+    with pytest.raises(RecipeError, match="^mine: file: is a directory, not a recipe"):
+        load_recipe("mine")
     assert shipped_name("./digits_noisy") is None  # a directory part makes it a path
 
 

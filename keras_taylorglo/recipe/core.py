@@ -153,8 +153,8 @@ def load_recipe(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
     """Read, override and validate a recipe file, or a shipped recipe named by its name.
 
     Args:
-        path: The recipe's path; relative paths inside it resolve against its directory. When no
-            such file exists, a shipped recipe's name (``"digits_noisy"`` or
+        path: The recipe's path; relative paths inside it resolve against its directory. Unless
+            such a file exists, a shipped recipe's name (``"digits_noisy"`` or
             ``"digits_noisy.toml"``, see :mod:`.shipped`); its relative paths resolve against
             the working directory.
         overrides: ``section.key=value`` strings applied before validation.
@@ -174,11 +174,12 @@ def load_recipe(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> 
     """
     source = os.fspath(path)
     file = Path(source).expanduser()
-    if not file.exists():
+    if not file.is_file():  # a file wins; a directory named like a shipped recipe does not
         name = shipped_name(source)
-        if name is None:
+        if name is not None:
+            return _load_shipped(name, overrides, source=f"{name} (shipped)")
+        if not file.exists():
             raise not_found_error(source)
-        return _load_shipped(name, overrides, source=f"{name} (shipped)")
     if file.is_dir():
         raise RecipeError(
             source, "file", "is a directory, not a recipe", expected="a path to a TOML recipe"
