@@ -74,34 +74,26 @@ def installed(tmp_path_factory) -> Installed:
         else:
             shutil.copy2(ROOT / name, source / name)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run(
-        [*pip, "wheel", "--no-deps", "--wheel-dir", str(tmp / "dist"), str(source)],
-        check=True,
-        capture_output=True,
-        timeout=240,
-    )
+    _ok([*pip, "wheel", "--no-deps", "--wheel-dir", str(tmp / "dist"), str(source)], 240)
     (wheel,) = (tmp / "dist").glob("keras_taylorglo-*.whl")
     venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    _ok([sys.executable, "-m", "venv", "--without-pip", str(venv)], 60)
     python = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    site = _ok([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], 30)
     # The dependencies: the repository venv's site-packages, after the new venv's own. Its
     # editable-install hook (a .pth there) is not run: only a site directory's .pth files are.
     (Path(site) / "_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
-    subprocess.run(
-        [*pip, "--python", str(python), "install", "--no-deps", str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    _ok([*pip, "--python", str(python), "install", "--no-deps", str(wheel)], 120)
     workdir = tmp / "empty"
     workdir.mkdir()
     return Installed(wheel, venv, Path(site), workdir)
+
+
+def _ok(argv: list[str], timeout: float) -> str:
+    """Run a build step; its stdout, or a failure that shows its stderr."""
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, (argv, out.stderr[-3000:])
+    return out.stdout.strip()
 
 
 def test_the_wheel_holds_every_package_and_recipe_and_no_top_level_tui(installed):
