@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# A real search on the embedded noisy-label recipe (digits, 40 % of the labels wrong), then the
+# A real search on the shipped noisy-label recipe (digits, 40 % of the labels wrong), then the
 # best loss against cross-entropy and two robust baselines, trained in full (README, Quick start).
 demo: $(STAMP)
 	$(VENV)/bin/keras-taylorglo search recipes/digits_noisy.toml --overwrite

@@ -69,9 +69,9 @@ def monitor_timings(quick: bool) -> dict[str, Any]:
     """
     import asyncio
 
-    from tui.app import MonitorApp
-    from tui.reader import RunReader
-    from tui.widgets.generations import GenerationsTable
+    from keras_taylorglo_tui.app import MonitorApp
+    from keras_taylorglo_tui.reader import RunReader
+    from keras_taylorglo_tui.widgets.generations import GenerationsTable
 
     repeats = 2 if quick else 5
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,7 +101,9 @@ def monitor_timings(quick: bool) -> dict[str, Any]:
     for _ in range(repeats):
         t0 = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-c", "import keras_taylorglo.cli, tui.app"], check=True, cwd=ROOT
+            [sys.executable, "-c", "import keras_taylorglo.cli, keras_taylorglo_tui.app"],
+            check=True,
+            cwd=ROOT,
         )
         startup.append(time.perf_counter() - t0)
     start_s, paint_s = statistics.median(startup), statistics.median(r[0] for r in results)
@@ -118,7 +120,7 @@ def monitor_timings(quick: bool) -> dict[str, Any]:
 _READER_SCRIPT = """
 import json, sys, time
 from pathlib import Path
-from tui.reader import RunReader
+from keras_taylorglo_tui.reader import RunReader
 run_dir, stop = Path(sys.argv[1]), Path(sys.argv[2])
 while not (run_dir / "experiment.sqlite").exists():
     time.sleep(0.01)

@@ -34,7 +34,10 @@ def _add_recipe_args(parser: argparse.ArgumentParser, many: bool = False) -> Non
     parser.add_argument(
         "recipe",
         nargs="+" if many else None,
-        help="recipe TOML file(s)" if many else "recipe TOML file",
+        # A file that exists wins over a shipped recipe of the same name (recipe/shipped.py).
+        help="recipe TOML file(s) or shipped recipe name(s), e.g. digits_noisy"
+        if many
+        else "recipe TOML file or shipped recipe name, e.g. digits_noisy",
     )
     parser.add_argument(
         "--set",
@@ -320,7 +323,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     if noise:
-        from tui.format import format_label_noise
+        from keras_taylorglo_tui.format import format_label_noise
 
         console.print(f"label noise: {format_label_noise(noise)}")
     best = status.get("best")
@@ -369,7 +372,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             # not a crash inside the app (~3 ms for a store of 2,800 attempts).
             with Store.open_existing(args.run_dir) as store:
                 store.check()
-    from tui.app import run_monitor
+    from keras_taylorglo_tui.app import run_monitor
 
     return run_monitor(args.run_dir, runs_root=args.runs)
 
@@ -383,7 +386,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 #: The subcommands defined here; the others (analyze, ttest, plot, export, …) come from
 #: :mod:`keras_taylorglo.analysis`, whose import (~50 ms) these commands do not need.
-CORE_COMMANDS = ("validate", "evaluate", "search", "resume", "monitor", "status")
+CORE_COMMANDS = ("validate", "evaluate", "search", "resume", "monitor", "status", "recipes", "init")
 
 
 def build_parser(with_analysis: bool = True) -> argparse.ArgumentParser:
@@ -453,6 +456,10 @@ def build_parser(with_analysis: bool = True) -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=Path)
     p.add_argument("--json", action="store_true", help="print the status as JSON")
     p.set_defaults(func=cmd_status)
+
+    from .cli_recipes import add_recipe_parsers  # recipes, init
+
+    add_recipe_parsers(sub)
 
     if with_analysis:
         from .analysis import add_analysis_parsers  # analyze, ttest, plot, export, …

@@ -116,11 +116,10 @@ def test_paper_rows_carry_the_literature_values():
             assert recipe.data.validation_size == 5000, stem
 
 
-def test_default_recipe_is_a_byte_identical_copy_of_digits_toml():
-    packaged = ROOT / "keras_taylorglo" / "default_recipe.toml"
-    assert packaged.read_bytes() == (ROOT / "recipes" / "digits.toml").read_bytes()
+def test_the_default_recipe_is_the_shipped_digits_recipe():
     default = load_default_recipe()
-    assert default == load_recipe(ROOT / "recipes" / "digits.toml")
+    assert default == load_recipe(ROOT / "recipes" / "digits.toml") == load_recipe("digits")
+    assert default.source == "<default recipe>"
     assert default.execution.devices == "cpu"
     assert (default.evolution.population, default.evolution.generations) == (8, 6)
     assert default.training.partial == Budget(steps=150)
@@ -662,9 +661,11 @@ def test_cli_validate_prints_one_line_and_exits_2(tmp_path: Path, case):
 def test_cli_validate_missing_file_and_bad_override(tmp_path: Path):
     result = run_validate(str(tmp_path / "nope.toml"))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {tmp_path / 'nope.toml'}: file: no such file " + (
-        "(expected a path to a TOML recipe)"
+    assert result.stderr.startswith(
+        f"error: {tmp_path / 'nope.toml'}: file: no such file, nor a shipped recipe "
+        "(expected a path to a TOML recipe, or a shipped recipe: cifar10_alexnet, "
     )
+    assert len(result.stderr.splitlines()) == 1
     result = run_validate("recipes/digits.toml", "--set", "evolution.populaton=3")
     assert result.returncode == 2
     assert result.stderr.startswith("error: --set: evolution.populaton: unknown key; did you mean")

@@ -1,11 +1,12 @@
 """The keras-taylorglo monitor: a Textual app over a run's store (``keras-taylorglo monitor``).
 
 The app is thin: it picks the first screen (the monitor of one run, or a picker of the runs under
-``runs/``) and holds app-wide keys. The screens in :mod:`tui.screens` refresh from the store;
-:mod:`tui.reader` reads it. Nothing here imports TensorFlow, so the first paint is immediate.
+``runs/``) and holds app-wide keys. The screens in :mod:`keras_taylorglo_tui.screens` refresh
+from the store; :mod:`keras_taylorglo_tui.reader` reads it. Nothing here imports TensorFlow, so
+the first paint is immediate.
 
 Example:
-    >>> from tui.app import run_monitor
+    >>> from keras_taylorglo_tui.app import run_monitor
     >>> run_monitor("runs/digits")  # doctest: +SKIP
     0
 """
@@ -23,9 +24,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from keras_taylorglo.errors import StoreError
-from tui.reader import RunReader, find_runs
-from tui.records import RunSummary
-from tui.screens import REFRESH_SECONDS, HelpScreen, MonitorScreen, PickerScreen
+
+from .reader import RunReader, find_runs
+from .records import RunSummary
+from .screens import REFRESH_SECONDS, HelpScreen, MonitorScreen, PickerScreen
 
 __all__ = ["MonitorApp", "run_monitor"]
 

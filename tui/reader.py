@@ -5,10 +5,10 @@ and read from a worker thread. Every number the monitor shows is computed here: 
 ETA (against an injectable clock, so tests and screenshots are stable), each generation's best θ
 and its loss shape in the paper's binary modality (shifted so the loss at ``y0 = 1`` is zero,
 Fig. 3a), and the candidates of one generation with their attempts. The records are in
-:mod:`tui.records`.
+:mod:`keras_taylorglo_tui.records`.
 
 Example:
-    >>> from tui.reader import RunReader
+    >>> from keras_taylorglo_tui.reader import RunReader
     >>> reader = RunReader("runs/digits")  # doctest: +SKIP
     >>> snapshot = reader.read()  # doctest: +SKIP
     >>> snapshot.generations[-1].best  # doctest: +SKIP
@@ -28,7 +28,8 @@ import numpy as np
 from keras_taylorglo.errors import StoreError
 from keras_taylorglo.store import Store
 from keras_taylorglo.store.records import GenerationRecord, WorkerRecord
-from tui.records import (
+
+from .records import (
     AttemptRow,
     CandidateRow,
     EventRow,

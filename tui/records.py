@@ -1,8 +1,8 @@
 """The monitor's view records: small frozen dataclasses, each what one panel shows.
 
-:mod:`tui.reader` builds them from the store; the widgets only display them. :func:`from_row`
-fills a record's fields from the store row's columns of the same names, so only the fields the
-monitor renames or computes are written out.
+:mod:`keras_taylorglo_tui.reader` builds them from the store; the widgets only display them.
+:func:`from_row` fills a record's fields from the store row's columns of the same names, so only
+the fields the monitor renames or computes are written out.
 
 This module imports NumPy and :mod:`keras_taylorglo.expansion` only (no TensorFlow).
 """

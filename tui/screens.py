@@ -1,8 +1,8 @@
 """The monitor's screens: the run picker, the main monitor, one generation's candidates, help.
 
 Screens own the refresh: about once a second a worker thread reads the store through
-:class:`~tui.reader.RunReader` and hands the plain records to the widgets on the UI thread
-(``call_from_thread``), so a slow disk never freezes the interface.
+:class:`~keras_taylorglo_tui.reader.RunReader` and hands the plain records to the widgets on the
+UI thread (``call_from_thread``), so a slow disk never freezes the interface.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
 from keras_taylorglo.errors import StoreError
-from tui.format import format_fitness
-from tui.reader import RunReader
-from tui.records import GenerationDetail, MonitorSnapshot, RunSummary
-from tui.widgets import (
+
+from .format import format_fitness
+from .reader import RunReader
+from .records import GenerationDetail, MonitorSnapshot, RunSummary
+from .widgets import (
     AccuracyPlot,
     CandidateDetail,
     CandidateLossPlot,
@@ -34,7 +35,7 @@ from tui.widgets import (
     RunHeader,
     WorkersPanel,
 )
-from tui.widgets.header import STATE_STYLES
+from .widgets.header import STATE_STYLES
 
 REFRESH_SECONDS = 1.0
 """How often the screens re-read the store."""

@@ -2,10 +2,10 @@
 
 Usage::
 
-    python -m tui.screenshot RUN_DIR docs/monitor.svg [--size 120x40] [--keys p]
+    python -m keras_taylorglo_tui.screenshot RUN_DIR docs/monitor.svg [--size 120x40] [--keys p]
 
 Example:
-    >>> from tui.screenshot import save_screenshot
+    >>> from keras_taylorglo_tui.screenshot import save_screenshot
     >>> save_screenshot("runs/digits", "docs/monitor.svg")  # doctest: +SKIP
 """
 
@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from keras_taylorglo.errors import StoreError
-from tui.app import MonitorApp
-from tui.reader import RunReader
+
+from .app import MonitorApp
+from .reader import RunReader
 
 
 async def _shoot(
@@ -70,7 +71,7 @@ def save_screenshot(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m tui.screenshot RUN_DIR OUT.svg [--size WxH] [--keys K ...]``.
+    """Command line: ``python -m keras_taylorglo_tui.screenshot RUN_DIR OUT.svg [--size WxH] ...``.
 
     Args:
         argv: the arguments (default ``sys.argv[1:]``).
@@ -78,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         0, or 2 for a bad run directory or size.
     """
-    parser = argparse.ArgumentParser(prog="python -m tui.screenshot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m keras_taylorglo_tui.screenshot", description=__doc__
+    )
     parser.add_argument("run_dir")
     parser.add_argument("out")
     parser.add_argument("--size", default="120x40", help="COLUMNSxROWS (default 120x40)")

@@ -37,7 +37,8 @@ def _base_recipe(recipe: Any) -> Any:
     if isinstance(recipe, str | os.PathLike):
         return load_recipe(recipe)
     raise TaylorGLOError(
-        f"recipe: got {type(recipe).__name__} (expected a Recipe, a TOML file path or TOML text)"
+        f"recipe: got {type(recipe).__name__} (expected a Recipe, a TOML file path, a shipped "
+        "recipe's name or TOML text)"
     )
 
 

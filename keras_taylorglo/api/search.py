@@ -76,8 +76,9 @@ class Search:
         num_classes: The class count (default: the largest label + 1).
         run_dir: The run directory (default ``runs/<experiment.name>``). Without ``recipe=``
             or an explicit ``experiment.name``, the experiment is named after the directory.
-        recipe: The base recipe: a ``Recipe``, a TOML file path, or TOML text (a string with a
-            newline or ``[``). Default: the embedded digits recipe, with
+        recipe: The base recipe: a ``Recipe``, a TOML file path, a shipped recipe's name
+            (``"digits_noisy"``; a file of that name wins), or TOML text (a string with a
+            newline or ``[``). Default: the shipped digits recipe, with
             ``data.train_fraction = 1`` when ``data`` is arrays or a function.
         overwrite: Replace a run already in ``run_dir`` (its store, reports and inputs).
         model_options: ``model.options``: keyword arguments for the model function.

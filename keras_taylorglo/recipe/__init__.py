@@ -19,8 +19,9 @@ allows, is written once there), :mod:`.checker` (error context and typed field c
 :mod:`.validation` (the raw TOML dict into the sections, field by field from the schema's
 metadata, then the checks across fields), :mod:`.overrides` (``--set``), :mod:`.toml_out` (the
 TOML writer), :mod:`.callables` (the validate-time check of ``module:function`` names),
-:mod:`.core` (:class:`Recipe` and the loaders). The loader of ``module:function`` names is
-:mod:`keras_taylorglo.plugins` (:func:`resolve_callable` is re-exported here).
+:mod:`.core` (:class:`Recipe` and the loaders), :mod:`.shipped` (the recipes shipped in the
+package, found by name). The loader of ``module:function`` names is :mod:`keras_taylorglo.plugins`
+(:func:`resolve_callable` is re-exported here).
 
 This package imports no TensorFlow or Keras: validating a recipe is instant.
 

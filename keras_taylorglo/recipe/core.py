@@ -1,4 +1,4 @@
-"""The :class:`Recipe` and the functions that load one (a file, text, or the embedded default).
+"""The :class:`Recipe` and the functions that load one (a file, a shipped recipe, or text).
 
 This module imports no TensorFlow or Keras.
 """
@@ -32,6 +32,7 @@ from .schema import (
     ModelConfig,
     TrainingConfig,
 )
+from .shipped import DEFAULT_RECIPE, not_found_error, shipped_name, shipped_text
 from .toml_out import _plain, _toml_key, _toml_value
 from .validation import _build_sections
 
@@ -149,26 +150,36 @@ class Recipe:
 
 
 def load_recipe(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Recipe:
-    """Read, override and validate a recipe file.
+    """Read, override and validate a recipe file, or a shipped recipe named by its name.
 
     Args:
-        path: The recipe's path. Relative paths inside it resolve against its directory.
+        path: The recipe's path; relative paths inside it resolve against its directory. Unless
+            such a file exists, a shipped recipe's name (``"digits_noisy"`` or
+            ``"digits_noisy.toml"``, see :mod:`.shipped`); its relative paths resolve against
+            the working directory.
         overrides: ``section.key=value`` strings applied before validation.
 
     Returns:
         The validated :class:`Recipe`.
 
     Raises:
-        RecipeError: The file is missing or unreadable, is not valid TOML, or a value is invalid.
+        RecipeError: Neither a file nor a shipped recipe's name, an unreadable file, invalid
+            TOML, or an invalid value.
 
     Example:
         >>> load_recipe("recipes/digits.toml", ["evolution.generations=2"]).evolution.generations
         2
+        >>> load_recipe("digits_noisy").source
+        'digits_noisy (shipped)'
     """
     source = os.fspath(path)
     file = Path(source).expanduser()
-    if not file.exists():
-        raise RecipeError(source, "file", "no such file", expected="a path to a TOML recipe")
+    if not file.is_file():  # a file wins; a directory named like a shipped recipe does not
+        name = shipped_name(source)
+        if name is not None:
+            return _load_shipped(name, overrides, source=f"{name} (shipped)")
+        if not file.exists():
+            raise not_found_error(source)
     if file.is_dir():
         raise RecipeError(
             source, "file", "is a directory, not a recipe", expected="a path to a TOML recipe"
@@ -224,7 +235,7 @@ def parse_recipe(
 
 
 def load_default_recipe(overrides: Sequence[str] = ()) -> Recipe:
-    """The embedded default recipe (a copy of ``recipes/digits.toml`` shipped in the package).
+    """The default recipe: the shipped ``digits`` recipe (``recipes/digits.toml``).
 
     Args:
         overrides: ``section.key=value`` strings applied before validation.
@@ -236,15 +247,17 @@ def load_default_recipe(overrides: Sequence[str] = ()) -> Recipe:
         >>> load_default_recipe().data.dataset
         'digits'
     """
-    from importlib import resources
+    return _load_shipped(DEFAULT_RECIPE, overrides, source="<default recipe>")
 
-    text = resources.files("keras_taylorglo").joinpath("default_recipe.toml").read_text("utf-8")
+
+def _load_shipped(name: str, overrides: Sequence[str], source: str) -> Recipe:
+    """A shipped recipe; it lives inside the package, so relative paths resolve in the cwd."""
     return parse_recipe(
-        text,
-        source="<default recipe>",
+        shipped_text(name),
+        source=source,
         overrides=overrides,
         base_dir=Path.cwd(),
-        default_name="digits",
+        default_name=name,
     )
 
 

@@ -2,8 +2,8 @@
 
 Eight workers and a fitness that returns at once make the engine write the store as often as it
 ever will; meanwhile ``status --json`` runs in a loop (fresh processes, as a user's ``watch``
-would) and the monitor's reader (``tui.reader.RunReader``) reads in a thread. No reader may see
-"database is locked", and the journal must hold every attempt exactly once.
+would) and the monitor's reader (``keras_taylorglo_tui.reader.RunReader``) reads in a thread. No
+reader may see "database is locked", and the journal must hold every attempt exactly once.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ workers = 8
 
 @pytest.mark.slow
 def test_readers_under_a_journal_at_full_speed(tmp_path):
-    from tui.reader import RunReader
+    from keras_taylorglo_tui.reader import RunReader
 
     generations = 25
     shutil.copy(HERE / "fitness_fns.py", tmp_path / "fitness_fns.py")

@@ -25,13 +25,13 @@ from rich.console import Console
 
 from keras_taylorglo.records import Outcome
 from keras_taylorglo.store import Store
-from tui import widgets
-from tui.app import MonitorApp, run_monitor
-from tui.format import format_duration, format_fitness, format_label_noise
-from tui.reader import RunReader, find_runs
-from tui.records import EventRow, LossSettings
-from tui.screens import CandidatesScreen, HelpScreen, MonitorScreen, PickerScreen
-from tui.widgets.events import event_line
+from keras_taylorglo_tui import widgets
+from keras_taylorglo_tui.app import MonitorApp, run_monitor
+from keras_taylorglo_tui.format import format_duration, format_fitness, format_label_noise
+from keras_taylorglo_tui.reader import RunReader, find_runs
+from keras_taylorglo_tui.records import EventRow, LossSettings
+from keras_taylorglo_tui.screens import CandidatesScreen, HelpScreen, MonitorScreen, PickerScreen
+from keras_taylorglo_tui.widgets.events import event_line
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -390,11 +390,11 @@ def test_monitor_never_imports_tensorflow(search_run):
         f"""
         import asyncio, json, sys
         sys.path.insert(0, {str(ROOT)!r})
-        import tui.app
-        from tui.reader import RunReader
+        import keras_taylorglo_tui.app
+        from keras_taylorglo_tui.reader import RunReader
 
         async def main():
-            app = tui.app.MonitorApp(RunReader({str(search_run)!r}))
+            app = keras_taylorglo_tui.app.MonitorApp(RunReader({str(search_run)!r}))
             async with app.run_test(size=(100, 30)) as pilot:
                 for _ in range(100):
                     if app.screen.reads:
@@ -428,7 +428,7 @@ def test_monitor_never_imports_tensorflow(search_run):
 
 
 def test_screenshot_helper_writes_the_monitor_as_svg(search_run, tmp_path, capsys):
-    from tui.screenshot import main
+    from keras_taylorglo_tui.screenshot import main
 
     out = tmp_path / "docs" / "monitor.svg"
     assert main([str(search_run), str(out), "--size", "100x30"]) == 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 
-from tui.app import MonitorApp
-from tui.reader import RunReader
+from keras_taylorglo_tui.app import MonitorApp
+from keras_taylorglo_tui.reader import RunReader
 
 
 async def _loaded(pilot) -> None:

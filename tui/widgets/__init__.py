@@ -1,15 +1,16 @@
-"""The monitor's widgets: each shows one part of a :class:`~tui.records.MonitorSnapshot`.
+"""The monitor's widgets: each shows one part of a monitor snapshot.
 
-Widgets take plain records (:mod:`tui.records`) through a ``show(...)`` method and never read the
-store themselves; the screens decide when to read.
+Widgets take plain records (:mod:`keras_taylorglo_tui.records`: a
+:class:`~keras_taylorglo_tui.records.MonitorSnapshot` and its parts) through a ``show(...)``
+method and never read the store themselves; the screens decide when to read.
 """
 
-from tui.widgets.candidates import CandidateDetail, CandidatesTable
-from tui.widgets.events import EventsPanel
-from tui.widgets.generations import GenerationsTable
-from tui.widgets.header import RunHeader
-from tui.widgets.plots import AccuracyPlot, CandidateLossPlot, LossPlot
-from tui.widgets.workers import WorkersPanel
+from .candidates import CandidateDetail, CandidatesTable
+from .events import EventsPanel
+from .generations import GenerationsTable
+from .header import RunHeader
+from .plots import AccuracyPlot, CandidateLossPlot, LossPlot
+from .workers import WorkersPanel
 
 __all__ = [
     "AccuracyPlot",

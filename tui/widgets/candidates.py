@@ -7,8 +7,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from tui.format import format_fitness
-from tui.records import CandidateRow, GenerationDetail
+from ..format import format_fitness
+from ..records import CandidateRow, GenerationDetail
 
 STATUS_STYLES = {
     "ok": "green",

@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
-from tui.format import format_fitness
-from tui.records import GenerationRow
+from ..format import format_fitness
+from ..records import GenerationRow
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("gen", "gen"),

@@ -8,8 +8,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.format import format_duration, format_fitness, format_label_noise
-from tui.records import MonitorSnapshot
+from ..format import format_duration, format_fitness, format_label_noise
+from ..records import MonitorSnapshot
 
 STATE_STYLES = {"running": "bold green", "finished": "bold cyan", "interrupted": "bold yellow"}
 """How each run state is coloured."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui.format import format_duration
-from tui.records import WorkerRow
+from ..format import format_duration
+from ..records import WorkerRow
 
 STATE_STYLES = {"busy": "green", "idle": "dim", "starting": "yellow", "dead": "bold red"}
 """How each worker state is coloured."""
