@@ -90,7 +90,9 @@ class Engine:
             # is then removed by start_search, as nothing in it is worth resuming).
             self.executor.start()
             if self.display:
-                self.display.start(self.store, evo.generations, evo.population)
+                finalists = evo.finalists
+                planned = (finalists.count + 1) * finalists.seeds if finalists.count else 0
+                self.display.start(self.store, evo.generations, evo.population, planned)
             while not oracle.stop():
                 g = oracle.generation
                 begun = self.store.generation_candidates(g)
@@ -109,6 +111,8 @@ class Engine:
             FinalistStage(
                 self.recipe, self.store, self.executor, self._worker_event, self._tick
             ).run()
+            if self.display and evo.finalists.count:
+                self.display.finalists_done(self.store)
             self._log_finished_generations()
             self.store.set_state("finished")
             self.store.add_event("info", "search finished")

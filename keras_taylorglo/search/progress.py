@@ -141,22 +141,34 @@ class ProgressDisplay:
         """Whether the live line is shown (else log lines)."""
         return self.bar.live
 
-    def start(self, store: Any, generations: int, population: int) -> None:
-        """Begin showing progress for a search of ``generations`` × ``population``."""
+    def start(
+        self, store: Any, generations: int, population: int, finalist_trainings: int = 0
+    ) -> None:
+        """Begin showing progress for a search of ``generations`` × ``population``.
+
+        Args:
+            store: The run's store.
+            generations: The generation budget.
+            population: Candidates per generation.
+            finalist_trainings: Trainings of the finalist stage after the last generation (they
+                count as steps of the bar, after the evaluations).
+        """
         self.generations = generations
-        self.bar.start(generations * population, description="search")
+        self.bar.start(generations * population + finalist_trainings, description="search")
         self.update(store, force=True)
 
     def _summary(self, store: Any) -> tuple[str, int]:
         s = store.progress_summary()
-        best = "—" if s["best"] is None else f"{s['best']:.4f}"
+        best = "—" if s.best is None else f"{s.best:.4f}"
         # Generations count from 0, as in status, the monitor and the store.
         text = (
-            f"gen {max(s['generation'], 0)} of 0–{self.generations - 1} · "
-            f"best {best} · retries {s['retries']} · failures {s['candidate_failures']}"
-            f"+{s['infra_failures']} infra"
+            f"gen {max(s.generation, 0)} of 0–{self.generations - 1} · "
+            f"best {best} · retries {s.retries} · failures {s.candidate_failures}"
+            f"+{s.infra_failures} infra"
         )
-        return text, s["evaluations"]
+        if s.finalist_planned:
+            text += f" · finalists {s.finalist_trainings}/{s.finalist_planned}"
+        return text, s.evaluations + s.finalist_trainings
 
     def update(self, store: Any, force: bool = False) -> None:
         """Refresh the live line (at most a few times a second)."""
@@ -164,6 +176,14 @@ class ProgressDisplay:
             return  # before the store is read: the engine asks after every poll
         text, done = self._summary(store)
         self.bar.update(done, description=text, force=True)
+
+    def finalists_done(self, store: Any) -> None:
+        """Report the finished finalist stage (a log line when not on a terminal)."""
+        if self.live:
+            self.update(store, force=True)
+            return
+        text, done = self._summary(store)
+        self.bar.log(f"finalists done: {text} · {done} trainings · {self.bar.elapsed():.0f} s")
 
     def generation_done(self, store: Any, g: int) -> None:
         """Report a finished generation (a log line when not on a terminal)."""

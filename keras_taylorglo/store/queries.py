@@ -415,11 +415,14 @@ class Queries(Finalists):
 
         Returns:
             The :class:`~.records.ProgressSummary`: the latest generation begun (-1 if none),
-            evaluations, best fitness, retries and failures.
+            evaluations, best fitness, retries, failures and the finalist stage's trainings.
         """
         with self._read():
             gens = self.generations()
             best = self.best()
+            finalists = self.finalists()
+            runs = self.finalist_runs(finished=True) if finalists else []
+            stage = self.meta().get("finalist_stage") or {} if finalists else {}
         return ProgressSummary(
             generation=gens[-1].generation if gens else -1,
             evaluations=sum(g.evaluations for g in gens),
@@ -427,6 +430,8 @@ class Queries(Finalists):
             retries=sum(g.retries for g in gens),
             candidate_failures=sum(g.candidate_failures for g in gens),
             infra_failures=sum(g.infra_failures for g in gens),
+            finalist_trainings=sum(1 for r in runs if r.status != INFRA),
+            finalist_planned=len(finalists) * int(stage.get("seeds", 0)),
         )
 
     def status_json(self) -> dict[str, Any]:

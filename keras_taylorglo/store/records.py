@@ -379,6 +379,9 @@ class ProgressSummary(Row):
         retries: retries over all generations.
         candidate_failures: aborted, diverged or failed attempts.
         infra_failures: attempts lost to the infrastructure.
+        finalist_trainings: finalist trainings that ended with a result (0 before the finalist
+            stage, or without one).
+        finalist_planned: finalist trainings the stage plans (0 before it began).
     """
 
     generation: int
@@ -387,6 +390,8 @@ class ProgressSummary(Row):
     retries: int
     candidate_failures: int
     infra_failures: int
+    finalist_trainings: int = 0
+    finalist_planned: int = 0
 
 
 @dataclass(frozen=True, eq=False)

@@ -78,3 +78,10 @@ def varied(theta: list[float], seed: int) -> float:
 def constant_nan(theta: list[float], seed: int) -> float:
     """Always diverges."""
     return math.nan
+
+
+def noisy(theta: list[float], seed: int) -> float:
+    """The sphere plus a seed-dependent offset in [-0.05, 0.05]: what one seed's luck adds."""
+    _sleep()
+    value = sphere(theta, 0) + 0.05 * ((seed % 7) - 3) / 3
+    return value

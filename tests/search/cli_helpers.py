@@ -1,0 +1,56 @@
+"""Running the command line as a user would, from a search test: a subprocess per command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m keras_taylorglo ARGS`` to the end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "keras_taylorglo", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
+    """``python -m keras_taylorglo ARGS`` started in a session of its own (to SIGKILL it all)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "keras_taylorglo", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+
+
+def status(run_dir: Path) -> dict:
+    """``status RUN_DIR --json``, parsed."""
+    out = cli("status", str(run_dir), "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def wait_for(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``predicate`` until it holds (a store being written may be briefly unreadable)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except sqlite3.Error:
+            pass
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process ended early: {proc.communicate()}")
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
