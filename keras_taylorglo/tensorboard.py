@@ -330,10 +330,10 @@ class _Renderer:
         """
         try:
             self._conn.send((list(theta), title, spec))
-            status, value = self._conn.recv()
+            kind, value = self._conn.recv()
         except (EOFError, OSError) as exc:
             raise RuntimeError(f"the TensorBoard renderer process died ({exc})") from None
-        if status != "ok":
+        if kind != "png":
             raise RuntimeError(value)
         return value
 
@@ -379,6 +379,6 @@ def _render_loop(conn: Any) -> None:
         except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", render_loss_shape_png(theta, title=title, spec=spec)))
+            conn.send(("png", render_loss_shape_png(theta, title=title, spec=spec)))
         except Exception as exc:  # noqa: BLE001 - reported to the driver as a warning
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

@@ -16,18 +16,8 @@ from pathlib import Path
 import pytest
 
 from keras_taylorglo.errors import RunLockedError, StoreError
-from keras_taylorglo.search.trial import (
-    ABORTED,
-    DIVERGED,
-    FAILED,
-    INFRA,
-    INTERRUPTED,
-    OK,
-    RUNNING,
-    SCREENED,
-    Outcome,
-    load_trials,
-)
+from keras_taylorglo.records import Status
+from keras_taylorglo.search.trial import Outcome, load_trials
 from keras_taylorglo.store import RunLock, Store, is_locked, lock_holder
 from keras_taylorglo.store.records import (
     AnalysisRunRecord,
@@ -76,8 +66,8 @@ def _run_generation(store: Store, g: int, fitnesses: list[float]) -> None:
     store.begin_generation(g, f"before {g}".encode(), [_theta(g, c) for c in range(len(fitnesses))])
     for c, fitness in enumerate(fitnesses):
         row = store.start_attempt(g, c, 0, seed=100 * g + c, worker="w0", device="CPU")
-        store.finish_attempt(row, Outcome(OK, fitness, val_accuracy=fitness, steps=10))
-        store.set_candidate_result(g, c, OK, fitness)
+        store.finish_attempt(row, Outcome(Status.OK, fitness, val_accuracy=fitness, steps=10))
+        store.set_candidate_result(g, c, Status.OK, fitness)
     store.finish_generation(g, f"after {g}".encode(), mean=[0.0] * 8, sigma=1.0 + g)
 
 
@@ -205,28 +195,37 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     # candidate 0: ok at once
     a = store.start_attempt(0, 0, 0, seed=1, worker="w0", device="GPU:0")
     assert store.workers()[0]["state"] == "busy" and store.workers()[0]["candidate"] == 0
-    assert store.candidates(0)[0]["status"] == RUNNING
+    assert store.candidates(0)[0]["status"] == Status.RUNNING
     store.finish_attempt(
         a,
-        Outcome(OK, 0.9, 0.9, 300, 5.0, {"val_accuracy": [0.5, 0.9]}),
-        candidate_status=OK,
+        Outcome(Status.OK, 0.9, 0.9, 300, 5.0, {"val_accuracy": [0.5, 0.9]}),
+        candidate_status=Status.OK,
         candidate_fitness=0.9,
     )
     worker = store.workers()[0]
-    assert (worker["state"], worker["last_status"], worker["last_fitness"]) == ("idle", OK, 0.9)
+    assert (worker["state"], worker["last_status"], worker["last_fitness"]) == (
+        "idle",
+        Status.OK,
+        0.9,
+    )
     # candidate 1: aborted, then infra twice (same attempt re-run), then ok
     a = store.start_attempt(0, 1, 0, seed=2)
-    store.finish_attempt(a, Outcome(ABORTED, 0.1, 0.1))
+    store.finish_attempt(a, Outcome(Status.ABORTED, 0.1, 0.1))
     for _ in range(2):
         a = store.start_attempt(0, 1, 1, seed=3)
-        store.finish_attempt(a, Outcome(INFRA, 0.0, error="worker died"))
+        store.finish_attempt(a, Outcome(Status.INFRA, 0.0, error="worker died"))
     a = store.start_attempt(0, 1, 1, seed=3)
     assert store.attempts(0, 1)[-1]["rerun"] == 2
-    store.finish_attempt(a, Outcome(OK, 0.95, 0.95), candidate_status=OK, candidate_fitness=0.95)
+    store.finish_attempt(
+        a, Outcome(Status.OK, 0.95, 0.95), candidate_status=Status.OK, candidate_fitness=0.95
+    )
     # candidate 2: diverged (NaN fitness stored as NULL, counted as 0)
     a = store.start_attempt(0, 2, 0, seed=4)
     store.finish_attempt(
-        a, Outcome(DIVERGED, float("nan")), candidate_status=DIVERGED, candidate_fitness=None
+        a,
+        Outcome(Status.DIVERGED, float("nan")),
+        candidate_status=Status.DIVERGED,
+        candidate_fitness=None,
     )
     # candidate 3: still running
     store.start_attempt(0, 3, 0, seed=5)
@@ -240,7 +239,7 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     assert gen["retries"] == 1  # attempt 1 of candidate 1 (its infra re-runs are not retries)
     assert gen["attempts"] == 7 and gen["running"] == 1
     assert gen["sigma"] is None and gen["finished"] is None
-    assert store.candidate_result(0, 1) == {"status": OK, "fitness": 0.95}
+    assert store.candidate_result(0, 1) == {"status": Status.OK, "fitness": 0.95}
     assert store.candidate_result(0, 3) is None
     with pytest.raises(StoreError, match=r"candidates \[3\] have no result"):
         store.finish_generation(0, b"after0", [0.0] * 8, 1.1)
@@ -248,22 +247,27 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     # resume view: the running attempt is not finished; closing it marks it interrupted
     finished = store.finished_attempts(0)
     assert [(r["candidate"], r["attempt"], r["status"]) for r in finished] == [
-        (0, 0, OK),
-        (1, 0, ABORTED),
-        (1, 1, INFRA),
-        (1, 1, INFRA),
-        (1, 1, OK),
-        (2, 0, DIVERGED),
+        (0, 0, Status.OK),
+        (1, 0, Status.ABORTED),
+        (1, 1, Status.INFRA),
+        (1, 1, Status.INFRA),
+        (1, 1, Status.OK),
+        (2, 0, Status.DIVERGED),
     ]
     assert store.close_interrupted_attempts() == 1
-    assert store.attempts(0, 3)[0]["status"] == INTERRUPTED
+    assert store.attempts(0, 3)[0]["status"] == Status.INTERRUPTED
     assert store.generations()[0]["running"] == 0
     trials = load_trials(store, 0)
-    assert [t.status for t in trials] == [OK, OK, DIVERGED, RUNNING]
-    assert [a.status for a in trials[1].attempts] == [ABORTED, INFRA, INFRA, OK]
+    assert [t.status for t in trials] == [Status.OK, Status.OK, Status.DIVERGED, Status.RUNNING]
+    assert [a.status for a in trials[1].attempts] == [
+        Status.ABORTED,
+        Status.INFRA,
+        Status.INFRA,
+        Status.OK,
+    ]
     assert trials[1].attempts[-1].infra_reruns == 2 and trials[1].attempts[0].seed == 2
 
-    store.set_candidate_result(0, 3, SCREENED, 0.0)
+    store.set_candidate_result(0, 3, Status.SCREENED, 0.0)
     summary = store.finish_generation(0, b"after0", [0.5] * 8, 1.1)
     assert summary == {
         "best_fitness": 0.95,
@@ -280,7 +284,7 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     with pytest.raises(ValueError, match="candidate status must be one of"):
         store.set_candidate_result(0, 0, "great", 1.0)
     with pytest.raises(StoreError, match="no candidate 9 of generation 0"):
-        store.set_candidate_result(0, 9, OK, 1.0)
+        store.set_candidate_result(0, 9, Status.OK, 1.0)
 
 
 def test_new_best_flags_and_best_ties(tmp_path):
@@ -306,7 +310,10 @@ def test_status_json_contract(tmp_path):
     store.begin_generation(1, b"b1", [_theta(1, c) for c in range(3)])
     a = store.start_attempt(1, 0, 0, seed=1)
     store.finish_attempt(
-        a, Outcome(FAILED, 0.0, error="boom"), candidate_status=FAILED, candidate_fitness=0.0
+        a,
+        Outcome(Status.FAILED, 0.0, error="boom"),
+        candidate_status=Status.FAILED,
+        candidate_fitness=0.0,
     )
     status = store.status_json()
     assert set(status) == {"state", "evaluations", "generations", "best"}
@@ -419,13 +426,17 @@ def test_read_views_return_frozen_records(tmp_path):
     assert best != {**best.as_dict(), "fitness": 0.5}
 
     (c0, c1) = store.candidates(0)
-    assert isinstance(c1, CandidateRecord) and (c1.candidate, c1.status, c1.fitness) == (1, OK, 0.7)
+    assert isinstance(c1, CandidateRecord) and (c1.candidate, c1.status, c1.fitness) == (
+        1,
+        Status.OK,
+        0.7,
+    )
     attempt = store.attempts(0, 1)[0]
     assert isinstance(attempt, AttemptRecord)
     assert (attempt.seed, attempt.worker, attempt.steps) == (1, "w0", 10)
     assert attempt.history == {} and attempt.error == ""
     assert store.finished_attempts(0)[0] == store.attempts(0, 0)[0]
-    assert store.candidate_result(0, 0) == ResultRecord(OK, 0.5)
+    assert store.candidate_result(0, 0) == ResultRecord(Status.OK, 0.5)
     (worker,) = store.workers()
     assert isinstance(worker, WorkerRecord) and (worker.state, worker.device) == ("idle", "CPU")
     (event,) = store.events()
@@ -456,8 +467,8 @@ def test_generations_read_the_summary_finish_generation_wrote(tmp_path):
             "best_candidate = 2, new_best = 0 WHERE generation = 0"
         )
     store.begin_generation(1, b"before 1", [_theta(1, c) for c in range(3)])
-    store.set_candidate_result(1, 0, OK, 0.3)
-    store.set_candidate_result(1, 2, OK, 0.5)
+    store.set_candidate_result(1, 0, Status.OK, 0.3)
+    store.set_candidate_result(1, 2, Status.OK, 0.5)
     gen0, gen1 = store.generations()
     assert (gen0.best_fitness, gen0.mean_fitness, gen0.best_candidate) == (0.25, 0.125, 2)
     assert gen0.new_best is False and gen0.evaluations == 3
@@ -559,7 +570,7 @@ def test_state_running_only_while_the_lock_is_held(tmp_path):
 
 _WRITER = """
     import sys, time
-    from keras_taylorglo.search.trial import OK, Outcome
+    from keras_taylorglo.records import Outcome, Status
     from keras_taylorglo.store import RunLock, Store
     run_dir = sys.argv[1]
     with RunLock(run_dir):
@@ -574,7 +585,7 @@ _WRITER = """
             for c in range(2):
                 s = time.perf_counter()
                 row = store.start_attempt(g, c, 0, seed=c)
-                store.finish_attempt(row, Outcome(OK, 0.5), candidate_status=OK,
+                store.finish_attempt(row, Outcome(Status.OK, 0.5), candidate_status=Status.OK,
                                      candidate_fitness=0.5)
                 longest = max(longest, (time.perf_counter() - s) / 2)
             s = time.perf_counter()
@@ -639,7 +650,7 @@ def test_reading_a_large_store_is_fast(tmp_path):
             rows = []
             for c in range(28):
                 for attempt in range(2 if c % 5 == 0 else 1):
-                    status = ABORTED if attempt == 0 and c % 5 == 0 else OK
+                    status = Status.ABORTED if attempt == 0 and c % 5 == 0 else Status.OK
                     rows.append((g, c, attempt, c, 0.0, 1.0, status, 0.5 + c / 100))
             conn.executemany(
                 "INSERT INTO attempts(generation, candidate, attempt, seed, started, ended, "

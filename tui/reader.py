@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from keras_taylorglo.errors import StoreError
-from keras_taylorglo.store import Store
+from keras_taylorglo.store import RunState, Store, WorkerState
 from keras_taylorglo.store.records import GenerationRecord, WorkerRecord
 from tui.records import (
     AttemptRow,
@@ -193,9 +193,9 @@ class RunReader:
         created = meta.get("created")
         if created is None:
             return None
-        if state == "running":
+        if state == RunState.RUNNING:
             end = now
-        elif state == "finished" and meta.get("finished") is not None:
+        elif state == RunState.FINISHED and meta.get("finished") is not None:
             end = float(meta["finished"])
         else:
             # interrupted: the last thing the run wrote
@@ -212,7 +212,7 @@ class RunReader:
         planned: int,
         elapsed: float | None,
     ) -> float | None:
-        if state != "running" or planned <= 0:
+        if state != RunState.RUNNING or planned <= 0:
             return None
         remaining = planned - evaluations
         if remaining <= 0:
@@ -283,7 +283,9 @@ class RunReader:
         elapsed = self._elapsed(meta, state, gens, now)
         evaluations = snap.evaluations
         # "for how long" only means something while the search runs
-        workers = [self._worker_row(w, now if state == "running" else None) for w in snap.workers]
+        workers = [
+            self._worker_row(w, now if state == RunState.RUNNING else None) for w in snap.workers
+        ]
         events = [from_row(EventRow, e) for e in snap.events]
         return MonitorSnapshot(
             name=str(meta.get("name") or self.run_dir.name),
@@ -306,7 +308,7 @@ class RunReader:
     @staticmethod
     def _worker_row(w: WorkerRecord, now: float | None) -> WorkerRow:
         task = ""
-        if w.state == "busy" and w.generation is not None:
+        if w.state == WorkerState.BUSY and w.generation is not None:
             task = f"g{w.generation} c{w.candidate} a{w.attempt}"
         last = ""
         if w.last_status:

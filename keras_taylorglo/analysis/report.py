@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
+from ..records import Status
 from .plan import MAX_RERUNS
 
 __all__ = [
@@ -324,7 +325,7 @@ def missing_results(report: dict[str, Any]) -> list[str]:
         baselines = block.get("baselines") or {"": {"name": "cross-entropy", **block["baseline"]}}
         sets += [(entry["name"], entry) for entry in baselines.values()]
         for name, summary in sets:
-            failed = summary.get("statuses", {}).get("failed", 0)
+            failed = summary.get("statuses", {}).get(Status.FAILED, 0)
             if failed:
                 lines.append(
                     f"{name}{where}: {failed} of {report['runs']} trainings failed on every "

@@ -26,8 +26,9 @@ import socket
 from typing import Any
 
 from ..errors import TaylorGLOError
-from ..records import DIVERGED, SCREENED, Outcome, derive_seed
+from ..records import Outcome, Status, derive_seed
 from ..stopping import say
+from ..store.states import RunState, WorkerState
 from .jobs import JobRunner
 from .messages import Executor, TaskLost, WorkerDown, WorkerUp
 from .messages import Task as Task
@@ -85,7 +86,7 @@ class Engine:
             self.best_fitness = best["fitness"]
         self.store.close_interrupted_attempts()
         self._unlogged = self._generations_missing_from_tensorboard()
-        self.store.set_state("running", pid=os.getpid(), host=socket.gethostname())
+        self.store.set_state(RunState.RUNNING, pid=os.getpid(), host=socket.gethostname())
         try:
             # Inside the try: a failed start leaves the run interrupted (a new search's store
             # is then removed by start_search, as nothing in it is worth resuming).
@@ -109,20 +110,20 @@ class Engine:
                 oracle.tell(fitnesses)
                 self._finish_generation(g, oracle, fitnesses)
             self._log_finished_generations()
-            self.store.set_state("finished")
+            self.store.set_state(RunState.FINISHED)
             self.store.add_event("info", "search finished")
         except KeyboardInterrupt as stop:
             # Ctrl-C, or SIGTERM/SIGHUP turned into a KeyboardInterrupt subclass by the CLI.
             why = str(stop) if str(stop) else "Ctrl-C"
             with contextlib.suppress(TaylorGLOError):  # a full disk: the lock says it anyway
-                self.store.set_state("interrupted")
+                self.store.set_state(RunState.INTERRUPTED)
                 self.store.add_event("info", f"interrupted ({why})")
             raise SearchInterrupted() from None
         except BaseException:
             # A store that cannot be written (full disk) must not hide the first error; a run
             # left "running" is read as interrupted once its lock is released.
             with contextlib.suppress(TaylorGLOError):
-                self.store.set_state("interrupted")
+                self.store.set_state(RunState.INTERRUPTED)
             raise
         finally:
             self.executor.shutdown(kill=True)
@@ -177,7 +178,7 @@ class Engine:
         for c, trial in enumerate(trials):
             if not trial.attempts and not self.store.attempts(g, c):
                 if not self._prescreen(tuple(trial.theta)):
-                    trial.finish_without_training(SCREENED, 0.0)
+                    trial.finish_without_training(Status.SCREENED, 0.0)
                     self.store.add_event("screened", "failed the invariant pre-screen", g, c)
             if not trial.done:
                 pending.append(self._new_task(g, c, trial.next_attempt, tuple(trial.theta)))
@@ -214,7 +215,7 @@ class Engine:
         self._attempt_rows[task.task_id] = row
         self.store.update_worker(
             worker_id,
-            state="busy",
+            state=WorkerState.BUSY,
             generation=task.generation,
             candidate=task.candidate,
             attempt=task.attempt,
@@ -223,11 +224,13 @@ class Engine:
     def _worker_event(self, event: Any) -> None:
         store = self.store
         if isinstance(event, WorkerUp):
-            store.update_worker(event.worker_id, state="idle", device=event.device, pid=event.pid)
+            store.update_worker(
+                event.worker_id, state=WorkerState.IDLE, device=event.device, pid=event.pid
+            )
             store.add_event("worker_started", f"{event.worker_id} ready on {event.device}")
             self._record_data_facts(getattr(event, "info", None) or {})
         elif isinstance(event, WorkerDown):
-            store.update_worker(event.worker_id, state="dead")
+            store.update_worker(event.worker_id, state=WorkerState.DEAD)
             store.add_event("worker_died", f"{event.worker_id}: {event.reason}")
 
     def _finished(
@@ -246,7 +249,7 @@ class Engine:
             self.evaluated_any = True
             store.update_worker(
                 event.worker_id,
-                state="idle",
+                state=WorkerState.IDLE,
                 last_status=outcome.status,
                 last_fitness=outcome.fitness,
             )
@@ -270,13 +273,13 @@ class Engine:
             store.add_event("infra", f"{where}; re-running it", g, task.candidate)
             again.append(self._new_task(g, task.candidate, task.attempt, task.theta))
         elif decision.action == "retry":
-            kind = "abort" if outcome.status == "aborted" else "retry"
+            kind = "abort" if outcome.status == Status.ABORTED else "retry"
             store.add_event(kind, f"{where}; retrying with a new seed", g, task.candidate)
             # Retries go first: started late, they would hold the whole generation back.
             again.append(self._new_task(g, task.candidate, decision.attempt, task.theta))
-        elif outcome.status == DIVERGED:
+        elif outcome.status == Status.DIVERGED:
             store.add_event("divergence", where, g, task.candidate)
-        elif outcome.status != "ok" or decision.status != "ok":
+        elif outcome.status != Status.OK or decision.status != Status.OK:
             store.add_event("failure", f"{where}; final ({decision.status})", g, task.candidate)
         if done and trial.fitness is not None and trial.fitness > self.best_fitness:
             self.best_fitness = trial.fitness

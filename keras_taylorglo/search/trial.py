@@ -47,35 +47,18 @@ import numpy as np
 # The records live on the ground floor (the store and the evaluator use them too); they are
 # re-exported here so that ``from keras_taylorglo.search.trial import Outcome`` keeps working.
 from ..records import (
-    ABORTED,
-    DIVERGED,
-    FAILED,
     FINAL_STATUSES,
-    INFRA,
-    INTERRUPTED,
-    OK,
     OUTCOME_STATUSES,
-    PENDING,
-    RUNNING,
-    SCREENED,
     STATUSES,
     Outcome,
+    Status,
     derive_seed,
 )
 
 __all__ = [
-    "ABORTED",
-    "DIVERGED",
-    "FAILED",
     "FINAL_STATUSES",
-    "INFRA",
-    "INTERRUPTED",
     "MAX_INFRA_RERUNS",
-    "OK",
     "OUTCOME_STATUSES",
-    "PENDING",
-    "RUNNING",
-    "SCREENED",
     "STATUSES",
     "Attempt",
     "Decision",
@@ -134,10 +117,11 @@ def final_fitness(outcome: Outcome) -> float:
         A finite float.
 
     Example:
-        >>> final_fitness(Outcome(ABORTED, 0.11)), final_fitness(Outcome(DIVERGED, float("nan")))
+        >>> aborted, diverged = Outcome(Status.ABORTED, 0.11), Outcome(Status.DIVERGED, math.nan)
+        >>> final_fitness(aborted), final_fitness(diverged)
         (0.11, 0.0)
     """
-    if outcome.status in (OK, ABORTED):
+    if outcome.status in (Status.OK, Status.ABORTED):
         return _clean_fitness(outcome.fitness)
     return 0.0
 
@@ -161,11 +145,12 @@ def should_retry(outcome: Outcome, attempt: int, attempts: int) -> bool:
         ValueError: if ``attempt`` is negative or ``attempts`` is below 1.
 
     Example:
-        >>> should_retry(Outcome(ABORTED, 0.1), 0, 3), should_retry(Outcome(ABORTED, 0.1), 2, 3)
+        >>> aborted = Outcome(Status.ABORTED, 0.1)
+        >>> should_retry(aborted, 0, 3), should_retry(aborted, 2, 3)
         (True, False)
     """
     _check_attempt(attempt, attempts)
-    return outcome.status in (ABORTED, FAILED) and attempt + 1 < attempts
+    return outcome.status in (Status.ABORTED, Status.FAILED) and attempt + 1 < attempts
 
 
 def should_rerun(
@@ -182,10 +167,10 @@ def should_rerun(
         True if ``outcome`` is ``infra`` and the bound is not reached.
 
     Example:
-        >>> should_rerun(Outcome(INFRA, 0.0), 0), should_rerun(Outcome(INFRA, 0.0), 3)
+        >>> should_rerun(Outcome(Status.INFRA, 0.0), 0), should_rerun(Outcome(Status.INFRA, 0.0), 3)
         (True, False)
     """
-    return outcome.status == INFRA and infra_reruns < max_infra_reruns
+    return outcome.status == Status.INFRA and infra_reruns < max_infra_reruns
 
 
 @dataclass(frozen=True)
@@ -237,18 +222,18 @@ def decide(
         ValueError: for a negative attempt number or ``attempts < 1``.
 
     Example:
-        >>> decide(Outcome(ABORTED, 0.1), 0, 3)
-        Decision(action='retry', attempt=1, status='aborted', fitness=0.0)
-        >>> decide(Outcome(ABORTED, 0.12), 2, 3)
-        Decision(action='done', attempt=2, status='aborted', fitness=0.12)
-        >>> decide(Outcome(INFRA, 0.0), 1, 3, infra_reruns=3)
-        Decision(action='retry', attempt=2, status='failed', fitness=0.0)
+        >>> decide(Outcome(Status.ABORTED, 0.1), 0, 3)
+        Decision(action='retry', attempt=1, status=<Status.ABORTED: 'aborted'>, fitness=0.0)
+        >>> decide(Outcome(Status.ABORTED, 0.12), 2, 3)
+        Decision(action='done', attempt=2, status=<Status.ABORTED: 'aborted'>, fitness=0.12)
+        >>> decide(Outcome(Status.INFRA, 0.0), 1, 3, infra_reruns=3)
+        Decision(action='retry', attempt=2, status=<Status.FAILED: 'failed'>, fitness=0.0)
     """
     _check_attempt(attempt, attempts)
     if should_rerun(outcome, infra_reruns, max_infra_reruns):
-        return Decision("rerun", attempt, INFRA, 0.0)
-    status = FAILED if outcome.status == INFRA else outcome.status
-    if status in (ABORTED, FAILED) and attempt + 1 < attempts:
+        return Decision("rerun", attempt, Status.INFRA, 0.0)
+    status = Status.FAILED if outcome.status == Status.INFRA else outcome.status
+    if status in (Status.ABORTED, Status.FAILED) and attempt + 1 < attempts:
         return Decision("retry", attempt + 1, status, 0.0)
     fitness = final_fitness(Outcome(status, outcome.fitness))
     return Decision("done", attempt, status, fitness)
@@ -281,7 +266,7 @@ class Attempt:
     @property
     def status(self) -> str:
         """The outcome's status, or ``running`` while there is none."""
-        return RUNNING if self.outcome is None else self.outcome.status
+        return Status.RUNNING if self.outcome is None else self.outcome.status
 
 
 @dataclass
@@ -292,24 +277,25 @@ class Trial:
         generation: generation index, from 0.
         index: candidate index within the generation, from 0.
         theta: the candidate's θ.
-        status: :data:`PENDING`, :data:`RUNNING` or one of :data:`FINAL_STATUSES`.
+        status: :data:`Status.PENDING`, :data:`Status.RUNNING` or one of :data:`FINAL_STATUSES`.
         fitness: the final fitness once done, else ``None``.
         attempts: the attempt records, in the order they ran (infra re-runs included).
 
     Example:
         >>> trial = Trial(0, 2, [0.0] * 8)
-        >>> trial.record(Attempt(0, seed=5, outcome=Outcome(ABORTED, 0.1)), attempts=3).action
+        >>> aborted = Outcome(Status.ABORTED, 0.1)
+        >>> trial.record(Attempt(0, seed=5, outcome=aborted), attempts=3).action
         'retry'
-        >>> trial.record(Attempt(1, seed=6, outcome=Outcome(OK, 0.9)), attempts=3).action
+        >>> trial.record(Attempt(1, seed=6, outcome=Outcome(Status.OK, 0.9)), attempts=3).action
         'done'
         >>> trial.status, trial.fitness, trial.done
-        ('ok', 0.9, True)
+        (<Status.OK: 'ok'>, 0.9, True)
     """
 
     generation: int
     index: int
     theta: list[float]
-    status: str = PENDING
+    status: str = Status.PENDING
     fitness: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
     next_attempt: int = 0
@@ -321,7 +307,7 @@ class Trial:
 
     def infra_reruns(self, number: int) -> int:
         """How many infrastructure failures attempt ``number`` has had so far."""
-        return sum(1 for a in self.attempts if a.number == number and a.status == INFRA)
+        return sum(1 for a in self.attempts if a.number == number and a.status == Status.INFRA)
 
     def finish_without_training(self, status: str, fitness: float) -> None:
         """Give the trial its final result without an attempt (the invariant pre-screen)."""
@@ -357,7 +343,7 @@ class Trial:
             self.status = decision.status
             self.fitness = decision.fitness
         else:
-            self.status = RUNNING
+            self.status = Status.RUNNING
             self.next_attempt = decision.attempt
         return decision
 

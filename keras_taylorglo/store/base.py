@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from ..errors import StoreError
 from .schema import APPLICATION_ID, DB_NAME, SCHEMA, SCHEMA_VERSION, _now
+from .states import RunState
 
 __all__ = ["StoreBase"]
 
@@ -211,7 +212,7 @@ class StoreBase:
         values.update(
             schema_version=SCHEMA_VERSION,
             created=_now(),
-            state="running",
+            state=RunState.RUNNING,
             pid=os.getpid(),
             host=socket.gethostname(),
         )

@@ -5,7 +5,8 @@ Example:
     >>> run_dir = tempfile.mkdtemp()
     >>> store = Store.create(run_dir, recipe_text="[experiment]", meta={"population": 2})
     >>> store.begin_generation(0, b"state", [[0.0, 1.0], [1.0, 0.0]])
-    >>> store.set_candidate_result(0, 0, "ok", 0.5)
+    >>> from keras_taylorglo.records import Status
+    >>> store.set_candidate_result(0, 0, Status.OK, 0.5)
     >>> store.best().fitness
     0.5
     >>> store.close()

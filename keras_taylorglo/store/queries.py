@@ -14,7 +14,7 @@ import sqlite3
 from typing import Any
 
 from ..errors import StoreError
-from ..records import FINAL_STATUSES, INFRA, INTERRUPTED, RUNNING, SCREENED
+from ..records import FINAL_STATUSES, Status
 from .base import StoreBase
 from .lock import is_locked
 from .records import (
@@ -29,6 +29,7 @@ from .records import (
     WorkerRecord,
 )
 from .schema import CANDIDATE_FAILURES
+from .states import RunState
 
 __all__ = ["Queries"]
 
@@ -47,7 +48,7 @@ class Queries(StoreBase):
         with self._read():
             return str(self._meta_value("recipe_text", ""))
 
-    def state(self) -> str:
+    def state(self) -> RunState:
         """The run's real state: ``running`` only while a live process holds the run's lock.
 
         Returns:
@@ -55,12 +56,12 @@ class Queries(StoreBase):
             held; otherwise ``interrupted``.
         """
         with self._read():
-            recorded = self._meta_value("state", "interrupted")
-        if recorded == "finished":
-            return "finished"
-        if recorded == "running" and is_locked(self.run_dir):
-            return "running"
-        return "interrupted"
+            recorded = self._meta_value("state", RunState.INTERRUPTED)
+        if recorded == RunState.FINISHED:
+            return RunState.FINISHED
+        if recorded == RunState.RUNNING and is_locked(self.run_dir):
+            return RunState.RUNNING
+        return RunState.INTERRUPTED
 
     def generations(self) -> list[GenerationRecord]:
         """Every generation begun, with its summary and counts (also for the one in progress).
@@ -81,7 +82,7 @@ class Queries(StoreBase):
             done = conn.execute(
                 "SELECT generation, COUNT(*) AS n, SUM(status = ?) AS screened FROM candidates "
                 f"WHERE status IN ({finals}) GROUP BY generation",
-                (SCREENED, *FINAL_STATUSES),
+                (Status.SCREENED, *FINAL_STATUSES),
             ).fetchall()
             # the one generation in progress (at most one): its results so far
             live = conn.execute(
@@ -106,9 +107,9 @@ class Queries(StoreBase):
             tally["attempts"] += a["n"]
             if a["retry"]:
                 tally["retries"] += a["n"]
-            if a["status"] == RUNNING:
+            if a["status"] == Status.RUNNING:
                 tally["running"] += a["n"]
-            elif a["status"] == INFRA:
+            elif a["status"] == Status.INFRA:
                 tally["infra_failures"] += a["n"]
             elif a["status"] in CANDIDATE_FAILURES:
                 tally["candidate_failures"] += a["n"]
@@ -235,7 +236,7 @@ class Queries(StoreBase):
         return [
             a
             for a in self.attempts(generation)
-            if a.ended is not None and a.status not in (RUNNING, INTERRUPTED)
+            if a.ended is not None and a.status not in (Status.RUNNING, Status.INTERRUPTED)
         ]
 
     def workers(self) -> list[WorkerRecord]:

@@ -39,7 +39,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..records import ABORTED, DIVERGED, FAILED
+from ..records import Status
+from .states import RunState, WorkerState
 
 __all__ = [
     "ANALYSIS_LABELS",
@@ -60,7 +61,7 @@ SCHEMA_VERSION = 1
 """The layout version this code reads and writes (``meta.schema_version``, ``user_version``)."""
 APPLICATION_ID = 0x54474C4F  # "TGLO": marks the file as ours (PRAGMA application_id)
 
-RUN_STATES: tuple[str, ...] = ("running", "finished", "interrupted")
+RUN_STATES: tuple[RunState, ...] = tuple(RunState)
 """The states a run can be in."""
 EVENT_KINDS: tuple[str, ...] = (
     "new_best",
@@ -75,7 +76,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "info",
 )
 """The kinds of events the engine journals."""
-WORKER_STATES: tuple[str, ...] = ("starting", "idle", "busy", "dead")
+WORKER_STATES: tuple[WorkerState, ...] = tuple(WorkerState)
 """The states of a worker row."""
 ANALYSIS_LABELS: tuple[str, ...] = ("taylorglo", "baseline")
 """The two fixed labels of an analysis training (baselines may also use their spec)."""
@@ -180,7 +181,7 @@ CREATE TABLE analysis_runs (
 """
 """The tables and indexes of a new store (one script, run once by ``Store.create``)."""
 
-CANDIDATE_FAILURES = (ABORTED, DIVERGED, FAILED)
+CANDIDATE_FAILURES = (Status.ABORTED, Status.DIVERGED, Status.FAILED)
 """Attempt statuses that count as the candidate's own failures (``infra`` does not)."""
 
 

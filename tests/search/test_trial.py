@@ -6,14 +6,8 @@ import math
 
 import pytest
 
+from keras_taylorglo.records import Status
 from keras_taylorglo.search.trial import (
-    ABORTED,
-    DIVERGED,
-    FAILED,
-    INFRA,
-    OK,
-    RUNNING,
-    SCREENED,
     Attempt,
     Outcome,
     Trial,
@@ -30,26 +24,26 @@ NAN = float("nan")
 # (status, fitness, attempt, attempts, infra_reruns) -> (action, next/last attempt, status, fitness)
 RULES = [
     # ok: done, fitness = validation accuracy
-    ((OK, 0.91, 0, 3, 0), ("done", 0, OK, 0.91)),
-    ((OK, 0.91, 2, 3, 0), ("done", 2, OK, 0.91)),
+    ((Status.OK, 0.91, 0, 3, 0), ("done", 0, Status.OK, 0.91)),
+    ((Status.OK, 0.91, 2, 3, 0), ("done", 2, Status.OK, 0.91)),
     # aborted: retry with the next attempt while attempts remain; the last one stands
-    ((ABORTED, 0.10, 0, 3, 0), ("retry", 1, ABORTED, 0.0)),
-    ((ABORTED, 0.10, 1, 3, 0), ("retry", 2, ABORTED, 0.0)),
-    ((ABORTED, 0.12, 2, 3, 0), ("done", 2, ABORTED, 0.12)),
-    ((ABORTED, 0.12, 0, 1, 0), ("done", 0, ABORTED, 0.12)),
+    ((Status.ABORTED, 0.10, 0, 3, 0), ("retry", 1, Status.ABORTED, 0.0)),
+    ((Status.ABORTED, 0.10, 1, 3, 0), ("retry", 2, Status.ABORTED, 0.0)),
+    ((Status.ABORTED, 0.12, 2, 3, 0), ("done", 2, Status.ABORTED, 0.12)),
+    ((Status.ABORTED, 0.12, 0, 1, 0), ("done", 0, Status.ABORTED, 0.12)),
     # diverged: fitness 0 at once, never retried
-    ((DIVERGED, NAN, 0, 3, 0), ("done", 0, DIVERGED, 0.0)),
-    ((DIVERGED, 0.5, 1, 3, 0), ("done", 1, DIVERGED, 0.0)),
+    ((Status.DIVERGED, NAN, 0, 3, 0), ("done", 0, Status.DIVERGED, 0.0)),
+    ((Status.DIVERGED, 0.5, 1, 3, 0), ("done", 1, Status.DIVERGED, 0.0)),
     # failed: retried like an abort; the last failure gives 0
-    ((FAILED, 0.0, 0, 3, 0), ("retry", 1, FAILED, 0.0)),
-    ((FAILED, NAN, 2, 3, 0), ("done", 2, FAILED, 0.0)),
+    ((Status.FAILED, 0.0, 0, 3, 0), ("retry", 1, Status.FAILED, 0.0)),
+    ((Status.FAILED, NAN, 2, 3, 0), ("done", 2, Status.FAILED, 0.0)),
     # infra: the same attempt again, up to 3 re-runs; then it counts as failed
-    ((INFRA, 0.0, 1, 3, 0), ("rerun", 1, INFRA, 0.0)),
-    ((INFRA, 0.0, 1, 3, 2), ("rerun", 1, INFRA, 0.0)),
-    ((INFRA, 0.0, 1, 3, 3), ("retry", 2, FAILED, 0.0)),
-    ((INFRA, 0.0, 2, 3, 3), ("done", 2, FAILED, 0.0)),
+    ((Status.INFRA, 0.0, 1, 3, 0), ("rerun", 1, Status.INFRA, 0.0)),
+    ((Status.INFRA, 0.0, 1, 3, 2), ("rerun", 1, Status.INFRA, 0.0)),
+    ((Status.INFRA, 0.0, 1, 3, 3), ("retry", 2, Status.FAILED, 0.0)),
+    ((Status.INFRA, 0.0, 2, 3, 3), ("done", 2, Status.FAILED, 0.0)),
     # screened: fitness 0 without training
-    ((SCREENED, 0.0, 0, 3, 0), ("done", 0, SCREENED, 0.0)),
+    ((Status.SCREENED, 0.0, 0, 3, 0), ("done", 0, Status.SCREENED, 0.0)),
 ]
 
 
@@ -66,16 +60,16 @@ def test_should_retry_and_rerun_agree_with_decide():
     for (status, fitness, attempt, attempts, reruns), expected in RULES:
         outcome = Outcome(status, fitness)
         assert should_retry(outcome, attempt, attempts) == (
-            expected[0] == "retry" and status != INFRA
+            expected[0] == "retry" and status != Status.INFRA
         )
         assert should_rerun(outcome, reruns) == (expected[0] == "rerun")
 
 
 def test_decide_rejects_bad_attempt_numbers():
     with pytest.raises(ValueError, match="start at 0"):
-        decide(Outcome(OK, 0.5), -1, 3)
+        decide(Outcome(Status.OK, 0.5), -1, 3)
     with pytest.raises(ValueError, match="attempts must be >= 1"):
-        decide(Outcome(OK, 0.5), 0, 0)
+        decide(Outcome(Status.OK, 0.5), 0, 0)
 
 
 def test_tell_value_never_nan():
@@ -83,13 +77,13 @@ def test_tell_value_never_nan():
     assert tell_value(0.0) == 1.0
     for bad in (None, NAN, math.inf, -math.inf):
         assert tell_value(bad) == 1.0
-    assert final_fitness(Outcome(OK, NAN)) == 0.0
-    assert final_fitness(Outcome(ABORTED, 0.13)) == pytest.approx(0.13)
+    assert final_fitness(Outcome(Status.OK, NAN)) == 0.0
+    assert final_fitness(Outcome(Status.ABORTED, 0.13)) == pytest.approx(0.13)
 
 
 def test_outcome_round_trip_and_validation():
     outcome = Outcome(
-        OK,
+        Status.OK,
         0.875,
         val_accuracy=0.875,
         steps=300,
@@ -111,11 +105,11 @@ def test_outcome_round_trip_and_validation():
     }
     assert Outcome.from_dict(data) == outcome
     assert Outcome.from_dict({**data, "unknown": 1}) == outcome
-    assert math.isnan(Outcome.from_dict({"status": DIVERGED, "fitness": None}).fitness)
+    assert math.isnan(Outcome.from_dict({"status": Status.DIVERGED, "fitness": None}).fitness)
     with pytest.raises(ValueError, match="status must be one of"):
         Outcome("exploded", 0.0)
     with pytest.raises(ValueError, match="needs 'status' and 'fitness'"):
-        Outcome.from_dict({"status": OK})
+        Outcome.from_dict({"status": Status.OK})
 
 
 def test_derive_seed_is_stable_distinct_and_bounded():
@@ -147,15 +141,17 @@ def test_derive_seed_matches_seed_sequence_definition():
 def test_trial_record_follows_rules():
     trial = Trial(4, 2, [0.0] * 8)
     assert trial.status == "pending" and not trial.done
-    first = trial.record(Attempt(0, 11, Outcome(INFRA, 0.0, error="worker died")), attempts=3)
-    assert first.action == "rerun" and trial.status == RUNNING
-    second = trial.record(Attempt(0, 11, Outcome(ABORTED, 0.1), infra_reruns=1), attempts=3)
+    first = trial.record(
+        Attempt(0, 11, Outcome(Status.INFRA, 0.0, error="worker died")), attempts=3
+    )
+    assert first.action == "rerun" and trial.status == Status.RUNNING
+    second = trial.record(Attempt(0, 11, Outcome(Status.ABORTED, 0.1), infra_reruns=1), attempts=3)
     assert (second.action, second.attempt) == ("retry", 1)
-    third = trial.record(Attempt(1, 12, Outcome(DIVERGED, NAN)), attempts=3)
+    third = trial.record(Attempt(1, 12, Outcome(Status.DIVERGED, NAN)), attempts=3)
     assert third.action == "done"
-    assert (trial.status, trial.fitness, trial.done) == (DIVERGED, 0.0, True)
-    assert [a.status for a in trial.attempts] == [INFRA, ABORTED, DIVERGED]
+    assert (trial.status, trial.fitness, trial.done) == (Status.DIVERGED, 0.0, True)
+    assert [a.status for a in trial.attempts] == [Status.INFRA, Status.ABORTED, Status.DIVERGED]
     with pytest.raises(ValueError, match="already done"):
-        trial.record(Attempt(2, 13, Outcome(OK, 0.9)), attempts=3)
+        trial.record(Attempt(2, 13, Outcome(Status.OK, 0.9)), attempts=3)
     with pytest.raises(ValueError, match="no outcome"):
         Trial(0, 0, [0.0]).record(Attempt(0, 1), attempts=3)

@@ -8,10 +8,15 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from keras_taylorglo.store import RunState
 from tui.format import format_duration, format_fitness, format_label_noise
 from tui.records import MonitorSnapshot
 
-STATE_STYLES = {"running": "bold green", "finished": "bold cyan", "interrupted": "bold yellow"}
+STATE_STYLES = {
+    RunState.RUNNING: "bold green",
+    RunState.FINISHED: "bold cyan",
+    RunState.INTERRUPTED: "bold yellow",
+}
 """How each run state is coloured."""
 
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
+from keras_taylorglo.store import WorkerState
 from tui.format import format_duration
 from tui.records import WorkerRow
 
-STATE_STYLES = {"busy": "green", "idle": "dim", "starting": "yellow", "dead": "bold red"}
+STATE_STYLES = {
+    WorkerState.BUSY: "green",
+    WorkerState.IDLE: "dim",
+    WorkerState.STARTING: "yellow",
+    WorkerState.DEAD: "bold red",
+}
 """How each worker state is coloured."""
 
 
@@ -52,4 +58,6 @@ class WorkersPanel(DataTable):
                 Text(w.last) if w.last else Text("—", style="dim"),
             )
             self.add_row(*(Text(" ") + cell for cell in cells))
-        self.border_subtitle = f"{sum(w.state == 'busy' for w in workers)}/{len(workers)} busy"
+        self.border_subtitle = (
+            f"{sum(w.state == WorkerState.BUSY for w in workers)}/{len(workers)} busy"
+        )
