@@ -28,7 +28,7 @@ from ._devices import check_probabilities as _check_probabilities
 from ._devices import choose_strategy as _choose_strategy
 from ._devices import dtype_policy, resolve_jit_compile, with_loss_scale
 from ._reinit import _layer_variables, _reinit_plan, _reinitialize
-from .records import Outcome, Status
+from .outcomes import Outcome, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recipe import Recipe

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from keras_taylorglo.errors import StoreError
-from keras_taylorglo.records import Outcome
+from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.store import DB_NAME, Store
 
 HERE = Path(__file__).parent

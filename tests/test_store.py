@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from keras_taylorglo.errors import RunLockedError, StoreError
-from keras_taylorglo.records import Status
+from keras_taylorglo.outcomes import Status
 from keras_taylorglo.search.trial import Outcome, load_trials
 from keras_taylorglo.store import RunLock, Store, is_locked, lock_holder
-from keras_taylorglo.store.records import (
+from keras_taylorglo.store.frozen import (
     AnalysisRunRecord,
     AttemptRecord,
     BestRecord,
@@ -482,7 +482,7 @@ def test_store_reads_import_nothing_of_the_search():
     code = """
         import sys, tempfile
         from keras_taylorglo.store import Store
-        from keras_taylorglo.store import records
+        from keras_taylorglo.store import frozen
         s = Store.create(tempfile.mkdtemp(), recipe_text="", meta={})
         s.snapshot(), s.status_json(), s.progress_summary(), s.analysis_runs()
         bad = [m for m in sys.modules
@@ -570,7 +570,7 @@ def test_state_running_only_while_the_lock_is_held(tmp_path):
 
 _WRITER = """
     import sys, time
-    from keras_taylorglo.records import Outcome, Status
+    from keras_taylorglo.outcomes import Outcome, Status
     from keras_taylorglo.store import RunLock, Store
     run_dir = sys.argv[1]
     with RunLock(run_dir):

@@ -24,8 +24,8 @@ from textual.screen import Screen
 
 from keras_taylorglo.errors import StoreError
 from tui.reader import RunReader, find_runs
-from tui.records import RunSummary
 from tui.screens import REFRESH_SECONDS, HelpScreen, MonitorScreen, PickerScreen
+from tui.view_rows import RunSummary
 
 __all__ = ["MonitorApp", "run_monitor"]
 

@@ -5,7 +5,7 @@ and read from a worker thread. Every number the monitor shows is computed here: 
 ETA (against an injectable clock, so tests and screenshots are stable), each generation's best θ
 and its loss shape in the paper's binary modality (shifted so the loss at ``y0 = 1`` is zero,
 Fig. 3a), and the candidates of one generation with their attempts. The records are in
-:mod:`tui.records`.
+:mod:`tui.view_rows`.
 
 Example:
     >>> from tui.reader import RunReader
@@ -27,8 +27,8 @@ import numpy as np
 
 from keras_taylorglo.errors import StoreError
 from keras_taylorglo.store import RunState, Store, WorkerState
-from keras_taylorglo.store.records import GenerationRecord, WorkerRecord
-from tui.records import (
+from keras_taylorglo.store.frozen import GenerationRecord, WorkerRecord
+from tui.view_rows import (
     AttemptRow,
     CandidateRow,
     EventRow,

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, Static
 from keras_taylorglo.errors import StoreError
 from tui.format import format_fitness
 from tui.reader import RunReader
-from tui.records import GenerationDetail, MonitorSnapshot, RunSummary
+from tui.view_rows import GenerationDetail, MonitorSnapshot, RunSummary
 from tui.widgets import (
     AccuracyPlot,
     CandidateDetail,

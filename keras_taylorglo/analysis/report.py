@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
-from ..records import Status
+from ..outcomes import Status
 from .plan import MAX_RERUNS
 
 __all__ = [

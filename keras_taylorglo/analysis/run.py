@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaylorGLOError
-from ..records import Status
+from ..outcomes import Status
 from .plan import (
     ANALYSIS_DIR,
     CROSSENTROPY,
@@ -24,7 +24,7 @@ from .report import write_reports
 from .stats import TEST_NAME, summarize, welch_p_value
 
 if TYPE_CHECKING:
-    from ..store.records import AnalysisRunRecord
+    from ..store.frozen import AnalysisRunRecord
 
 __all__ = ["build_report", "run_analysis"]
 

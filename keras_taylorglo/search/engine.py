@@ -26,7 +26,7 @@ import socket
 from typing import Any
 
 from ..errors import TaylorGLOError
-from ..records import Outcome, Status, derive_seed
+from ..outcomes import Outcome, Status, derive_seed
 from ..stopping import say
 from ..store.states import RunState, WorkerState
 from .jobs import JobRunner

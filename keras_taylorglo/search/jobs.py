@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import TaylorGLOError
-from ..records import Outcome, Status
+from ..outcomes import Outcome, Status
 from .messages import Executor, Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
 
 __all__ = ["JobRunner", "make_executor"]

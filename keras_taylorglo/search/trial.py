@@ -3,9 +3,9 @@
 A *trial* is one candidate θ of one generation. It is evaluated by one or more *attempts*
 (partial trainings with derived seeds). The rules that turn attempt outcomes into the one fitness
 CMA-ES is told live here, as plain functions, so that the engine and the tests share them. The
-statuses, :class:`~keras_taylorglo.records.Outcome` and :func:`~keras_taylorglo.records.derive_seed`
-live on the ground floor (:mod:`keras_taylorglo.records`, shared with the store and the evaluator)
-and are re-exported here:
+statuses, :class:`~keras_taylorglo.outcomes.Outcome` and
+:func:`~keras_taylorglo.outcomes.derive_seed` live on the ground floor
+(:mod:`keras_taylorglo.outcomes`, shared with the store and the evaluator) and are re-exported here:
 
 ========== ============================================ ===================================
 status     meaning                                      what happens next
@@ -46,7 +46,7 @@ import numpy as np
 
 # The records live on the ground floor (the store and the evaluator use them too); they are
 # re-exported here so that ``from keras_taylorglo.search.trial import Outcome`` keeps working.
-from ..records import (
+from ..outcomes import (
     FINAL_STATUSES,
     OUTCOME_STATUSES,
     STATUSES,

@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 
 from ..errors import StoreError
-from ..records import Status
+from ..outcomes import Status
 from .base import StoreBase
-from .records import AnalysisRunRecord
+from .frozen import AnalysisRunRecord
 from .schema import (
     ANALYSIS_LABEL_RE,
     ANALYSIS_LABELS,
@@ -157,7 +157,7 @@ class AnalysisRuns(StoreBase):
             status: only runs with this status (``"ok"`` = finished).
 
         Returns:
-            :class:`~.records.AnalysisRunRecord` s, ``theta`` and ``history`` decoded.
+            :class:`~.frozen.AnalysisRunRecord` s, ``theta`` and ``history`` decoded.
         """
         clauses, args = [], []
         for column, value in (

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import StoreError
-from ..records import FINAL_STATUSES, STATUSES, Outcome, Status
+from ..outcomes import FINAL_STATUSES, STATUSES, Outcome, Status
 from .base import StoreBase
 from .schema import EVENT_KINDS, RUN_STATES, WORKER_STATES, _finite_or_none, _json_list, _now
 from .states import RunState, WorkerState
@@ -261,7 +261,7 @@ class Journal(StoreBase):
         Args:
             generation: generation index.
             candidate: candidate index.
-            status: one of :data:`~keras_taylorglo.records.STATUSES`.
+            status: one of :data:`~keras_taylorglo.outcomes.STATUSES`.
             fitness: the final fitness (NaN/None are stored as NULL).
 
         Raises:

@@ -1,7 +1,7 @@
 """The store's read views: what the status command, the monitor, resume and the analysis read.
 
 Every view reads inside one transaction (a consistent snapshot, never blocking the writer) and
-returns the frozen records of :mod:`.records` (no NaN: missing numbers are ``None``).
+returns the frozen records of :mod:`.frozen` (no NaN: missing numbers are ``None``).
 :meth:`Queries.status_json` is the ``keras-taylorglo status --json`` contract, plain dicts.
 
 This module imports no TensorFlow.
@@ -14,10 +14,9 @@ import sqlite3
 from typing import Any
 
 from ..errors import StoreError
-from ..records import FINAL_STATUSES, Status
+from ..outcomes import FINAL_STATUSES, Status
 from .base import StoreBase
-from .lock import is_locked
-from .records import (
+from .frozen import (
     AttemptRecord,
     BestRecord,
     CandidateRecord,
@@ -28,6 +27,7 @@ from .records import (
     StoreSnapshot,
     WorkerRecord,
 )
+from .lock import is_locked
 from .schema import CANDIDATE_FAILURES
 from .states import RunState
 
@@ -71,7 +71,7 @@ class Queries(StoreBase):
         progress has them computed here, over its candidates done so far.
 
         Returns:
-            One :class:`~.records.GenerationRecord` per generation, in order.
+            One :class:`~.frozen.GenerationRecord` per generation, in order.
         """
         finals = ", ".join("?" for _ in FINAL_STATUSES)
         with self._read() as conn:
@@ -152,7 +152,7 @@ class Queries(StoreBase):
             generation: only this generation's (default: all).
 
         Returns:
-            :class:`~.records.CandidateRecord` s in (generation, candidate) order.
+            :class:`~.frozen.CandidateRecord` s in (generation, candidate) order.
         """
         sql = "SELECT generation, candidate, theta, status, fitness, updated FROM candidates"
         args: tuple[Any, ...] = ()
@@ -184,7 +184,7 @@ class Queries(StoreBase):
             candidate: candidate index.
 
         Returns:
-            The :class:`~.records.ResultRecord` of a candidate with a final status, else
+            The :class:`~.frozen.ResultRecord` of a candidate with a final status, else
             ``None``.
         """
         with self._read() as conn:
@@ -206,7 +206,7 @@ class Queries(StoreBase):
             candidate: only this candidate's (with ``generation``).
 
         Returns:
-            :class:`~.records.AttemptRecord` s (``history`` decoded, ``{}`` when none).
+            :class:`~.frozen.AttemptRecord` s (``history`` decoded, ``{}`` when none).
         """
         sql = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts"
         clauses, args = [], []
@@ -240,7 +240,7 @@ class Queries(StoreBase):
         ]
 
     def workers(self) -> list[WorkerRecord]:
-        """Worker rows, by worker id, as :class:`~.records.WorkerRecord` s."""
+        """Worker rows, by worker id, as :class:`~.frozen.WorkerRecord` s."""
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT worker, device, pid, state, generation, candidate, attempt, since, "
@@ -256,7 +256,7 @@ class Queries(StoreBase):
             since_id: only events with ``id > since_id`` (for incremental polling).
 
         Returns:
-            :class:`~.records.EventRecord` s.
+            :class:`~.frozen.EventRecord` s.
         """
         sql = "SELECT id, time, kind, message, generation, candidate FROM events"
         args: list[Any] = []
@@ -275,7 +275,7 @@ class Queries(StoreBase):
         """The best candidate with a final result (ties: the earliest).
 
         Returns:
-            The :class:`~.records.BestRecord`, or ``None`` before any result.
+            The :class:`~.frozen.BestRecord`, or ``None`` before any result.
         """
         placeholders = ", ".join("?" for _ in FINAL_STATUSES)
         with self._read() as conn:
@@ -373,7 +373,7 @@ class Queries(StoreBase):
         """Totals for a progress line (one consistent read).
 
         Returns:
-            The :class:`~.records.ProgressSummary`: the latest generation begun (-1 if none),
+            The :class:`~.frozen.ProgressSummary`: the latest generation begun (-1 if none),
             evaluations, best fitness, retries and failures.
         """
         with self._read():
@@ -429,7 +429,7 @@ class Queries(StoreBase):
             events: how many of the latest events to include.
 
         Returns:
-            The :class:`~.records.StoreSnapshot` (its meta without ``recipe_text``).
+            The :class:`~.frozen.StoreSnapshot` (its meta without ``recipe_text``).
         """
         with self._read():
             meta = self.meta()

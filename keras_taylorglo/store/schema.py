@@ -39,7 +39,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..records import Status
+from ..outcomes import Status
 from .states import RunState, WorkerState
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The states of a run and of its workers, as the store keeps them.
 
-Like :class:`~keras_taylorglo.records.Status` (the status of an attempt or a candidate), each
+Like :class:`~keras_taylorglo.outcomes.Status` (the status of an attempt or a candidate), each
 member is the text the store holds, so a state read back from the store compares equal to its
 member (``RunState.FINISHED == "finished"``) and prints as its value.
 

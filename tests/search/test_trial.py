@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from keras_taylorglo.records import Status
+from keras_taylorglo.outcomes import Status
 from keras_taylorglo.search.trial import (
     Attempt,
     Outcome,

@@ -29,8 +29,8 @@ from tui import widgets
 from tui.app import MonitorApp, run_monitor
 from tui.format import format_duration, format_fitness, format_label_noise
 from tui.reader import RunReader, find_runs
-from tui.records import EventRow, LossSettings
 from tui.screens import CandidatesScreen, HelpScreen, MonitorScreen, PickerScreen
+from tui.view_rows import EventRow, LossSettings
 from tui.widgets.events import event_line
 
 ROOT = Path(__file__).resolve().parents[2]

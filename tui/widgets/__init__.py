@@ -1,6 +1,6 @@
-"""The monitor's widgets: each shows one part of a :class:`~tui.records.MonitorSnapshot`.
+"""The monitor's widgets: each shows one part of a :class:`~tui.view_rows.MonitorSnapshot`.
 
-Widgets take plain records (:mod:`tui.records`) through a ``show(...)`` method and never read the
+Widgets take plain records (:mod:`tui.view_rows`) through a ``show(...)`` method and never read the
 store themselves; the screens decide when to read.
 """
 

@@ -7,9 +7,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from keras_taylorglo.records import Status
+from keras_taylorglo.outcomes import Status
 from tui.format import format_fitness
-from tui.records import CandidateRow, GenerationDetail
+from tui.view_rows import CandidateRow, GenerationDetail
 
 STATUS_STYLES = {
     Status.OK: "green",

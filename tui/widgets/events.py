@@ -7,7 +7,7 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.records import EventRow
+from tui.view_rows import EventRow
 
 KIND_STYLES: dict[str, tuple[str, str]] = {
     "new_best": ("★", "bold green"),

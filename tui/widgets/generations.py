@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from tui.format import format_fitness
-from tui.records import GenerationRow
+from tui.view_rows import GenerationRow
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("gen", "gen"),

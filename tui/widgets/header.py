@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from keras_taylorglo.store import RunState
 from tui.format import format_duration, format_fitness, format_label_noise
-from tui.records import MonitorSnapshot
+from tui.view_rows import MonitorSnapshot
 
 STATE_STYLES = {
     RunState.RUNNING: "bold green",

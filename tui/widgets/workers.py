@@ -7,7 +7,7 @@ from textual.widgets import DataTable
 
 from keras_taylorglo.store import WorkerState
 from tui.format import format_duration
-from tui.records import WorkerRow
+from tui.view_rows import WorkerRow
 
 STATE_STYLES = {
     WorkerState.BUSY: "green",

@@ -1,4 +1,4 @@
-"""The ground floor's records: the :class:`Status` enum, :class:`Outcome` and :func:`derive_seed`.
+"""What an attempt ends with: its :class:`Status`, its :class:`Outcome`, and its seed.
 
 Every layer shares these: the evaluator produces an :class:`Outcome`, the search engine applies the
 fitness rules to it (:mod:`keras_taylorglo.search.trial`), the store journals it, the monitor and
