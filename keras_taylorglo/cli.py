@@ -202,7 +202,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
+def _run_search(run: Callable[[], Any], run_dir: Path, note: str = "") -> int:
     """Run a search or resume, turning Ctrl-C, SIGTERM and SIGHUP into a resumable stop.
 
     The exit status is 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM, 129 for
@@ -224,10 +224,10 @@ def _run_search(run: Callable[[], dict], run_dir: Path, note: str = "") -> int:
     if note:
         print(note)
     if best:
-        theta = ", ".join(f"{v:.4f}" for v in best["theta"])
+        theta = ", ".join(f"{v:.4f}" for v in best.theta)
         print(
-            f"best fitness {best['fitness']:.4f} (generation {best['generation']}, "
-            f"candidate {best['candidate']}) in {run_dir}\nθ = [{theta}]"
+            f"best fitness {best.fitness:.4f} (generation {best.generation}, "
+            f"candidate {best.candidate}) in {run_dir}\nθ = [{theta}]"
         )
     return 0
 

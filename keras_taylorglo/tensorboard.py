@@ -248,25 +248,25 @@ class SearchLogger:
 
     @staticmethod
     def _collect(store: Any, generation: int) -> dict[str, Any]:
-        gens = [g for g in store.generations() if g["generation"] <= generation]
-        this = next((g for g in gens if g["generation"] == generation), None)
+        gens = [g for g in store.generations() if g.generation <= generation]
+        this = next((g for g in gens if g.generation == generation), None)
         if this is None:
             raise ValueError(f"generation {generation} is not in the store")
-        bests = [g["best_fitness"] for g in gens if g["best_fitness"] is not None]
+        bests = [g.best_fitness for g in gens if g.best_fitness is not None]
         data: dict[str, Any] = {
             "generation": generation,
-            "wall": this["finished"] or time.time(),
+            "wall": this.finished or time.time(),
             "scalars": {
-                "fitness/generation_best": this["best_fitness"],
-                "fitness/generation_mean": this["mean_fitness"],
+                "fitness/generation_best": this.best_fitness,
+                "fitness/generation_mean": this.mean_fitness,
                 "fitness/best_so_far": max(bests) if bests else None,
-                "cma/sigma": this["sigma"],
+                "cma/sigma": this.sigma,
             },
             "theta": None,
         }
-        if this["best_candidate"] is not None:
-            data["theta"] = store.candidates(generation)[this["best_candidate"]]["theta"]
-            data["title"] = f"generation {generation} best (fitness {this['best_fitness']:.4f})"
+        if this.best_candidate is not None:
+            data["theta"] = store.candidates(generation)[this.best_candidate].theta
+            data["title"] = f"generation {generation} best (fitness {this.best_fitness:.4f})"
             data["spec"] = ExpansionSpec.from_meta(store.meta())
         return data
 

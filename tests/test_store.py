@@ -194,8 +194,8 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
 
     # candidate 0: ok at once
     a = store.start_attempt(0, 0, 0, seed=1, worker="w0", device="GPU:0")
-    assert store.workers()[0]["state"] == "busy" and store.workers()[0]["candidate"] == 0
-    assert store.candidates(0)[0]["status"] == Status.RUNNING
+    assert store.workers()[0].state == "busy" and store.workers()[0].candidate == 0
+    assert store.candidates(0)[0].status == Status.RUNNING
     store.finish_attempt(
         a,
         Outcome(Status.OK, 0.9, 0.9, 300, 5.0, {"val_accuracy": [0.5, 0.9]}),
@@ -203,7 +203,7 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
         candidate_fitness=0.9,
     )
     worker = store.workers()[0]
-    assert (worker["state"], worker["last_status"], worker["last_fitness"]) == (
+    assert (worker.state, worker.last_status, worker.last_fitness) == (
         "idle",
         Status.OK,
         0.9,
@@ -215,7 +215,7 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
         a = store.start_attempt(0, 1, 1, seed=3)
         store.finish_attempt(a, Outcome(Status.INFRA, 0.0, error="worker died"))
     a = store.start_attempt(0, 1, 1, seed=3)
-    assert store.attempts(0, 1)[-1]["rerun"] == 2
+    assert store.attempts(0, 1)[-1].rerun == 2
     store.finish_attempt(
         a, Outcome(Status.OK, 0.95, 0.95), candidate_status=Status.OK, candidate_fitness=0.95
     )
@@ -231,22 +231,22 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     store.start_attempt(0, 3, 0, seed=5)
 
     gen = store.generations()[0]
-    assert gen["evaluations"] == 3
-    assert gen["best_fitness"] == 0.95 and gen["best_candidate"] == 1
-    assert gen["mean_fitness"] == pytest.approx((0.9 + 0.95 + 0.0) / 3)
-    assert gen["candidate_failures"] == 2  # the abort and the divergence
-    assert gen["infra_failures"] == 2
-    assert gen["retries"] == 1  # attempt 1 of candidate 1 (its infra re-runs are not retries)
-    assert gen["attempts"] == 7 and gen["running"] == 1
-    assert gen["sigma"] is None and gen["finished"] is None
-    assert store.candidate_result(0, 1) == {"status": Status.OK, "fitness": 0.95}
+    assert gen.evaluations == 3
+    assert gen.best_fitness == 0.95 and gen.best_candidate == 1
+    assert gen.mean_fitness == pytest.approx((0.9 + 0.95 + 0.0) / 3)
+    assert gen.candidate_failures == 2  # the abort and the divergence
+    assert gen.infra_failures == 2
+    assert gen.retries == 1  # attempt 1 of candidate 1 (its infra re-runs are not retries)
+    assert gen.attempts == 7 and gen.running == 1
+    assert gen.sigma is None and gen.finished is None
+    assert store.candidate_result(0, 1) == ResultRecord(status=Status.OK, fitness=0.95)
     assert store.candidate_result(0, 3) is None
     with pytest.raises(StoreError, match=r"candidates \[3\] have no result"):
         store.finish_generation(0, b"after0", [0.0] * 8, 1.1)
 
     # resume view: the running attempt is not finished; closing it marks it interrupted
     finished = store.finished_attempts(0)
-    assert [(r["candidate"], r["attempt"], r["status"]) for r in finished] == [
+    assert [(r.candidate, r.attempt, r.status) for r in finished] == [
         (0, 0, Status.OK),
         (1, 0, Status.ABORTED),
         (1, 1, Status.INFRA),
@@ -255,8 +255,8 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
         (2, 0, Status.DIVERGED),
     ]
     assert store.close_interrupted_attempts() == 1
-    assert store.attempts(0, 3)[0]["status"] == Status.INTERRUPTED
-    assert store.generations()[0]["running"] == 0
+    assert store.attempts(0, 3)[0].status == Status.INTERRUPTED
+    assert store.generations()[0].running == 0
     trials = load_trials(store, 0)
     assert [t.status for t in trials] == [Status.OK, Status.OK, Status.DIVERGED, Status.RUNNING]
     assert [a.status for a in trials[1].attempts] == [
@@ -279,8 +279,8 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     assert store.generation_state_before(0) == b"before0"
     assert store.unfinished_generation() is None
     gen = store.generations()[0]
-    assert gen["sigma"] == 1.1 and gen["mean"] == [0.5] * 8 and gen["screened"] == 1
-    assert store.best() == {"theta": _theta(0, 1), "fitness": 0.95, "generation": 0, "candidate": 1}
+    assert gen.sigma == 1.1 and gen.mean == [0.5] * 8 and gen.screened == 1
+    assert store.best() == BestRecord(theta=_theta(0, 1), fitness=0.95, generation=0, candidate=1)
     with pytest.raises(ValueError, match="candidate status must be one of"):
         store.set_candidate_result(0, 0, "great", 1.0)
     with pytest.raises(StoreError, match="no candidate 9 of generation 0"):
@@ -292,14 +292,14 @@ def test_new_best_flags_and_best_ties(tmp_path):
     _run_generation(store, 0, [0.5, 0.7])
     _run_generation(store, 1, [0.7, 0.6])  # equal to the best: not a new best
     _run_generation(store, 2, [0.2, 0.8])
-    flags = [g["new_best"] for g in store.generations()]
+    flags = [g.new_best for g in store.generations()]
     assert flags == [True, False, True]
     stored = store._conn.execute("SELECT new_best FROM generations ORDER BY generation")
     assert [r[0] for r in stored] == [1, 0, 1]
-    assert store.best()["generation"] == 2
+    assert store.best().generation == 2
     store2 = _new(tmp_path / "b", population=2)
     _run_generation(store2, 0, [0.4, 0.4])
-    assert store2.best()["candidate"] == 0  # ties: the earliest
+    assert store2.best().candidate == 0  # ties: the earliest
 
 
 def test_status_json_contract(tmp_path):
@@ -349,23 +349,31 @@ def test_events_workers_snapshot(tmp_path):
     store = _new(tmp_path)
     ids = [store.add_event("info", f"message {i}") for i in range(5)]
     store.add_event("new_best", "best 0.9", generation=0, candidate=2)
-    assert [e["message"] for e in store.events(limit=2)] == ["message 4", "best 0.9"]
+    assert [e.message for e in store.events(limit=2)] == ["message 4", "best 0.9"]
     since = store.events(since_id=ids[3])
-    assert [e["kind"] for e in since] == ["info", "new_best"]
-    assert since[-1]["generation"] == 0 and since[-1]["candidate"] == 2
+    assert [e.kind for e in since] == ["info", "new_best"]
+    assert since[-1].generation == 0 and since[-1].candidate == 2
     with pytest.raises(ValueError, match="event kind must be one of"):
         store.add_event("party", "x")
     store.update_worker("w1", state="busy", device="GPU:1", generation=0, candidate=1, attempt=0)
     store.update_worker("w1", state="dead")
     (w,) = store.workers()
-    assert (w["worker"], w["device"], w["state"], w["candidate"]) == ("w1", "GPU:1", "dead", None)
+    assert (w.worker, w.device, w.state, w.candidate) == ("w1", "GPU:1", "dead", None)
     with pytest.raises(ValueError, match="unknown worker field"):
         store.update_worker("w1", colour="red")
     with pytest.raises(ValueError, match="worker state must be one of"):
         store.update_worker("w1", state="asleep")
     snap = store.snapshot(events=3)
-    assert set(snap) == {"meta", "state", "generations", "best", "workers", "events", "evaluations"}
-    assert "recipe_text" not in snap["meta"] and len(snap["events"]) == 3
+    assert set(snap.as_dict()) == {
+        "meta",
+        "state",
+        "generations",
+        "best",
+        "workers",
+        "events",
+        "evaluations",
+    }
+    assert "recipe_text" not in snap.meta and len(snap.events) == 3
 
 
 def test_set_state_and_finished(tmp_path):
@@ -389,8 +397,8 @@ def test_analysis_runs(tmp_path):
     other = store.start_analysis_run("taylorglo", THETA, 0.5, 0, seed=11)
     assert other not in (a, b)
     done = store.analysis_runs(status="ok")
-    assert len(done) == 1 and done[0]["theta"] == THETA and done[0]["test_accuracy"] == 0.97
-    assert done[0]["history"] == {"loss": [1.0]}
+    assert len(done) == 1 and done[0].theta == THETA and done[0].test_accuracy == 0.97
+    assert done[0].history == {"loss": [1.0]}
     assert len(store.analysis_runs(label="baseline")) == 1
     assert len(store.analysis_runs(train_fraction=0.5)) == 1
     with pytest.raises(ValueError, match="label must be one of"):
@@ -453,7 +461,7 @@ def test_read_views_return_frozen_records(tmp_path):
     assert snap.generations == [gen] and snap.workers == [worker] and snap.events == [event]
     # the status contract stays plain dicts and lists, for json.dumps
     status = store.status_json()
-    assert type(status["best"]) is dict and status["best"] == best
+    assert type(status["best"]) is dict and status["best"] == best.as_dict()
 
 
 def test_generations_read_the_summary_finish_generation_wrote(tmp_path):
@@ -680,9 +688,9 @@ def test_reading_a_large_store_is_fast(tmp_path):
         "candidates = reader.candidates()\n"
         "attempts = reader.attempts(99)\n"
         "elapsed = time.perf_counter() - start\n"
-        "print(json.dumps({'generations': len(snap['generations']),\n"
+        "print(json.dumps({'generations': len(snap.generations),\n"
         "    'evaluations': status['evaluations'], 'candidates': len(candidates),\n"
-        "    'attempts': len(attempts), 'retries5': snap['generations'][5]['retries'],\n"
+        "    'attempts': len(attempts), 'retries5': snap.generations[5].retries,\n"
         "    'elapsed': elapsed}))\n"
     )
     out = subprocess.run(

@@ -31,14 +31,13 @@ from keras_taylorglo.store.frozen import GenerationRecord, WorkerRecord
 from tui.view_rows import (
     AttemptRow,
     CandidateRow,
-    EventRow,
     GenerationDetail,
     GenerationRow,
     LossSettings,
     MonitorSnapshot,
     RunSummary,
     WorkerRow,
-    from_row,
+    from_record,
 )
 
 __all__ = ["Clock", "RunReader", "find_runs", "open_run"]
@@ -249,7 +248,7 @@ class RunReader:
                     shapes[g.generation] = shape
             # the record's columns of the same names fill the rest (population, sigma, counts)
             rows.append(
-                from_row(
+                from_record(
                     GenerationRow,
                     g,
                     index=g.generation,
@@ -286,7 +285,6 @@ class RunReader:
         workers = [
             self._worker_row(w, now if state == RunState.RUNNING else None) for w in snap.workers
         ]
-        events = [from_row(EventRow, e) for e in snap.events]
         return MonitorSnapshot(
             name=str(meta.get("name") or self.run_dir.name),
             recipe=str(meta.get("recipe_source") or "—"),
@@ -299,7 +297,7 @@ class RunReader:
             best=snap.best,
             generations=rows,
             workers=workers,
-            events=events,
+            events=snap.events,
             loss=loss,
             shapes=shapes,
             label_noise=meta.get("label_noise") or None,
@@ -317,7 +315,7 @@ class RunReader:
                 last += f" {w.last_fitness:.4f}"
         since = w.since
         # worker and state come from the record as they are (both NOT NULL text columns)
-        return from_row(
+        return from_record(
             WorkerRow,
             w,
             device=w.device or "—",
@@ -343,10 +341,10 @@ class RunReader:
         attempts: dict[int, list[AttemptRow]] = {}
         for a in self.store.attempts(index):
             attempts.setdefault(a.candidate, []).append(
-                from_row(AttemptRow, a, error=a.error or "")
+                from_record(AttemptRow, a, error=a.error or "")
             )
         candidates = [
-            from_row(
+            from_record(
                 CandidateRow,
                 c,
                 index=c.candidate,

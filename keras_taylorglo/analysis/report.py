@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TaylorGLOError
 from ..outcomes import Status
 from .plan import MAX_RERUNS
+
+if TYPE_CHECKING:
+    from ..store.frozen import BestRecord
 
 __all__ = [
     "comparison_rows",
@@ -252,7 +255,7 @@ def write_reports(
     return paths
 
 
-def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python") -> str:
+def export_text(best: BestRecord, meta: dict[str, Any], fmt: str = "python") -> str:
     """The best loss as a line of Python or as JSON.
 
     Args:
@@ -269,7 +272,7 @@ def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python")
     from ..expansion import ExpansionSpec
 
     spec = ExpansionSpec.from_meta(meta)
-    theta = [float(v) for v in best["theta"]]
+    theta = [float(v) for v in best.theta]
     if fmt == "python":
         inputs = (
             "("
@@ -296,10 +299,10 @@ def export_text(best: dict[str, Any], meta: dict[str, Any], fmt: str = "python")
             {
                 "theta": theta,
                 "loss": {**spec.as_dict(), "inputs": list(spec.inputs)},
-                "fitness": best["fitness"],
+                "fitness": best.fitness,
                 "fitness_measure": fitness_kind,
-                "generation": best["generation"],
-                "candidate": best["candidate"],
+                "generation": best.generation,
+                "candidate": best.candidate,
                 "experiment": meta.get("name"),
             },
             indent=2,

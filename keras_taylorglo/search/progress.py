@@ -149,14 +149,14 @@ class ProgressDisplay:
 
     def _summary(self, store: Any) -> tuple[str, int]:
         s = store.progress_summary()
-        best = "—" if s["best"] is None else f"{s['best']:.4f}"
+        best = "—" if s.best is None else f"{s.best:.4f}"
         # Generations count from 0, as in status, the monitor and the store.
         text = (
-            f"gen {max(s['generation'], 0)} of 0–{self.generations - 1} · "
-            f"best {best} · retries {s['retries']} · failures {s['candidate_failures']}"
-            f"+{s['infra_failures']} infra"
+            f"gen {max(s.generation, 0)} of 0–{self.generations - 1} · "
+            f"best {best} · retries {s.retries} · failures {s.candidate_failures}"
+            f"+{s.infra_failures} infra"
         )
-        return text, s["evaluations"]
+        return text, s.evaluations
 
     def update(self, store: Any, force: bool = False) -> None:
         """Refresh the live line (at most a few times a second)."""

@@ -12,12 +12,15 @@ import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TaylorGLOError
 from ..stopping import say
 from .engine import Engine, SearchInterrupted
 from .jobs import make_executor
+
+if TYPE_CHECKING:
+    from ..store.frozen import BestRecord
 
 __all__ = ["default_run_dir", "resume_search", "start_search"]
 
@@ -34,7 +37,7 @@ def start_search(
     display: Any = None,
     executor: Any = None,
     check_data: bool = True,
-) -> dict[str, Any]:
+) -> BestRecord | None:
     """Check the recipe's data, create a run directory and run a new search in it.
 
     Args:
@@ -47,7 +50,7 @@ def start_search(
             the caller has (the Python API checks your arrays and functions itself).
 
     Returns:
-        The best candidate found.
+        The best candidate found (``None`` if no candidate has a result).
 
     Raises:
         TaylorGLOError: ``run_dir`` holds a run and ``overwrite`` is false, or it is in use; or
@@ -101,7 +104,7 @@ def check_data_before_workers(recipe: Any) -> None:
 
 def _start_locked(
     recipe: Any, run_dir: Path, overwrite: bool, display: Any, executor: Any
-) -> dict[str, Any]:
+) -> BestRecord | None:
     from ..store import RunLock, RunState, Store
 
     with RunLock(run_dir):
@@ -150,7 +153,7 @@ def resume_search(
     display: Any = None,
     executor: Any = None,
     overrides: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> BestRecord | None:
     """Continue an interrupted search exactly where it stopped.
 
     Args:
@@ -161,7 +164,7 @@ def resume_search(
             or the resumed search would not be the same search.
 
     Returns:
-        The best candidate found.
+        The best candidate found (``None`` if no candidate has a result).
 
     Raises:
         TaylorGLOError: No store in ``run_dir``, or it is in use.
@@ -188,7 +191,7 @@ def resume_search(
                 store.recipe_text(), source=source, overrides=overrides, base_dir=Path(base_dir)
             )
             if meta.get("state") == RunState.FINISHED:
-                return store.best() or {}
+                return store.best()
             check_callables(recipe)  # a function renamed since: one line now, not from workers
             executor = executor or make_executor(recipe, recipe.to_toml())
             store.add_event("info", f"resumed by process {os.getpid()}")

@@ -55,8 +55,8 @@ class RunHeader(Static):
         if best is None:
             line2.append("—")
         else:
-            line2.append(format_fitness(best["fitness"]), style="bold green")
-            line2.append(f" (g{best['generation']} c{best['candidate']})", style="dim")
+            line2.append(format_fitness(best.fitness), style="bold green")
+            line2.append(f" (g{best.generation} c{best.candidate})", style="dim")
         lines = [line1, line2]
         noise = format_label_noise(snapshot.label_noise)
         if noise:
