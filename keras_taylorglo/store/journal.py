@@ -427,8 +427,6 @@ class Journal(StoreBase):
             else:
                 conn.execute("UPDATE workers SET updated = ? WHERE worker = ?", (now, worker))
 
-    upsert_worker = update_worker
-
     def add_event(
         self,
         kind: str,

@@ -451,10 +451,9 @@ _TALLIES = ("attempts", "retries", "running", "candidate_failures", "infra_failu
 
 
 def _attempt_record(row: sqlite3.Row) -> AttemptRecord:
-    values = list(row)
-    history = row["history"]
-    values[-2] = json.loads(history) if history else {}  # history, then error, last
-    return AttemptRecord(*values)
+    values = dict(row)
+    values["history"] = json.loads(row["history"]) if row["history"] else {}
+    return AttemptRecord(**values)
 
 
 def _live_summary(

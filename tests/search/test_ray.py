@@ -21,7 +21,7 @@ from store_query import query
 
 from keras_taylorglo.errors import TaylorGLOError
 from keras_taylorglo.recipe import load_recipe
-from keras_taylorglo.search.executors import Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
+from keras_taylorglo.search.messages import Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
