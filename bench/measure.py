@@ -252,8 +252,8 @@ def startup_breakdown(quick: bool, data_dir: str) -> dict[str, Any]:
 
 def pool_utilization(quick: bool) -> dict[str, Any]:
     """Worker-time spent evaluating during a search with a custom fitness of varied durations."""
-    from keras_taylorglo.search.executors import TaskDone
     from keras_taylorglo.search.jobs import make_executor
+    from keras_taylorglo.search.messages import TaskDone
     from keras_taylorglo.search.runs import start_search
 
     workers, population, generations = 2, 8, (4 if quick else 10)
@@ -320,7 +320,8 @@ def pool_utilization(quick: bool) -> dict[str, Any]:
 def two_worker_speedup(quick: bool, data_dir: str) -> dict[str, Any]:
     """Evaluations per second with 2 workers over 1, on the real digits evaluator."""
     from keras_taylorglo.presets import PAPER_MNIST
-    from keras_taylorglo.search.executors import LocalPool, Task, TaskDone, WorkerUp
+    from keras_taylorglo.search.executors import LocalPool
+    from keras_taylorglo.search.messages import Task, TaskDone, WorkerUp
 
     count = 4 if quick else 8
     rates = {}

@@ -23,7 +23,7 @@ def _big_store(run_dir: Path, generations: int = 100, population: int = 28) -> N
     """A finished run of generations × population written through the store's writer API."""
     import numpy as np
 
-    from keras_taylorglo.records import Outcome
+    from keras_taylorglo.outcomes import Outcome
     from keras_taylorglo.store import Store
 
     meta = {

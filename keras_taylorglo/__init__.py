@@ -42,7 +42,7 @@ _LAZY: dict[str, str] = {
     "load_recipe": "recipe",
     "parse_recipe": "recipe",
     "Evaluator": "evaluation",
-    "Outcome": "records",
+    "Outcome": "outcomes",
     "Store": "store",
     "TaylorGLOError": "errors",
     "Search": "api",
@@ -88,9 +88,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .evaluation import Evaluator
     from .expansion import ExpansionSpec, loss_shape, multi_indices, num_params
     from .losses import TaylorGLOLoss, taylorglo
+    from .outcomes import Outcome
     from .presets import PAPER_MNIST
     from .recipe import Recipe, load_recipe, parse_recipe
-    from .records import Outcome
     from .robust_losses import BaikalLoss, GCELoss, LabelSmoothingCrossentropy
     from .store import Store
 

@@ -275,11 +275,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """Continue an interrupted search (a finished one: say so and print its best)."""
     from .search.progress import ProgressDisplay
     from .search.runs import resume_search
-    from .store import Store
+    from .store import RunState, Store
 
     if Store.exists(args.run_dir):
         with Store.open_existing(args.run_dir) as store:
-            finished = store.state() == "finished"
+            finished = store.state() == RunState.FINISHED
     else:
         finished = False  # resume_search says there is no run here
     _quiet_tensorflow()  # inherited by the worker processes

@@ -28,7 +28,7 @@ from ._devices import check_probabilities as _check_probabilities
 from ._devices import choose_strategy as _choose_strategy
 from ._devices import dtype_policy, resolve_jit_compile, with_loss_scale
 from ._reinit import _layer_variables, _reinit_plan, _reinitialize
-from .records import ABORTED, DIVERGED, FAILED, OK, Outcome
+from .outcomes import Outcome, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recipe import Recipe
@@ -107,11 +107,13 @@ class FunctionEvaluator:
             value = float(self.function([float(v) for v in values], int(seed)))
         except Exception as exc:  # the user's code: any exception is a failed attempt
             seconds = time.perf_counter() - start
-            return Outcome(FAILED, 0.0, seconds=seconds, error=_one_line(exc))
+            return Outcome(Status.FAILED, 0.0, seconds=seconds, error=_one_line(exc))
         seconds = time.perf_counter() - start
         if not math.isfinite(value):
-            return Outcome(DIVERGED, 0.0, seconds=seconds, error=f"fitness function gave {value}")
-        return Outcome(OK, value, val_accuracy=None, seconds=seconds, train_seconds=seconds)
+            return Outcome(
+                Status.DIVERGED, 0.0, seconds=seconds, error=f"fitness function gave {value}"
+            )
+        return Outcome(Status.OK, value, val_accuracy=None, seconds=seconds, train_seconds=seconds)
 
 
 class Evaluator:
@@ -419,7 +421,7 @@ class Evaluator:
             last_loss = logs.get("loss", [0.0])[-1]
             if not math.isfinite(last_loss):
                 return Outcome(
-                    DIVERGED,
+                    Status.DIVERGED,
                     0.0,
                     steps=steps,
                     seconds=time.perf_counter() - start,
@@ -435,9 +437,9 @@ class Evaluator:
                     self.model.evaluate(scored, verbose=0, return_dict=True)["accuracy"]
                 )
                 timer.seconds += time.perf_counter() - test_start
-            status = ABORTED if abort is not None and abort.aborted else OK
+            status = Status.ABORTED if abort is not None and abort.aborted else Status.OK
             if not math.isfinite(accuracy):
-                status, accuracy = DIVERGED, 0.0
+                status, accuracy = Status.DIVERGED, 0.0
             return Outcome(
                 status,
                 float(accuracy),
@@ -451,7 +453,7 @@ class Evaluator:
             if _is_infrastructure_error(exc):
                 raise  # out of memory and the like: the worker reports it as infra
             return Outcome(
-                FAILED,
+                Status.FAILED,
                 0.0,
                 seconds=time.perf_counter() - start,
                 error=_one_line(exc),

@@ -24,11 +24,14 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .expansion import ExpansionSpec, resolve_spec, shifted_loss_shape
+
+if TYPE_CHECKING:
+    from .store.frozen import BestRecord, CandidateRecord, GenerationRecord
 
 __all__ = [
     "PLOT_FILES",
@@ -133,7 +136,7 @@ def fitness_measure(meta: dict[str, Any]) -> str:
 
 
 def plot_fitness(
-    generations: Sequence[dict[str, Any]],
+    generations: Sequence[GenerationRecord],
     path: str | os.PathLike[str],
     measure: str = "validation_accuracy",
 ) -> bytes:
@@ -147,17 +150,17 @@ def plot_fitness(
     Returns:
         The PNG bytes.
     """
-    rows = [g for g in generations if g["best_fitness"] is not None]
-    x = [g["generation"] for g in rows]
-    best = [g["best_fitness"] for g in rows]
-    mean = [g["mean_fitness"] for g in rows]
+    rows = [g for g in generations if g.best_fitness is not None]
+    x = [g.generation for g in rows]
+    best = [g.best_fitness for g in rows]
+    mean = [g.mean_fitness for g in rows]
     so_far = list(np.maximum.accumulate(best)) if best else []
     fig = _figure()
     ax = fig.add_subplot()
     ax.plot(x, mean, color="tab:gray", marker=".", label="generation mean")
     ax.plot(x, best, color="tab:blue", marker=".", label="generation best")
     ax.step(x, so_far, where="post", color="black", linewidth=1.5, label="all-time best")
-    marks = [(g["generation"], g["best_fitness"]) for g in rows if g["new_best"]]
+    marks = [(g.generation, g.best_fitness) for g in rows if g.new_best]
     if marks:
         ax.scatter(*zip(*marks, strict=True), color="red", zorder=3, s=30, label="new best")
     ax.set_xlabel("generation")
@@ -263,9 +266,9 @@ def pca_2d(points: Any) -> Any:
 
 
 def plot_candidates(
-    candidates: Sequence[dict[str, Any]],
+    candidates: Sequence[CandidateRecord],
     path: str | os.PathLike[str],
-    best: dict[str, Any] | None = None,
+    best: BestRecord | None = None,
 ) -> bytes:
     """Fig. 7: a 2-D PCA projection of every candidate θ, coloured by generation.
 
@@ -280,8 +283,8 @@ def plot_candidates(
     fig = _figure()
     ax = fig.add_subplot()
     if candidates:
-        xy = pca_2d([c["theta"] for c in candidates])
-        gens = np.array([c["generation"] for c in candidates])
+        xy = pca_2d([c.theta for c in candidates])
+        gens = np.array([c.generation for c in candidates])
         cmap, norm = _colour_map(int(gens.max()) + 1)
         ax.scatter(xy[:, 0], xy[:, 1], c=gens, cmap=cmap, norm=norm, s=22, alpha=0.85)
         if best is not None:
@@ -289,7 +292,7 @@ def plot_candidates(
                 (
                     i
                     for i, c in enumerate(candidates)
-                    if (c["generation"], c["candidate"]) == (best["generation"], best["candidate"])
+                    if (c.generation, c.candidate) == (best.generation, best.candidate)
                 ),
                 None,
             )
@@ -445,12 +448,12 @@ def generation_bests(store: Any) -> tuple[list[int], list[list[float]]]:
     Returns:
         ``(generation indices, θ list)`` for generations with a best candidate.
     """
-    by_key = {(c["generation"], c["candidate"]): c["theta"] for c in store.candidates()}
+    by_key = {(c.generation, c.candidate): c.theta for c in store.candidates()}
     gens, thetas = [], []
     for g in store.generations():
-        if g["best_candidate"] is not None:
-            gens.append(g["generation"])
-            thetas.append(by_key[(g["generation"], g["best_candidate"])])
+        if g.best_candidate is not None:
+            gens.append(g.generation)
+            thetas.append(by_key[(g.generation, g.best_candidate)])
     return gens, thetas
 
 

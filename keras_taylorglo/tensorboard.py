@@ -248,25 +248,25 @@ class SearchLogger:
 
     @staticmethod
     def _collect(store: Any, generation: int) -> dict[str, Any]:
-        gens = [g for g in store.generations() if g["generation"] <= generation]
-        this = next((g for g in gens if g["generation"] == generation), None)
+        gens = [g for g in store.generations() if g.generation <= generation]
+        this = next((g for g in gens if g.generation == generation), None)
         if this is None:
             raise ValueError(f"generation {generation} is not in the store")
-        bests = [g["best_fitness"] for g in gens if g["best_fitness"] is not None]
+        bests = [g.best_fitness for g in gens if g.best_fitness is not None]
         data: dict[str, Any] = {
             "generation": generation,
-            "wall": this["finished"] or time.time(),
+            "wall": this.finished or time.time(),
             "scalars": {
-                "fitness/generation_best": this["best_fitness"],
-                "fitness/generation_mean": this["mean_fitness"],
+                "fitness/generation_best": this.best_fitness,
+                "fitness/generation_mean": this.mean_fitness,
                 "fitness/best_so_far": max(bests) if bests else None,
-                "cma/sigma": this["sigma"],
+                "cma/sigma": this.sigma,
             },
             "theta": None,
         }
-        if this["best_candidate"] is not None:
-            data["theta"] = store.candidates(generation)[this["best_candidate"]]["theta"]
-            data["title"] = f"generation {generation} best (fitness {this['best_fitness']:.4f})"
+        if this.best_candidate is not None:
+            data["theta"] = store.candidates(generation)[this.best_candidate].theta
+            data["title"] = f"generation {generation} best (fitness {this.best_fitness:.4f})"
             data["spec"] = ExpansionSpec.from_meta(store.meta())
         return data
 
@@ -330,10 +330,10 @@ class _Renderer:
         """
         try:
             self._conn.send((list(theta), title, spec))
-            status, value = self._conn.recv()
+            kind, value = self._conn.recv()
         except (EOFError, OSError) as exc:
             raise RuntimeError(f"the TensorBoard renderer process died ({exc})") from None
-        if status != "ok":
+        if kind != "png":
             raise RuntimeError(value)
         return value
 
@@ -379,6 +379,6 @@ def _render_loop(conn: Any) -> None:
         except (EOFError, OSError):
             return
         try:
-            conn.send(("ok", render_loss_shape_png(theta, title=title, spec=spec)))
+            conn.send(("png", render_loss_shape_png(theta, title=title, spec=spec)))
         except Exception as exc:  # noqa: BLE001 - reported to the driver as a warning
             conn.send(("error", f"{type(exc).__name__}: {exc}"))

@@ -99,7 +99,7 @@ def best_theta(run_dir: Path) -> list[float]:
     from keras_taylorglo.store import Store
 
     with Store.open_existing(run_dir) as store:
-        return store.best()["theta"]
+        return store.best().theta
 
 
 # ---------------------------------------------------------------------------------- analyze

@@ -130,18 +130,19 @@ def _store_contents(run_dir: Path) -> dict:
         times = ("started", "finished", "ended", "seconds", "train_seconds", "updated", "id")
         attempts = sorted(
             (
-                {k: v for k, v in a.items() if k not in (*times, "worker", "device")}
+                {k: v for k, v in a.as_dict().items() if k not in (*times, "worker", "device")}
                 for a in store.attempts()
             ),
             key=lambda a: (a["generation"], a["candidate"], a["attempt"], a["rerun"]),
         )
         return {
             "candidates": [
-                {k: v for k, v in c.items() if k != "updated"} for c in store.candidates()
+                {k: v for k, v in c.as_dict().items() if k != "updated"} for c in store.candidates()
             ],
             "attempts": attempts,
             "generations": [
-                {k: v for k, v in g.items() if k not in times} for g in store.generations()
+                {k: v for k, v in g.as_dict().items() if k not in times}
+                for g in store.generations()
             ],
             "meta": {
                 k: v
@@ -249,7 +250,7 @@ def _finished_attempts(run_dir: Path) -> int:
         return 0
     try:
         with Store.open(run_dir, readonly=True) as store:
-            return sum(a["status"] != "running" for a in store.attempts())
+            return sum(a.status != "running" for a in store.attempts())
     except Exception:
         return 0  # the store is being created
 

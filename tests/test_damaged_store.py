@@ -206,5 +206,5 @@ def test_readers_still_read_a_run_directory_they_cannot_write(run, tmp_path, cap
         assert '"state": "interrupted"' in out and '"evaluations": 8' in out
         with Store.open(copy, readonly=True) as store:
             store.check()  # what the monitor runs before its screen
-            assert store.best()["fitness"] > 0
+            assert store.best().fitness > 0
         _unchanged(copy, before)

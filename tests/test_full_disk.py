@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from keras_taylorglo.errors import StoreError
-from keras_taylorglo.records import Outcome
+from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.store import DB_NAME, Store
 
 HERE = Path(__file__).parent
@@ -70,7 +70,7 @@ def _best(run_dir: Path) -> dict:
 def _finished_generations(run_dir: Path) -> int:
     try:
         with Store.open(run_dir, readonly=True) as store:
-            return sum(1 for g in store.generations() if g["finished"])
+            return sum(1 for g in store.generations() if g.finished)
     except StoreError:
         return 0
 
@@ -157,20 +157,20 @@ def _resume_ends_as_calm(tmp_path: Path, run_dir: Path, calm: dict) -> None:
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
     with Store.open(run_dir, readonly=True) as store:
-        stopped_at = sum(1 for g in store.generations() if g["finished"])
+        stopped_at = sum(1 for g in store.generations() if g.finished)
         assert store.state() != "finished"
     assert 2 <= stopped_at < 6
     code, out, err = _finish(_cli("resume", str(run_dir), cwd=tmp_path))
     assert code == 0, err
     resumed = _best(run_dir)
-    assert resumed["theta"] == calm["theta"] and resumed["fitness"] == calm["fitness"]
-    assert (resumed["generation"], resumed["candidate"]) == (calm["generation"], calm["candidate"])
+    assert resumed.theta == calm.theta and resumed.fitness == calm.fitness
+    assert (resumed.generation, resumed.candidate) == (calm.generation, calm.candidate)
     with Store.open(run_dir, readonly=True) as store:
         assert store.state() == "finished"
-        keys = [(a["generation"], a["candidate"], a["attempt"]) for a in store.attempts()]
-        done = [a for a in store.attempts() if a["status"] == "ok"]
+        keys = [(a.generation, a.candidate, a.attempt) for a in store.attempts()]
+        done = [a for a in store.attempts() if a.status == "ok"]
     # every candidate scored once: the attempt the disk stopped was run again, never twice ok
-    assert len({(a["generation"], a["candidate"]) for a in done}) == len(done) == 36
+    assert len({(a.generation, a.candidate) for a in done}) == len(done) == 36
     assert len(keys) >= 36
 
 

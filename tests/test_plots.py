@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import subprocess
@@ -71,10 +72,10 @@ def test_fitness_plot_marks_new_bests_in_red(tmp_path: Path) -> None:
     run = make_run(tmp_path / "r")
     with Store.open_existing(run) as store:
         generations = store.generations()
-    assert sum(g["new_best"] for g in generations) == 4
+    assert sum(g.new_best for g in generations) == 4
     red = []
     for marks in (True, False):
-        gens = [dict(g, new_best=g["new_best"] and marks) for g in generations]
+        gens = [dataclasses.replace(g, new_best=g.new_best and marks) for g in generations]
         path = tmp_path / f"fig2_{marks}.png"
         plots.plot_fitness(gens, path)
         image = pixels(path)
@@ -236,12 +237,12 @@ print(json.dumps(out))
     images = [v for v in values if len(v) == 5]
     best_so_far = 0.0
     for g in generations:
-        step = g["generation"]
-        best_so_far = max(best_so_far, g["best_fitness"])
-        assert scalars[(step, "fitness/generation_best")] == pytest.approx(g["best_fitness"])
-        assert scalars[(step, "fitness/generation_mean")] == pytest.approx(g["mean_fitness"])
+        step = g.generation
+        best_so_far = max(best_so_far, g.best_fitness)
+        assert scalars[(step, "fitness/generation_best")] == pytest.approx(g.best_fitness)
+        assert scalars[(step, "fitness/generation_mean")] == pytest.approx(g.mean_fitness)
         assert scalars[(step, "fitness/best_so_far")] == pytest.approx(best_so_far)
-        assert scalars[(step, "cma/sigma")] == pytest.approx(g["sigma"])
+        assert scalars[(step, "cma/sigma")] == pytest.approx(g.sigma)
     assert [i[0] for i in images] == [0, 1, 2]
     assert {i[1] for i in images} == {"loss_shape/generation_best"}
     for _, _, width, height, png_hex in images:

@@ -16,19 +16,9 @@ from pathlib import Path
 import pytest
 
 from keras_taylorglo.errors import RunLockedError, StoreError
-from keras_taylorglo.records import (
-    ABORTED,
-    DIVERGED,
-    FAILED,
-    INFRA,
-    INTERRUPTED,
-    OK,
-    RUNNING,
-    SCREENED,
-    Outcome,
-)
+from keras_taylorglo.outcomes import Outcome, Status
 from keras_taylorglo.store import RunLock, Store, is_locked, lock_holder
-from keras_taylorglo.store.records import (
+from keras_taylorglo.store.frozen import (
     AnalysisRunRecord,
     AttemptRecord,
     BestRecord,
@@ -75,8 +65,8 @@ def _run_generation(store: Store, g: int, fitnesses: list[float]) -> None:
     store.begin_generation(g, f"before {g}".encode(), [_theta(g, c) for c in range(len(fitnesses))])
     for c, fitness in enumerate(fitnesses):
         row = store.start_attempt(g, c, 0, seed=100 * g + c, worker="w0", device="CPU")
-        store.finish_attempt(row, Outcome(OK, fitness, val_accuracy=fitness, steps=10))
-        store.set_candidate_result(g, c, OK, fitness)
+        store.finish_attempt(row, Outcome(Status.OK, fitness, val_accuracy=fitness, steps=10))
+        store.set_candidate_result(g, c, Status.OK, fitness)
     store.finish_generation(g, f"after {g}".encode(), mean=[0.0] * 8, sigma=1.0 + g)
 
 
@@ -203,67 +193,77 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
 
     # candidate 0: ok at once
     a = store.start_attempt(0, 0, 0, seed=1, worker="w0", device="GPU:0")
-    assert store.workers()[0]["state"] == "busy" and store.workers()[0]["candidate"] == 0
-    assert store.candidates(0)[0]["status"] == RUNNING
+    assert store.workers()[0].state == "busy" and store.workers()[0].candidate == 0
+    assert store.candidates(0)[0].status == Status.RUNNING
     store.finish_attempt(
         a,
-        Outcome(OK, 0.9, 0.9, 300, 5.0, {"val_accuracy": [0.5, 0.9]}),
-        candidate_status=OK,
+        Outcome(Status.OK, 0.9, 0.9, 300, 5.0, {"val_accuracy": [0.5, 0.9]}),
+        candidate_status=Status.OK,
         candidate_fitness=0.9,
     )
     worker = store.workers()[0]
-    assert (worker["state"], worker["last_status"], worker["last_fitness"]) == ("idle", OK, 0.9)
+    assert (worker.state, worker.last_status, worker.last_fitness) == (
+        "idle",
+        Status.OK,
+        0.9,
+    )
     # candidate 1: aborted, then infra twice (same attempt re-run), then ok
     a = store.start_attempt(0, 1, 0, seed=2)
-    store.finish_attempt(a, Outcome(ABORTED, 0.1, 0.1))
+    store.finish_attempt(a, Outcome(Status.ABORTED, 0.1, 0.1))
     for _ in range(2):
         a = store.start_attempt(0, 1, 1, seed=3)
-        store.finish_attempt(a, Outcome(INFRA, 0.0, error="worker died"))
+        store.finish_attempt(a, Outcome(Status.INFRA, 0.0, error="worker died"))
     a = store.start_attempt(0, 1, 1, seed=3)
-    assert store.attempts(0, 1)[-1]["rerun"] == 2
-    store.finish_attempt(a, Outcome(OK, 0.95, 0.95), candidate_status=OK, candidate_fitness=0.95)
+    assert store.attempts(0, 1)[-1].rerun == 2
+    store.finish_attempt(
+        a, Outcome(Status.OK, 0.95, 0.95), candidate_status=Status.OK, candidate_fitness=0.95
+    )
     # candidate 2: diverged (NaN fitness stored as NULL, counted as 0)
     a = store.start_attempt(0, 2, 0, seed=4)
     store.finish_attempt(
-        a, Outcome(DIVERGED, float("nan")), candidate_status=DIVERGED, candidate_fitness=None
+        a,
+        Outcome(Status.DIVERGED, float("nan")),
+        candidate_status=Status.DIVERGED,
+        candidate_fitness=None,
     )
     # candidate 3: still running
     store.start_attempt(0, 3, 0, seed=5)
 
     gen = store.generations()[0]
-    assert gen["evaluations"] == 3
-    assert gen["best_fitness"] == 0.95 and gen["best_candidate"] == 1
-    assert gen["mean_fitness"] == pytest.approx((0.9 + 0.95 + 0.0) / 3)
-    assert gen["candidate_failures"] == 2  # the abort and the divergence
-    assert gen["infra_failures"] == 2
-    assert gen["retries"] == 1  # attempt 1 of candidate 1 (its infra re-runs are not retries)
-    assert gen["attempts"] == 7 and gen["running"] == 1
-    assert gen["sigma"] is None and gen["finished"] is None
-    assert store.candidate_result(0, 1) == {"status": OK, "fitness": 0.95}
+    assert gen.evaluations == 3
+    assert gen.best_fitness == 0.95 and gen.best_candidate == 1
+    assert gen.mean_fitness == pytest.approx((0.9 + 0.95 + 0.0) / 3)
+    assert gen.candidate_failures == 2  # the abort and the divergence
+    assert gen.infra_failures == 2
+    assert gen.retries == 1  # attempt 1 of candidate 1 (its infra re-runs are not retries)
+    assert gen.attempts == 7 and gen.running == 1
+    assert gen.sigma is None and gen.finished is None
+    assert store.candidate_result(0, 1) == ResultRecord(status=Status.OK, fitness=0.95)
     assert store.candidate_result(0, 3) is None
     with pytest.raises(StoreError, match=r"candidates \[3\] have no result"):
         store.finish_generation(0, b"after0", [0.0] * 8, 1.1)
 
     # resume view: the running attempt is not finished; closing it marks it interrupted
     finished = store.finished_attempts(0)
-    assert [(r["candidate"], r["attempt"], r["status"]) for r in finished] == [
-        (0, 0, OK),
-        (1, 0, ABORTED),
-        (1, 1, INFRA),
-        (1, 1, INFRA),
-        (1, 1, OK),
-        (2, 0, DIVERGED),
+    assert [(r.candidate, r.attempt, r.status) for r in finished] == [
+        (0, 0, Status.OK),
+        (1, 0, Status.ABORTED),
+        (1, 1, Status.INFRA),
+        (1, 1, Status.INFRA),
+        (1, 1, Status.OK),
+        (2, 0, Status.DIVERGED),
     ]
     assert store.close_interrupted_attempts() == 1
-    assert store.attempts(0, 3)[0]["status"] == INTERRUPTED
-    assert store.generations()[0]["running"] == 0
-    assert [c.status for c in store.candidates(0)] == [OK, OK, DIVERGED, RUNNING]
+    assert store.attempts(0, 3)[0].status == Status.INTERRUPTED
+    assert store.generations()[0].running == 0
+    statuses = [Status.OK, Status.OK, Status.DIVERGED, Status.RUNNING]
+    assert [c.status for c in store.candidates(0)] == statuses
     second = [a for a in store.finished_attempts(0) if a.candidate == 1]
-    assert [a.status for a in second] == [ABORTED, INFRA, INFRA, OK]
+    assert [a.status for a in second] == [Status.ABORTED, Status.INFRA, Status.INFRA, Status.OK]
     assert second[-1].rerun == 2 and second[0].seed == 2
     assert [a.candidate for a in store.finished_attempts(0)].count(3) == 0  # interrupted
 
-    store.set_candidate_result(0, 3, SCREENED, 0.0)
+    store.set_candidate_result(0, 3, Status.SCREENED, 0.0)
     summary = store.finish_generation(0, b"after0", [0.5] * 8, 1.1)
     assert summary == {
         "best_fitness": 0.95,
@@ -275,12 +275,12 @@ def test_generation_lifecycle_and_aggregates(tmp_path):
     assert store.generation_state_before(0) == b"before0"
     assert store.unfinished_generation() is None
     gen = store.generations()[0]
-    assert gen["sigma"] == 1.1 and gen["mean"] == [0.5] * 8 and gen["screened"] == 1
-    assert store.best() == {"theta": _theta(0, 1), "fitness": 0.95, "generation": 0, "candidate": 1}
+    assert gen.sigma == 1.1 and gen.mean == [0.5] * 8 and gen.screened == 1
+    assert store.best() == BestRecord(theta=_theta(0, 1), fitness=0.95, generation=0, candidate=1)
     with pytest.raises(ValueError, match="candidate status must be one of"):
         store.set_candidate_result(0, 0, "great", 1.0)
     with pytest.raises(StoreError, match="no candidate 9 of generation 0"):
-        store.set_candidate_result(0, 9, OK, 1.0)
+        store.set_candidate_result(0, 9, Status.OK, 1.0)
 
 
 def test_new_best_flags_and_best_ties(tmp_path):
@@ -288,14 +288,14 @@ def test_new_best_flags_and_best_ties(tmp_path):
     _run_generation(store, 0, [0.5, 0.7])
     _run_generation(store, 1, [0.7, 0.6])  # equal to the best: not a new best
     _run_generation(store, 2, [0.2, 0.8])
-    flags = [g["new_best"] for g in store.generations()]
+    flags = [g.new_best for g in store.generations()]
     assert flags == [True, False, True]
     stored = store._conn.execute("SELECT new_best FROM generations ORDER BY generation")
     assert [r[0] for r in stored] == [1, 0, 1]
-    assert store.best()["generation"] == 2
+    assert store.best().generation == 2
     store2 = _new(tmp_path / "b", population=2)
     _run_generation(store2, 0, [0.4, 0.4])
-    assert store2.best()["candidate"] == 0  # ties: the earliest
+    assert store2.best().candidate == 0  # ties: the earliest
 
 
 def test_status_json_contract(tmp_path):
@@ -306,7 +306,10 @@ def test_status_json_contract(tmp_path):
     store.begin_generation(1, b"b1", [_theta(1, c) for c in range(3)])
     a = store.start_attempt(1, 0, 0, seed=1)
     store.finish_attempt(
-        a, Outcome(FAILED, 0.0, error="boom"), candidate_status=FAILED, candidate_fitness=0.0
+        a,
+        Outcome(Status.FAILED, 0.0, error="boom"),
+        candidate_status=Status.FAILED,
+        candidate_fitness=0.0,
     )
     status = store.status_json()
     assert set(status) == {"state", "evaluations", "generations", "best"}
@@ -342,23 +345,31 @@ def test_events_workers_snapshot(tmp_path):
     store = _new(tmp_path)
     ids = [store.add_event("info", f"message {i}") for i in range(5)]
     store.add_event("new_best", "best 0.9", generation=0, candidate=2)
-    assert [e["message"] for e in store.events(limit=2)] == ["message 4", "best 0.9"]
+    assert [e.message for e in store.events(limit=2)] == ["message 4", "best 0.9"]
     since = store.events(since_id=ids[3])
-    assert [e["kind"] for e in since] == ["info", "new_best"]
-    assert since[-1]["generation"] == 0 and since[-1]["candidate"] == 2
+    assert [e.kind for e in since] == ["info", "new_best"]
+    assert since[-1].generation == 0 and since[-1].candidate == 2
     with pytest.raises(ValueError, match="event kind must be one of"):
         store.add_event("party", "x")
     store.update_worker("w1", state="busy", device="GPU:1", generation=0, candidate=1, attempt=0)
     store.update_worker("w1", state="dead")
     (w,) = store.workers()
-    assert (w["worker"], w["device"], w["state"], w["candidate"]) == ("w1", "GPU:1", "dead", None)
+    assert (w.worker, w.device, w.state, w.candidate) == ("w1", "GPU:1", "dead", None)
     with pytest.raises(ValueError, match="unknown worker field"):
         store.update_worker("w1", colour="red")
     with pytest.raises(ValueError, match="worker state must be one of"):
         store.update_worker("w1", state="asleep")
     snap = store.snapshot(events=3)
-    assert set(snap) == {"meta", "state", "generations", "best", "workers", "events", "evaluations"}
-    assert "recipe_text" not in snap["meta"] and len(snap["events"]) == 3
+    assert set(snap.as_dict()) == {
+        "meta",
+        "state",
+        "generations",
+        "best",
+        "workers",
+        "events",
+        "evaluations",
+    }
+    assert "recipe_text" not in snap.meta and len(snap.events) == 3
 
 
 def test_set_state_and_finished(tmp_path):
@@ -382,8 +393,8 @@ def test_analysis_runs(tmp_path):
     other = store.start_analysis_run("taylorglo", THETA, 0.5, 0, seed=11)
     assert other not in (a, b)
     done = store.analysis_runs(status="ok")
-    assert len(done) == 1 and done[0]["theta"] == THETA and done[0]["test_accuracy"] == 0.97
-    assert done[0]["history"] == {"loss": [1.0]}
+    assert len(done) == 1 and done[0].theta == THETA and done[0].test_accuracy == 0.97
+    assert done[0].history == {"loss": [1.0]}
     assert len(store.analysis_runs(label="baseline")) == 1
     assert len(store.analysis_runs(train_fraction=0.5)) == 1
     with pytest.raises(ValueError, match="label must be one of"):
@@ -419,13 +430,17 @@ def test_read_views_return_frozen_records(tmp_path):
     assert best != {**best.as_dict(), "fitness": 0.5}
 
     (c0, c1) = store.candidates(0)
-    assert isinstance(c1, CandidateRecord) and (c1.candidate, c1.status, c1.fitness) == (1, OK, 0.7)
+    assert isinstance(c1, CandidateRecord) and (c1.candidate, c1.status, c1.fitness) == (
+        1,
+        Status.OK,
+        0.7,
+    )
     attempt = store.attempts(0, 1)[0]
     assert isinstance(attempt, AttemptRecord)
     assert (attempt.seed, attempt.worker, attempt.steps) == (1, "w0", 10)
     assert attempt.history == {} and attempt.error == ""
     assert store.finished_attempts(0)[0] == store.attempts(0, 0)[0]
-    assert store.candidate_result(0, 0) == ResultRecord(OK, 0.5)
+    assert store.candidate_result(0, 0) == ResultRecord(Status.OK, 0.5)
     (worker,) = store.workers()
     assert isinstance(worker, WorkerRecord) and (worker.state, worker.device) == ("idle", "CPU")
     (event,) = store.events()
@@ -442,7 +457,7 @@ def test_read_views_return_frozen_records(tmp_path):
     assert snap.generations == [gen] and snap.workers == [worker] and snap.events == [event]
     # the status contract stays plain dicts and lists, for json.dumps
     status = store.status_json()
-    assert type(status["best"]) is dict and status["best"] == best
+    assert type(status["best"]) is dict and status["best"] == best.as_dict()
 
 
 def test_generations_read_the_summary_finish_generation_wrote(tmp_path):
@@ -456,8 +471,8 @@ def test_generations_read_the_summary_finish_generation_wrote(tmp_path):
             "best_candidate = 2, new_best = 0 WHERE generation = 0"
         )
     store.begin_generation(1, b"before 1", [_theta(1, c) for c in range(3)])
-    store.set_candidate_result(1, 0, OK, 0.3)
-    store.set_candidate_result(1, 2, OK, 0.5)
+    store.set_candidate_result(1, 0, Status.OK, 0.3)
+    store.set_candidate_result(1, 2, Status.OK, 0.5)
     gen0, gen1 = store.generations()
     assert (gen0.best_fitness, gen0.mean_fitness, gen0.best_candidate) == (0.25, 0.125, 2)
     assert gen0.new_best is False and gen0.evaluations == 3
@@ -471,7 +486,7 @@ def test_store_reads_import_nothing_of_the_search():
     code = """
         import sys, tempfile
         from keras_taylorglo.store import Store
-        from keras_taylorglo.store import records
+        from keras_taylorglo.store import frozen
         s = Store.create(tempfile.mkdtemp(), recipe_text="", meta={})
         s.snapshot(), s.status_json(), s.progress_summary(), s.analysis_runs()
         bad = [m for m in sys.modules
@@ -559,7 +574,7 @@ def test_state_running_only_while_the_lock_is_held(tmp_path):
 
 _WRITER = """
     import sys, time
-    from keras_taylorglo.records import OK, Outcome
+    from keras_taylorglo.outcomes import Outcome, Status
     from keras_taylorglo.store import RunLock, Store
     run_dir = sys.argv[1]
     with RunLock(run_dir):
@@ -574,7 +589,7 @@ _WRITER = """
             for c in range(2):
                 s = time.perf_counter()
                 row = store.start_attempt(g, c, 0, seed=c)
-                store.finish_attempt(row, Outcome(OK, 0.5), candidate_status=OK,
+                store.finish_attempt(row, Outcome(Status.OK, 0.5), candidate_status=Status.OK,
                                      candidate_fitness=0.5)
                 longest = max(longest, (time.perf_counter() - s) / 2)
             s = time.perf_counter()
@@ -639,7 +654,7 @@ def test_reading_a_large_store_is_fast(tmp_path):
             rows = []
             for c in range(28):
                 for attempt in range(2 if c % 5 == 0 else 1):
-                    status = ABORTED if attempt == 0 and c % 5 == 0 else OK
+                    status = Status.ABORTED if attempt == 0 and c % 5 == 0 else Status.OK
                     rows.append((g, c, attempt, c, 0.0, 1.0, status, 0.5 + c / 100))
             conn.executemany(
                 "INSERT INTO attempts(generation, candidate, attempt, seed, started, ended, "
@@ -669,9 +684,9 @@ def test_reading_a_large_store_is_fast(tmp_path):
         "candidates = reader.candidates()\n"
         "attempts = reader.attempts(99)\n"
         "elapsed = time.perf_counter() - start\n"
-        "print(json.dumps({'generations': len(snap['generations']),\n"
+        "print(json.dumps({'generations': len(snap.generations),\n"
         "    'evaluations': status['evaluations'], 'candidates': len(candidates),\n"
-        "    'attempts': len(attempts), 'retries5': snap['generations'][5]['retries'],\n"
+        "    'attempts': len(attempts), 'retries5': snap.generations[5].retries,\n"
         "    'elapsed': elapsed}))\n"
     )
     out = subprocess.run(

@@ -26,8 +26,8 @@ from textual.screen import Screen
 from keras_taylorglo.errors import StoreError
 
 from .reader import RunReader, find_runs
-from .records import RunSummary
 from .screens import REFRESH_SECONDS, HelpScreen, MonitorScreen, PickerScreen
+from .view_rows import RunSummary
 
 __all__ = ["MonitorApp", "run_monitor"]
 

@@ -13,7 +13,26 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["format_duration", "format_fitness", "format_label_noise"]
+__all__ = ["format_about", "format_duration", "format_fitness", "format_label_noise"]
+
+
+def format_about(generation: int | None, candidate: int | None) -> str:
+    """Names what an event is about, as the other panels do.
+
+    Args:
+        generation: the generation it is about, if any.
+        candidate: the candidate it is about, if any.
+
+    Returns:
+        ``"g3 c5"`` for a candidate, ``"g3"`` for a generation, ``""`` for the whole run.
+
+    Example:
+        >>> format_about(3, 5), format_about(3, None), format_about(None, None)
+        ('g3 c5', 'g3', '')
+    """
+    if generation is None:
+        return ""
+    return f"g{generation}" + ("" if candidate is None else f" c{candidate}")
 
 
 def format_duration(seconds: float | None) -> str:

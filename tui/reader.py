@@ -5,7 +5,7 @@ and read from a worker thread. Every number the monitor shows is computed here: 
 ETA (against an injectable clock, so tests and screenshots are stable), each generation's best θ
 and its loss shape in the paper's binary modality (shifted so the loss at ``y0 = 1`` is zero,
 Fig. 3a), and the candidates of one generation with their attempts. The records are in
-:mod:`keras_taylorglo_tui.records`.
+:mod:`keras_taylorglo_tui.view_rows`.
 
 Example:
     >>> from keras_taylorglo_tui.reader import RunReader
@@ -26,20 +26,19 @@ from typing import Any
 import numpy as np
 
 from keras_taylorglo.errors import StoreError
-from keras_taylorglo.store import Store
-from keras_taylorglo.store.records import GenerationRecord, WorkerRecord
+from keras_taylorglo.store import RunState, Store, WorkerState
+from keras_taylorglo.store.frozen import GenerationRecord, WorkerRecord
 
-from .records import (
+from .view_rows import (
     AttemptRow,
     CandidateRow,
-    EventRow,
     GenerationDetail,
     GenerationRow,
     LossSettings,
     MonitorSnapshot,
     RunSummary,
     WorkerRow,
-    from_row,
+    from_record,
 )
 
 __all__ = ["Clock", "RunReader", "find_runs", "open_run"]
@@ -194,9 +193,9 @@ class RunReader:
         created = meta.get("created")
         if created is None:
             return None
-        if state == "running":
+        if state == RunState.RUNNING:
             end = now
-        elif state == "finished" and meta.get("finished") is not None:
+        elif state == RunState.FINISHED and meta.get("finished") is not None:
             end = float(meta["finished"])
         else:
             # interrupted: the last thing the run wrote
@@ -213,7 +212,7 @@ class RunReader:
         planned: int,
         elapsed: float | None,
     ) -> float | None:
-        if state != "running" or planned <= 0:
+        if state != RunState.RUNNING or planned <= 0:
             return None
         remaining = planned - evaluations
         if remaining <= 0:
@@ -250,7 +249,7 @@ class RunReader:
                     shapes[g.generation] = shape
             # the record's columns of the same names fill the rest (population, sigma, counts)
             rows.append(
-                from_row(
+                from_record(
                     GenerationRow,
                     g,
                     index=g.generation,
@@ -284,8 +283,9 @@ class RunReader:
         elapsed = self._elapsed(meta, state, gens, now)
         evaluations = snap.evaluations
         # "for how long" only means something while the search runs
-        workers = [self._worker_row(w, now if state == "running" else None) for w in snap.workers]
-        events = [from_row(EventRow, e) for e in snap.events]
+        workers = [
+            self._worker_row(w, now if state == RunState.RUNNING else None) for w in snap.workers
+        ]
         return MonitorSnapshot(
             name=str(meta.get("name") or self.run_dir.name),
             recipe=str(meta.get("recipe_source") or "—"),
@@ -298,7 +298,7 @@ class RunReader:
             best=snap.best,
             generations=rows,
             workers=workers,
-            events=events,
+            events=snap.events,
             loss=loss,
             shapes=shapes,
             label_noise=meta.get("label_noise") or None,
@@ -307,7 +307,7 @@ class RunReader:
     @staticmethod
     def _worker_row(w: WorkerRecord, now: float | None) -> WorkerRow:
         task = ""
-        if w.state == "busy" and w.generation is not None:
+        if w.state == WorkerState.BUSY and w.generation is not None:
             task = f"g{w.generation} c{w.candidate} a{w.attempt}"
         last = ""
         if w.last_status:
@@ -316,7 +316,7 @@ class RunReader:
                 last += f" {w.last_fitness:.4f}"
         since = w.since
         # worker and state come from the record as they are (both NOT NULL text columns)
-        return from_row(
+        return from_record(
             WorkerRow,
             w,
             device=w.device or "—",
@@ -342,10 +342,10 @@ class RunReader:
         attempts: dict[int, list[AttemptRow]] = {}
         for a in self.store.attempts(index):
             attempts.setdefault(a.candidate, []).append(
-                from_row(AttemptRow, a, error=a.error or "")
+                from_record(AttemptRow, a, error=a.error or "")
             )
         candidates = [
-            from_row(
+            from_record(
                 CandidateRow,
                 c,
                 index=c.candidate,

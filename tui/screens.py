@@ -20,10 +20,11 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
 from keras_taylorglo.errors import StoreError
+from keras_taylorglo_tui.widgets.header import STATE_STYLES
 
 from .format import format_fitness
 from .reader import RunReader
-from .records import GenerationDetail, MonitorSnapshot, RunSummary
+from .view_rows import GenerationDetail, MonitorSnapshot, RunSummary
 from .widgets import (
     AccuracyPlot,
     CandidateDetail,
@@ -35,7 +36,6 @@ from .widgets import (
     RunHeader,
     WorkersPanel,
 )
-from .widgets.header import STATE_STYLES
 
 REFRESH_SECONDS = 1.0
 """How often the screens re-read the store."""

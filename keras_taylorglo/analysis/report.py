@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TaylorGLOError
+from ..outcomes import Status
 from .plan import MAX_RERUNS
+
+if TYPE_CHECKING:
+    from ..store.frozen import ChosenRecord
 
 __all__ = [
     "comparison_rows",
@@ -251,7 +255,7 @@ def write_reports(
     return paths
 
 
-def export_text(best: Any, meta: dict[str, Any], fmt: str = "python") -> str:
+def export_text(best: ChosenRecord, meta: dict[str, Any], fmt: str = "python") -> str:
     """The chosen loss as a line of Python or as JSON.
 
     Args:
@@ -332,7 +336,7 @@ def missing_results(report: dict[str, Any]) -> list[str]:
         baselines = block.get("baselines") or {"": {"name": "cross-entropy", **block["baseline"]}}
         sets += [(entry["name"], entry) for entry in baselines.values()]
         for name, summary in sets:
-            failed = summary.get("statuses", {}).get("failed", 0)
+            failed = summary.get("statuses", {}).get(Status.FAILED, 0)
             if failed:
                 lines.append(
                     f"{name}{where}: {failed} of {report['runs']} trainings failed on every "

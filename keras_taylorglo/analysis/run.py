@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TaylorGLOError
+from ..outcomes import Status
 from .plan import (
     ANALYSIS_DIR,
     CROSSENTROPY,
@@ -23,11 +24,14 @@ from .report import write_reports
 from .stats import TEST_NAME, summarize, welch_p_value
 
 if TYPE_CHECKING:
-    from ..store.records import AnalysisRunRecord
+    from ..store.frozen import AnalysisRunRecord
 
 __all__ = ["build_report", "run_analysis"]
 
-_FINAL = ("ok", "diverged")  # analysis rows that are results; anything else is run (again)
+_FINAL = (
+    Status.OK,
+    Status.DIVERGED,
+)  # analysis rows that are results; anything else is run (again)
 
 
 def _progress_bar(total: int, done: int, enabled: bool) -> Any:
@@ -171,7 +175,7 @@ def build_report(
         if len(accs) < runs:
             # Trainings that failed on every re-run have no accuracy; count them so a short
             # result set is visible in the report rather than silently smaller.
-            statuses["failed"] = runs - len(accs)
+            statuses[Status.FAILED] = runs - len(accs)
         summary = summarize(accs)
         summary["statuses"] = statuses
         return summary

@@ -38,7 +38,7 @@ def _search_facts(run_dir: Path) -> dict[str, Any]:
         meta = store.meta()
         attempts = store.attempts()
         evaluations = store.evaluations()
-    ended = [a["ended"] for a in attempts if a.get("ended") is not None]
+    ended = [a.ended for a in attempts if a.ended is not None]
     created = meta.get("created")
     return {
         "name": meta.get("name") or run_dir.name,

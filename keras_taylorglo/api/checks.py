@@ -225,21 +225,21 @@ def _check_named_functions(
 
 
 def _refuse_existing(run_dir: Path, overwrite: bool) -> None:
-    from ..store import Store
+    from ..store import RunState, Store
 
     if not Store.exists(run_dir):
         return
     with Store.open(run_dir, readonly=True) as store:
         state = store.state()
-    if state == "running":
+    if state == RunState.RUNNING:
         raise TaylorGLOError(f"{run_dir} is in use by a running search; stop it or wait for it")
     if not overwrite:
         hint = (
             f"continue it with ktg.resume({str(run_dir)!r}), pass overwrite=True"
-            if state == "interrupted"
+            if state == RunState.INTERRUPTED
             else "pass overwrite=True to replace it"
         )
-        article = "an" if state == "interrupted" else "a"
+        article = "an" if state == RunState.INTERRUPTED else "a"
         raise TaylorGLOError(
             f"{run_dir} already holds {article} {state} search: {hint}, or choose another run_dir"
         )

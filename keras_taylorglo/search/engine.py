@@ -18,8 +18,9 @@ import socket
 from typing import Any
 
 from ..errors import TaylorGLOError
-from ..records import ABORTED, DIVERGED, OK, SCREENED, Outcome
+from ..outcomes import Outcome, Status
 from ..stopping import say
+from ..store.states import RunState, WorkerState
 from .finalists import FinalistStage
 from .jobs import JobRunner
 from .messages import Executor, Task, TaskLost, WorkerDown, WorkerUp
@@ -84,7 +85,7 @@ class Engine:
             self.best_fitness = best.fitness
         self.store.close_interrupted_attempts()
         self._unlogged = self._generations_missing_from_tensorboard()
-        self.store.set_state("running", pid=os.getpid(), host=socket.gethostname())
+        self.store.set_state(RunState.RUNNING, pid=os.getpid(), host=socket.gethostname())
         try:
             # Inside the try: a failed start leaves the run interrupted (a new search's store
             # is then removed by start_search, as nothing in it is worth resuming).
@@ -114,20 +115,20 @@ class Engine:
             if self.display and evo.finalists.count:
                 self.display.finalists_done(self.store)
             self._log_finished_generations()
-            self.store.set_state("finished")
+            self.store.set_state(RunState.FINISHED)
             self.store.add_event("info", "search finished")
         except KeyboardInterrupt as stop:
             # Ctrl-C, or SIGTERM/SIGHUP turned into a KeyboardInterrupt subclass by the CLI.
             why = str(stop) if str(stop) else "Ctrl-C"
             with contextlib.suppress(TaylorGLOError):  # a full disk: the lock says it anyway
-                self.store.set_state("interrupted")
+                self.store.set_state(RunState.INTERRUPTED)
                 self.store.add_event("info", f"interrupted ({why})")
             raise SearchInterrupted() from None
         except BaseException:
             # A store that cannot be written (full disk) must not hide the first error; a run
             # left "running" is read as interrupted once its lock is released.
             with contextlib.suppress(TaylorGLOError):
-                self.store.set_state("interrupted")
+                self.store.set_state(RunState.INTERRUPTED)
             raise
         finally:
             self.executor.shutdown(kill=True)
@@ -201,7 +202,7 @@ class Engine:
         for c, trial in enumerate(trials):
             if not trial.attempts and not self.store.attempts(g, c):
                 if not self._prescreen(tuple(trial.theta)):
-                    trial.finish_without_training(SCREENED, 0.0)
+                    trial.finish_without_training(Status.SCREENED, 0.0)
                     self.store.add_event("screened", "failed the invariant pre-screen", g, c)
             if not trial.done:
                 theta = tuple(trial.theta)
@@ -245,7 +246,7 @@ class Engine:
         self._attempt_rows[task.task_id] = row
         self.store.update_worker(
             worker_id,
-            state="busy",
+            state=WorkerState.BUSY,
             generation=task.generation,
             candidate=task.candidate,
             attempt=task.attempt,
@@ -254,11 +255,13 @@ class Engine:
     def _worker_event(self, event: Any) -> None:
         store = self.store
         if isinstance(event, WorkerUp):
-            store.update_worker(event.worker_id, state="idle", device=event.device, pid=event.pid)
+            store.update_worker(
+                event.worker_id, state=WorkerState.IDLE, device=event.device, pid=event.pid
+            )
             store.add_event("worker_started", f"{event.worker_id} ready on {event.device}")
             self._record_data_facts(getattr(event, "info", None) or {})
         elif isinstance(event, WorkerDown):
-            store.update_worker(event.worker_id, state="dead")
+            store.update_worker(event.worker_id, state=WorkerState.DEAD)
             store.add_event("worker_died", f"{event.worker_id}: {event.reason}")
 
     def _finished(
@@ -271,7 +274,7 @@ class Engine:
             self.evaluated_any = True
             store.update_worker(
                 event.worker_id,
-                state="idle",
+                state=WorkerState.IDLE,
                 last_status=outcome.status,
                 last_fitness=outcome.fitness,
             )
@@ -314,14 +317,14 @@ class Engine:
         if decision.action == "rerun":
             add("infra", f"{where}; re-running it", g, task.candidate)
         elif decision.action == "retry":
-            kind = "abort" if outcome.status == ABORTED else "retry"
+            kind = "abort" if outcome.status == Status.ABORTED else "retry"
             add(kind, f"{where}; retrying with a new seed", g, task.candidate)
-        elif outcome.status == DIVERGED:
+        elif outcome.status == Status.DIVERGED:
             add("divergence", where, g, task.candidate)
-        elif decision.status != OK and self.rules.rule == "every_attempt":
-            kind = "abort" if decision.status == ABORTED else "failure"
+        elif decision.status != Status.OK and self.rules.rule == "every_attempt":
+            kind = "abort" if decision.status == Status.ABORTED else "failure"
             add(kind, f"{where}; counts at {decision.fitness:.4f}", g, task.candidate)
-        elif outcome.status != OK or decision.status != OK:
+        elif outcome.status != Status.OK or decision.status != Status.OK:
             add("failure", f"{where}; final ({decision.status})", g, task.candidate)
 
     def _record_data_facts(self, info: dict[str, Any]) -> None:

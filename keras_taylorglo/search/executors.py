@@ -20,13 +20,19 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from ..errors import TaylorGLOError
-from .messages import Evaluate, Failed, Ready, Result, StartFailed, Stop
-from .messages import Fatal as Fatal  # the events, importable from here as before
-from .messages import Task as Task
-from .messages import TaskDone as TaskDone
-from .messages import TaskLost as TaskLost
-from .messages import WorkerDown as WorkerDown
-from .messages import WorkerUp as WorkerUp
+from .messages import (
+    Evaluate,
+    Failed,
+    Fatal,
+    Ready,
+    Result,
+    StartFailed,
+    Stop,
+    Task,
+    TaskLost,
+    WorkerDown,
+    WorkerUp,
+)
 from .worker import WorkerSpec, worker_main
 
 # A worker that dies before it is ready this many times in a row is a crash loop, not bad luck.
@@ -121,7 +127,7 @@ def plan_workers(execution: Any, source: str = "<recipe>") -> list[tuple[str, di
             per,
             f"a divisor of {len(gpus)}",
         )
-    sharing = int(getattr(execution, "workers_per_gpu", 1))
+    sharing = execution.workers_per_gpu
     if sharing > 1 and per > 1:
         raise RecipeError(
             source,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..records import DIVERGED, INFRA, OK, Outcome
+from ..outcomes import Outcome, Status
 from .jobs import JobRunner
 from .trial import Attempt, FitnessRules, Trial, finalist_seed
 
@@ -202,9 +202,9 @@ class FinalistStage:
         if decision.action == "rerun":
             self.store.add_event("infra", f"{where}: {outcome.status} ({outcome.error}); again")
             return [self._task(trial, task.seed_index)]
-        if outcome.status != OK:
-            kind = "divergence" if outcome.status == DIVERGED else "finalist"
-            status = "failed" if outcome.status == INFRA else outcome.status
+        if outcome.status != Status.OK:
+            kind = "divergence" if outcome.status == Status.DIVERGED else "finalist"
+            status = "failed" if outcome.status == Status.INFRA else outcome.status
             self.store.add_event(kind, f"{where}: {status}, counts {decision.fitness:.4f}")
         if done:
             self.store.add_event(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import TaylorGLOError
-from ..records import INFRA, Outcome
+from ..outcomes import Outcome, Status
 from .messages import Executor, Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
 
 __all__ = ["JobRunner", "make_executor"]
@@ -108,7 +108,7 @@ class JobRunner:
             return
         task = self.running.pop(event.task.task_id)
         if isinstance(event, TaskLost):
-            outcome = Outcome(INFRA, 0.0, error=event.reason)
+            outcome = Outcome(Status.INFRA, 0.0, error=event.reason)
         else:
             outcome = Outcome.from_dict(event.outcome)
         again = self._finished(task, event.worker_id, outcome, event) or ()

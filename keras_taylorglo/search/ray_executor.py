@@ -386,7 +386,7 @@ def plan_actors(
     cpus = max(1, int(resources.get("CPU", 1)))
     per = execution.gpus_per_worker
     # Workers share single GPUs only (the recipe's validation refuses sharing groups of several).
-    sharing = int(getattr(execution, "workers_per_gpu", 1)) if per == 1 else 1
+    sharing = execution.workers_per_gpu if per == 1 else 1
     if 0 < gpus < per:
         raise TaylorGLOError(
             f"execution.gpus_per_worker = {per}: the Ray cluster has only {gpus} GPU(s); "

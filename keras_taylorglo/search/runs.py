@@ -100,20 +100,21 @@ def check_data_before_workers(recipe: Any) -> None:
 
 
 def _start_locked(recipe: Any, run_dir: Path, overwrite: bool, display: Any, executor: Any) -> Any:
-    from ..store import RunLock, Store
+    from ..store import RunLock, RunState, Store
 
     with RunLock(run_dir):
         if Store.exists(run_dir):
             if not overwrite:
                 # We hold the lock ourselves, so a run that says "running" is interrupted.
                 with Store.open(run_dir, readonly=True) as old:
-                    state = "finished" if old.meta().get("state") == "finished" else "interrupted"
+                    recorded = old.meta().get("state")
+                state = RunState.FINISHED if recorded == RunState.FINISHED else RunState.INTERRUPTED
                 hint = (
                     f"resume it with `keras-taylorglo resume {run_dir}` or pass --overwrite"
-                    if state != "finished"
+                    if state != RunState.FINISHED
                     else "pass --overwrite to replace it, or --out for another directory"
                 )
-                article = "an" if state == "interrupted" else "a"
+                article = "an" if state == RunState.INTERRUPTED else "a"
                 raise TaylorGLOError(f"{run_dir} already holds {article} {state} search: {hint}")
             Store.remove(run_dir)
             # Everything derived from the old search goes with it: stale reports or plots next

@@ -81,18 +81,7 @@ from typing import Any
 
 import numpy as np
 
-from ..records import (
-    ABORTED,
-    DIVERGED,
-    FAILED,
-    FINAL_STATUSES,
-    INFRA,
-    OK,
-    PENDING,
-    RUNNING,
-    Outcome,
-    derive_seed,
-)
+from ..outcomes import FINAL_STATUSES, Outcome, Status, derive_seed
 
 __all__ = [
     "AGGREGATES",
@@ -118,7 +107,7 @@ MAX_INFRA_RERUNS = 3
 """How many times one attempt is re-run after infrastructure failures before it counts as failed."""
 
 # The worst status first: a candidate's status is the worst of its slots'.
-_SEVERITY = (DIVERGED, FAILED, ABORTED, OK)
+_SEVERITY = (Status.DIVERGED, Status.FAILED, Status.ABORTED, Status.OK)
 # Tags that keep the seed streams apart from each other and from derive_seed's.
 _COMMON_SEED_TAG = 0x43524E  # "CRN": common random numbers of a generation
 _FINALIST_SEED_TAG = 0x46494E  # "FIN"
@@ -225,10 +214,11 @@ def attempt_fitness(outcome: Outcome) -> float:
         A finite float.
 
     Example:
-        >>> attempt_fitness(Outcome(ABORTED, 0.11)), attempt_fitness(Outcome(DIVERGED, 0.5))
+        >>> aborted, diverged = Outcome(Status.ABORTED, 0.11), Outcome(Status.DIVERGED, 0.5)
+        >>> attempt_fitness(aborted), attempt_fitness(diverged)
         (0.11, 0.0)
     """
-    if outcome.status in (OK, ABORTED):
+    if outcome.status in (Status.OK, Status.ABORTED):
         return _clean_fitness(outcome.fitness)
     return 0.0
 
@@ -349,19 +339,19 @@ def decide(outcome: Outcome, attempt: int, rules: FitnessRules, infra_reruns: in
         ValueError: For a negative attempt number.
 
     Example:
-        >>> decide(Outcome(ABORTED, 0.1), 0, FitnessRules("paper", attempts=3))
+        >>> decide(Outcome(Status.ABORTED, 0.1), 0, FitnessRules("paper", attempts=3))
         Decision(action='retry', attempt=1, status='aborted', fitness=0.0)
-        >>> decide(Outcome(ABORTED, 0.1), 0, FitnessRules("every_attempt"))
+        >>> decide(Outcome(Status.ABORTED, 0.1), 0, FitnessRules("every_attempt"))
         Decision(action='done', attempt=0, status='aborted', fitness=0.1)
-        >>> decide(Outcome(INFRA, 0.0), 1, FitnessRules(attempts=3), infra_reruns=3)
+        >>> decide(Outcome(Status.INFRA, 0.0), 1, FitnessRules(attempts=3), infra_reruns=3)
         Decision(action='retry', attempt=2, status='failed', fitness=0.0)
     """
     if attempt < 0:
         raise ValueError(f"attempt numbers start at 0; got {attempt!r}")
-    if outcome.status == INFRA and infra_reruns < rules.max_infra_reruns:
-        return Decision("rerun", attempt, INFRA, 0.0)
-    status = FAILED if outcome.status == INFRA else outcome.status
-    if status in (ABORTED, FAILED) and rules.retries_allowed(attempt):
+    if outcome.status == Status.INFRA and infra_reruns < rules.max_infra_reruns:
+        return Decision("rerun", attempt, Status.INFRA, 0.0)
+    status = Status.FAILED if outcome.status == Status.INFRA else outcome.status
+    if status in (Status.ABORTED, Status.FAILED) and rules.retries_allowed(attempt):
         return Decision("retry", attempt + 1, status, 0.0)
     return Decision("done", attempt, status, attempt_fitness(Outcome(status, outcome.fitness)))
 
@@ -389,7 +379,7 @@ class Attempt:
     @property
     def status(self) -> str:
         """The outcome's status, or ``running`` while there is none."""
-        return RUNNING if self.outcome is None else self.outcome.status
+        return Status.RUNNING if self.outcome is None else self.outcome.status
 
 
 @dataclass
@@ -408,17 +398,17 @@ class Trial:
         index: Its index within the generation (or among the finalists), from 0.
         theta: The candidate's θ.
         rules: The :class:`FitnessRules` in force.
-        status: :data:`PENDING`, :data:`RUNNING` or one of :data:`FINAL_STATUSES`.
+        status: :data:`Status.PENDING`, :data:`Status.RUNNING` or one of :data:`FINAL_STATUSES`.
         fitness: The aggregate fitness once done, else ``None``.
         attempts: The attempt records, in the order they ended (infra re-runs included).
 
     Example:
         >>> trial = Trial(0, 2, [0.0] * 8, FitnessRules("every_attempt", seeds=2))
-        >>> trial.record(Attempt(0, seed=5, outcome=Outcome(ABORTED, 0.1))).action
+        >>> trial.record(Attempt(0, seed=5, outcome=Outcome(Status.ABORTED, 0.1))).action
         'done'
         >>> trial.next_attempts()
         [(1, 0)]
-        >>> _ = trial.record(Attempt(0, seed=6, outcome=Outcome(OK, 0.9), seed_index=1))
+        >>> _ = trial.record(Attempt(0, seed=6, outcome=Outcome(Status.OK, 0.9), seed_index=1))
         >>> trial.status, round(trial.fitness, 2), trial.done
         ('aborted', 0.5, True)
     """
@@ -427,7 +417,7 @@ class Trial:
     index: int
     theta: list[float]
     rules: FitnessRules = field(default_factory=FitnessRules)
-    status: str = PENDING
+    status: str = Status.PENDING
     fitness: float | None = None
     attempts: list[Attempt] = field(default_factory=list)
 
@@ -444,7 +434,7 @@ class Trial:
         return sum(
             1
             for a in self.attempts
-            if a.seed_index == seed_index and a.number == number and a.status == INFRA
+            if a.seed_index == seed_index and a.number == number and a.status == Status.INFRA
         )
 
     def next_attempts(self) -> list[tuple[int, int]]:
@@ -493,5 +483,5 @@ class Trial:
             self.status = next(s for s in _SEVERITY if s in statuses)
             self.fitness = aggregate([s.fitness or 0.0 for s in self._slots], self.rules.aggregate)
         else:
-            self.status = RUNNING
+            self.status = Status.RUNNING
         return decision

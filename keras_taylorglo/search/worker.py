@@ -101,7 +101,7 @@ class AnalysisEvaluator:
             select: ``"last"`` or ``"best_validation"`` (which weights are scored).
 
         Returns:
-            The :class:`~keras_taylorglo.records.Outcome`; ``fitness`` = test accuracy.
+            The :class:`~keras_taylorglo.outcomes.Outcome`; ``fitness`` = test accuracy.
         """
         if theta is None or len(theta) == 0:
             baseline = loss if loss and loss != "taylorglo" else "crossentropy"

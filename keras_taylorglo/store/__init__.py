@@ -8,9 +8,9 @@ leaves either all or nothing of each change (the basis of exact resume).
 The rooms, by role: :mod:`.schema` (tables, version, value encoding), :mod:`.lock` (the run lock),
 :mod:`.base` (the connection and its transactions), :mod:`.journal` (the engine's writes),
 :mod:`.analysis_runs` (the analysis's table), :mod:`.queries` (read views for status, the monitor,
-resume and the analysis), :mod:`.records` (the frozen records the read views return);
-:class:`Store` (:mod:`.core`) puts them together. The package imports
-nothing of the search, the evaluator or TensorFlow.
+resume and the analysis), :mod:`.frozen` (the frozen records the read views return),
+:mod:`.states` (the run's and the workers' states); :class:`Store` (:mod:`.core`) puts them
+together. The package imports nothing of the search, the evaluator or TensorFlow.
 
 Example: :mod:`.core` (create a store, journal a generation, read the best back).
 """
@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from ..errors import RunLockedError, StoreError
 from .core import Store
-from .lock import LOCK_NAME, RunLock, is_locked, lock_holder
-from .records import (
+from .frozen import (
     AnalysisRunRecord,
     AttemptRecord,
     BestRecord,
@@ -32,6 +31,7 @@ from .records import (
     StoreSnapshot,
     WorkerRecord,
 )
+from .lock import LOCK_NAME, RunLock, is_locked, lock_holder
 from .schema import (
     ANALYSIS_LABELS,
     DB_NAME,
@@ -40,6 +40,7 @@ from .schema import (
     SCHEMA_VERSION,
     WORKER_STATES,
 )
+from .states import RunState, WorkerState
 
 __all__ = [
     "ANALYSIS_LABELS",
@@ -59,10 +60,12 @@ __all__ = [
     "ResultRecord",
     "RunLock",
     "RunLockedError",
+    "RunState",
     "Store",
     "StoreError",
     "StoreSnapshot",
     "WorkerRecord",
+    "WorkerState",
     "is_locked",
     "lock_holder",
 ]

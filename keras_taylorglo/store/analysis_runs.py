@@ -12,8 +12,9 @@ import json
 from collections.abc import Sequence
 
 from ..errors import StoreError
+from ..outcomes import Status
 from .base import StoreBase
-from .records import AnalysisRunRecord
+from .frozen import AnalysisRunRecord
 from .schema import (
     ANALYSIS_LABEL_RE,
     ANALYSIS_LABELS,
@@ -70,7 +71,7 @@ class AnalysisRuns(StoreBase):
                 "train_fraction = ? AND run_index = ?",
                 (label, key, float(train_fraction), run_index),
             ).fetchone()
-            if row is not None and row["status"] == "ok":
+            if row is not None and row["status"] == Status.OK:
                 raise StoreError(
                     f"analysis run {label} #{run_index} (train fraction {train_fraction}) "
                     "already finished; it is not redone"
@@ -78,16 +79,16 @@ class AnalysisRuns(StoreBase):
             theta_json = None if theta is None else _json_list(theta)
             if row is not None:
                 conn.execute(
-                    "UPDATE analysis_runs SET seed = ?, status = 'running', test_accuracy = NULL, "
+                    "UPDATE analysis_runs SET seed = ?, status = ?, test_accuracy = NULL, "
                     "seconds = NULL, started = ?, ended = NULL, error = '', worker = ?, "
                     "device = ?, history = NULL WHERE id = ?",
-                    (seed, now, worker, device, row["id"]),
+                    (seed, Status.RUNNING, now, worker, device, row["id"]),
                 )
                 return int(row["id"])
             cursor = conn.execute(
                 "INSERT INTO analysis_runs(label, theta, theta_key, train_fraction, run_index, "
                 "seed, status, started, worker, device) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     label,
                     theta_json,
@@ -95,6 +96,7 @@ class AnalysisRuns(StoreBase):
                     float(train_fraction),
                     run_index,
                     seed,
+                    Status.RUNNING,
                     now,
                     worker,
                     device,
@@ -155,7 +157,7 @@ class AnalysisRuns(StoreBase):
             status: only runs with this status (``"ok"`` = finished).
 
         Returns:
-            :class:`~.records.AnalysisRunRecord` s, ``theta`` and ``history`` decoded.
+            :class:`~.frozen.AnalysisRunRecord` s, ``theta`` and ``history`` decoded.
         """
         clauses, args = [], []
         for column, value in (

@@ -31,6 +31,7 @@ from .schema import (
     UPGRADES,
     _now,
 )
+from .states import RunState
 
 __all__ = ["StoreBase"]
 
@@ -242,7 +243,7 @@ class StoreBase:
         values.update(
             schema_version=SCHEMA_VERSION,
             created=_now(),
-            state="running",
+            state=RunState.RUNNING,
             pid=os.getpid(),
             host=socket.gethostname(),
         )
@@ -445,7 +446,7 @@ def _store_error(path: Path, exc: sqlite3.Error, writing: bool = False) -> Store
             f"resumable with `keras-taylorglo resume {run_dir}` once the disk is fixed"
         )
     if code in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN) and not _writable(run_dir):
-        return StoreError(_not_writable(run_dir, path))
+        return StoreError(_not_writable(run_dir))
     return StoreError(f"{path}: {exc}")
 
 
@@ -499,7 +500,7 @@ def _disk_cause(run_dir: Path) -> str:
     return "the device reported an error"
 
 
-def _not_writable(run_dir: Path, path: Path) -> str:
+def _not_writable(run_dir: Path) -> str:
     why = "read-only file system" if "read-only" in _disk_cause(run_dir) else "permission denied"
     return (
         f"{run_dir} is not writable ({why}); nothing was changed: fix its permissions, or copy "
@@ -510,4 +511,4 @@ def _not_writable(run_dir: Path, path: Path) -> str:
 def _require_writable(run_dir: Path, path: Path) -> None:
     """Refuse to open for writing where the first write would fail half-way."""
     if not _writable(run_dir) or not os.access(path, os.W_OK):
-        raise StoreError(_not_writable(run_dir, path))
+        raise StoreError(_not_writable(run_dir))

@@ -5,7 +5,8 @@ Example:
     >>> run_dir = tempfile.mkdtemp()
     >>> store = Store.create(run_dir, recipe_text="[experiment]", meta={"population": 2})
     >>> store.begin_generation(0, b"state", [[0.0, 1.0], [1.0, 0.0]])
-    >>> store.set_candidate_result(0, 0, "ok", 0.5)
+    >>> from keras_taylorglo.outcomes import Status
+    >>> store.set_candidate_result(0, 0, Status.OK, 0.5)
     >>> store.best().fitness
     0.5
     >>> store.close()
@@ -25,7 +26,7 @@ class Store(Journal, AnalysisRuns, Queries):
 
     Use :meth:`create` (new run) or :meth:`open` (existing run) rather than the constructor.
     Writer methods are each one transaction and are used only by the engine (and the analysis);
-    reader methods return the frozen records of :mod:`.records` (no NaN: missing numbers are
+    reader methods return the frozen records of :mod:`.frozen` (no NaN: missing numbers are
     ``None``; each record also reads as a mapping and has ``as_dict()``), and
     :meth:`status_json` plain dicts.
     A store object may be shared between threads.

@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import StoreError
-from ..records import INTERRUPTED, PENDING, RUNNING, STATUSES, Outcome
+from ..outcomes import STATUSES, Outcome, Status
 from .base import StoreBase
+from .frozen import FinalistRecord, FinalistRunRecord
 from .journal import record_run_end
-from .records import FinalistRecord, FinalistRunRecord
 from .schema import _finite_or_none, _json_list, _now
 
 __all__ = ["FINALIST_SOURCES", "Finalists"]
@@ -65,7 +65,7 @@ class Finalists(StoreBase):
                     f.get("generation"),
                     f.get("candidate"),
                     _finite_or_none(f.get("search_fitness")),
-                    PENDING,
+                    Status.PENDING,
                     now,
                 )
             )
@@ -112,11 +112,11 @@ class Finalists(StoreBase):
             cursor = conn.execute(
                 "INSERT INTO finalist_runs(finalist, seed_index, rerun, seed, worker, device, "
                 "started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (finalist, seed_index, rerun, seed, worker, device, started, RUNNING),
+                (finalist, seed_index, rerun, seed, worker, device, started, Status.RUNNING),
             )
             conn.execute(
                 "UPDATE finalists SET status = ?, updated = ? WHERE finalist = ?",
-                (RUNNING, started, finalist),
+                (Status.RUNNING, started, finalist),
             )
             if worker:
                 conn.execute(
@@ -188,7 +188,7 @@ class Finalists(StoreBase):
         """The finalists in rank order (none before the stage began, or in a schema-1 store).
 
         Returns:
-            :class:`~.records.FinalistRecord` s.
+            :class:`~.frozen.FinalistRecord` s.
         """
         if self.schema_version < 2:
             return []
@@ -221,7 +221,7 @@ class Finalists(StoreBase):
                 a resumed stage replays instead of running again.
 
         Returns:
-            :class:`~.records.FinalistRunRecord` s (``history`` decoded, ``{}`` when none).
+            :class:`~.frozen.FinalistRunRecord` s (``history`` decoded, ``{}`` when none).
         """
         if self.schema_version < 2:
             return []
@@ -234,6 +234,8 @@ class Finalists(StoreBase):
             records.append(FinalistRunRecord(**values))
         if finished:
             return [
-                r for r in records if r.ended is not None and r.status not in (RUNNING, INTERRUPTED)
+                r
+                for r in records
+                if r.ended is not None and r.status not in (Status.RUNNING, Status.INTERRUPTED)
             ]
         return records

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import StoreError
-from ..records import FINAL_STATUSES, INFRA, INTERRUPTED, PENDING, RUNNING, STATUSES, Outcome
+from ..outcomes import FINAL_STATUSES, STATUSES, Outcome, Status
 from .base import StoreBase
 from .schema import (
     EVENT_KINDS,
@@ -28,6 +28,7 @@ from .schema import (
     _now,
     generation_summary,
 )
+from .states import RunState, WorkerState
 
 __all__ = ["Journal", "record_run_end"]
 
@@ -68,10 +69,18 @@ def record_run_end(
     )
     if row["worker"]:
         conn.execute(
-            "UPDATE workers SET state = CASE WHEN state = 'dead' THEN 'dead' ELSE 'idle' END, "
+            "UPDATE workers SET state = CASE WHEN state = ? THEN state ELSE ? END, "
             "generation = NULL, candidate = NULL, attempt = NULL, since = ?, last_status = ?, "
             "last_fitness = ?, updated = ? WHERE worker = ?",
-            (ended, outcome.status, _finite_or_none(outcome.fitness), ended, row["worker"]),
+            (
+                WorkerState.DEAD,
+                WorkerState.IDLE,
+                ended,
+                outcome.status,
+                _finite_or_none(outcome.fitness),
+                ended,
+                row["worker"],
+            ),
         )
     return row
 
@@ -92,12 +101,13 @@ class Journal(StoreBase):
             ValueError: for an unknown state.
         """
         if state not in RUN_STATES:
-            raise ValueError(f"state must be one of {RUN_STATES}; got {state!r}")
+            allowed = tuple(s.value for s in RUN_STATES)
+            raise ValueError(f"state must be one of {allowed}; got {state!r}")
         values = {"state": state, **meta, "updated": _now()}
-        if state == "running":
+        if state == RunState.RUNNING:
             values.setdefault("pid", os.getpid())
             values.setdefault("host", socket.gethostname())
-        if state == "finished":
+        if state == RunState.FINISHED:
             values["finished"] = values["updated"]
         with self._write() as conn:
             self._set_meta(conn, values)
@@ -156,7 +166,10 @@ class Journal(StoreBase):
         conn.executemany(
             "INSERT INTO candidates(generation, candidate, theta, status, updated) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(generation, i, _json_list(t), PENDING, started) for i, t in enumerate(candidates)],
+            [
+                (generation, i, _json_list(t), Status.PENDING, started)
+                for i, t in enumerate(candidates)
+            ],
         )
 
     def start_attempt(
@@ -194,7 +207,7 @@ class Journal(StoreBase):
                 rerun = conn.execute(
                     "SELECT COUNT(*) FROM attempts WHERE generation = ? AND candidate = ? "
                     "AND seed_index = ? AND attempt = ? AND status = ?",
-                    (generation, candidate, seed_index, attempt, INFRA),
+                    (generation, candidate, seed_index, attempt, Status.INFRA),
                 ).fetchone()[0]
             cursor = conn.execute(
                 "INSERT INTO attempts(generation, candidate, seed_index, attempt, rerun, seed, "
@@ -209,19 +222,19 @@ class Journal(StoreBase):
                     worker,
                     device,
                     started,
-                    RUNNING,
+                    Status.RUNNING,
                 ),
             )
             conn.execute(
                 "UPDATE candidates SET status = ?, updated = ? "
                 "WHERE generation = ? AND candidate = ?",
-                (RUNNING, started, generation, candidate),
+                (Status.RUNNING, started, generation, candidate),
             )
             if worker:
                 conn.execute(
-                    "UPDATE workers SET state = 'busy', generation = ?, candidate = ?, "
+                    "UPDATE workers SET state = ?, generation = ?, candidate = ?, "
                     "attempt = ?, since = ?, updated = ? WHERE worker = ?",
-                    (generation, candidate, attempt, started, started, worker),
+                    (WorkerState.BUSY, generation, candidate, attempt, started, started, worker),
                 )
             return int(cursor.lastrowid)
 
@@ -260,7 +273,8 @@ class Journal(StoreBase):
         conn: sqlite3.Connection, generation: int, candidate: int, status: str, fitness: Any
     ) -> None:
         if status not in STATUSES:
-            raise ValueError(f"candidate status must be one of {STATUSES}; got {status!r}")
+            allowed = tuple(s.value for s in STATUSES)
+            raise ValueError(f"candidate status must be one of {allowed}; got {status!r}")
         cursor = conn.execute(
             "UPDATE candidates SET status = ?, fitness = ?, updated = ? "
             "WHERE generation = ? AND candidate = ?",
@@ -277,7 +291,7 @@ class Journal(StoreBase):
         Args:
             generation: generation index.
             candidate: candidate index.
-            status: one of :data:`~keras_taylorglo.records.STATUSES`.
+            status: one of :data:`~keras_taylorglo.outcomes.STATUSES`.
             fitness: the final fitness (NaN/None are stored as NULL).
 
         Raises:
@@ -304,17 +318,18 @@ class Journal(StoreBase):
             cursor = conn.execute(
                 "UPDATE attempts SET status = ?, ended = ?, "
                 "error = 'the driver stopped before this attempt ended' WHERE status = ?",
-                (INTERRUPTED, ended, RUNNING),
+                (Status.INTERRUPTED, ended, Status.RUNNING),
             )
             closed = cursor.rowcount
             if self.schema_version >= 2:
                 closed += conn.execute(
                     "UPDATE finalist_runs SET status = ?, ended = ?, "
                     "error = 'the driver stopped before this training ended' WHERE status = ?",
-                    (INTERRUPTED, ended, RUNNING),
+                    (Status.INTERRUPTED, ended, Status.RUNNING),
                 ).rowcount
             conn.execute(
-                "UPDATE workers SET state = 'dead', updated = ? WHERE state != 'dead'", (ended,)
+                "UPDATE workers SET state = ?, updated = ? WHERE state != ?",
+                (WorkerState.DEAD, ended, WorkerState.DEAD),
             )
             return closed
 
@@ -422,22 +437,23 @@ class Journal(StoreBase):
         if unknown:
             raise ValueError(f"unknown worker field(s) {unknown}; allowed: {sorted(allowed)}")
         if "state" in fields and fields["state"] not in WORKER_STATES:
+            allowed_states = tuple(s.value for s in WORKER_STATES)
             raise ValueError(
-                f"worker state must be one of {WORKER_STATES}; got {fields['state']!r}"
+                f"worker state must be one of {allowed_states}; got {fields['state']!r}"
             )
         now = _now()
         if "state" in fields:
             fields.setdefault("since", now)
-            if fields["state"] in ("idle", "dead"):
+            if fields["state"] in (WorkerState.IDLE, WorkerState.DEAD):
                 for key in ("generation", "candidate", "attempt"):
                     fields.setdefault(key, None)
         if "last_fitness" in fields:
             fields["last_fitness"] = _finite_or_none(fields["last_fitness"])
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO workers(worker, state, since, updated) VALUES (?, 'starting', ?, ?) "
+                "INSERT INTO workers(worker, state, since, updated) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(worker) DO NOTHING",
-                (worker, now, now),
+                (worker, WorkerState.STARTING, now, now),
             )
             if fields:
                 assignments = ", ".join(f"{key} = ?" for key in fields)
@@ -447,8 +463,6 @@ class Journal(StoreBase):
                 )
             else:
                 conn.execute("UPDATE workers SET updated = ? WHERE worker = ?", (now, worker))
-
-    upsert_worker = update_worker
 
     def add_event(
         self,

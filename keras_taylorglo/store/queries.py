@@ -1,7 +1,7 @@
 """The store's read views: what the status command, the monitor, resume and the analysis read.
 
 Every view reads inside one transaction (a consistent snapshot, never blocking the writer) and
-returns the frozen records of :mod:`.records` (no NaN: missing numbers are ``None``).
+returns the frozen records of :mod:`.frozen` (no NaN: missing numbers are ``None``).
 :meth:`Queries.status_json` is the ``keras-taylorglo status --json`` contract, plain dicts.
 
 This module imports no TensorFlow.
@@ -14,10 +14,9 @@ import sqlite3
 from typing import Any
 
 from ..errors import StoreError
-from ..records import FINAL_STATUSES, INFRA, INTERRUPTED, RUNNING, SCREENED
+from ..outcomes import FINAL_STATUSES, Status
 from .finalists import Finalists
-from .lock import is_locked
-from .records import (
+from .frozen import (
     AttemptRecord,
     BestRecord,
     CandidateRecord,
@@ -29,7 +28,9 @@ from .records import (
     StoreSnapshot,
     WorkerRecord,
 )
+from .lock import is_locked
 from .schema import CANDIDATE_FAILURES, generation_summary
+from .states import RunState
 
 __all__ = ["Queries"]
 
@@ -48,7 +49,7 @@ class Queries(Finalists):
         with self._read():
             return str(self._meta_value("recipe_text", ""))
 
-    def state(self) -> str:
+    def state(self) -> RunState:
         """The run's real state: ``running`` only while a live process holds the run's lock.
 
         Returns:
@@ -56,12 +57,12 @@ class Queries(Finalists):
             held; otherwise ``interrupted``.
         """
         with self._read():
-            recorded = self._meta_value("state", "interrupted")
-        if recorded == "finished":
-            return "finished"
-        if recorded == "running" and is_locked(self.run_dir):
-            return "running"
-        return "interrupted"
+            recorded = self._meta_value("state", RunState.INTERRUPTED)
+        if recorded == RunState.FINISHED:
+            return RunState.FINISHED
+        if recorded == RunState.RUNNING and is_locked(self.run_dir):
+            return RunState.RUNNING
+        return RunState.INTERRUPTED
 
     def generations(self) -> list[GenerationRecord]:
         """Every generation begun, with its summary and counts (also for the one in progress).
@@ -71,7 +72,7 @@ class Queries(Finalists):
         progress has them computed here, over its candidates done so far.
 
         Returns:
-            One :class:`~.records.GenerationRecord` per generation, in order.
+            One :class:`~.frozen.GenerationRecord` per generation, in order.
         """
         finals = ", ".join("?" for _ in FINAL_STATUSES)
         with self._read() as conn:
@@ -82,7 +83,7 @@ class Queries(Finalists):
             done = conn.execute(
                 "SELECT generation, COUNT(*) AS n, SUM(status = ?) AS screened FROM candidates "
                 f"WHERE status IN ({finals}) GROUP BY generation",
-                (SCREENED, *FINAL_STATUSES),
+                (Status.SCREENED, *FINAL_STATUSES),
             ).fetchall()
             # the one generation in progress (at most one): its results so far
             live = conn.execute(
@@ -106,9 +107,9 @@ class Queries(Finalists):
             tally["attempts"] += a["n"]
             if a["retry"]:
                 tally["retries"] += a["n"]
-            if a["status"] == RUNNING:
+            if a["status"] == Status.RUNNING:
                 tally["running"] += a["n"]
-            elif a["status"] == INFRA:
+            elif a["status"] == Status.INFRA:
                 tally["infra_failures"] += a["n"]
             elif a["status"] in CANDIDATE_FAILURES:
                 tally["candidate_failures"] += a["n"]
@@ -151,7 +152,7 @@ class Queries(Finalists):
             generation: only this generation's (default: all).
 
         Returns:
-            :class:`~.records.CandidateRecord` s in (generation, candidate) order.
+            :class:`~.frozen.CandidateRecord` s in (generation, candidate) order.
         """
         sql = "SELECT generation, candidate, theta, status, fitness, updated FROM candidates"
         args: tuple[Any, ...] = ()
@@ -183,7 +184,7 @@ class Queries(Finalists):
             candidate: candidate index.
 
         Returns:
-            The :class:`~.records.ResultRecord` of a candidate with a final status, else
+            The :class:`~.frozen.ResultRecord` of a candidate with a final status, else
             ``None``.
         """
         with self._read() as conn:
@@ -205,7 +206,7 @@ class Queries(Finalists):
             candidate: only this candidate's (with ``generation``).
 
         Returns:
-            :class:`~.records.AttemptRecord` s (``history`` decoded, ``{}`` when none).
+            :class:`~.frozen.AttemptRecord` s (``history`` decoded, ``{}`` when none).
         """
         sql = f"SELECT {self._attempt_columns()} FROM attempts"
         clauses, args = [], []
@@ -241,11 +242,11 @@ class Queries(Finalists):
         return [
             a
             for a in self.attempts(generation)
-            if a.ended is not None and a.status not in (RUNNING, INTERRUPTED)
+            if a.ended is not None and a.status not in (Status.RUNNING, Status.INTERRUPTED)
         ]
 
     def workers(self) -> list[WorkerRecord]:
-        """Worker rows, by worker id, as :class:`~.records.WorkerRecord` s."""
+        """Worker rows, by worker id, as :class:`~.frozen.WorkerRecord` s."""
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT worker, device, pid, state, generation, candidate, attempt, since, "
@@ -261,7 +262,7 @@ class Queries(Finalists):
             since_id: only events with ``id > since_id`` (for incremental polling).
 
         Returns:
-            :class:`~.records.EventRecord` s.
+            :class:`~.frozen.EventRecord` s.
         """
         sql = "SELECT id, time, kind, message, generation, candidate FROM events"
         args: list[Any] = []
@@ -280,7 +281,7 @@ class Queries(Finalists):
         """The best candidate with a final result (ties: the earliest).
 
         Returns:
-            The :class:`~.records.BestRecord`, or ``None`` before any result.
+            The :class:`~.frozen.BestRecord`, or ``None`` before any result.
         """
         placeholders = ", ".join("?" for _ in FINAL_STATUSES)
         with self._read() as conn:
@@ -307,7 +308,7 @@ class Queries(Finalists):
         (:meth:`best`), with ``source = "best_evaluation"``.
 
         Returns:
-            The :class:`~.records.ChosenRecord`, or ``None`` before any result.
+            The :class:`~.frozen.ChosenRecord`, or ``None`` before any result.
         """
         with self._read():
             picked = [f for f in self.finalists() if f.chosen]
@@ -414,7 +415,7 @@ class Queries(Finalists):
         """Totals for a progress line (one consistent read).
 
         Returns:
-            The :class:`~.records.ProgressSummary`: the latest generation begun (-1 if none),
+            The :class:`~.frozen.ProgressSummary`: the latest generation begun (-1 if none),
             evaluations, best fitness, retries, failures and the finalist stage's trainings.
         """
         with self._read():
@@ -430,7 +431,7 @@ class Queries(Finalists):
             retries=sum(g.retries for g in gens),
             candidate_failures=sum(g.candidate_failures for g in gens),
             infra_failures=sum(g.infra_failures for g in gens),
-            finalist_trainings=sum(1 for r in runs if r.status != INFRA),
+            finalist_trainings=sum(1 for r in runs if r.status != Status.INFRA),
             finalist_planned=len(finalists) * int(stage.get("seeds", 0)),
         )
 
@@ -491,7 +492,7 @@ class Queries(Finalists):
             events: how many of the latest events to include.
 
         Returns:
-            The :class:`~.records.StoreSnapshot` (its meta without ``recipe_text``).
+            The :class:`~.frozen.StoreSnapshot` (its meta without ``recipe_text``).
         """
         with self._read():
             meta = self.meta()

@@ -52,7 +52,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..records import ABORTED, DIVERGED, FAILED
+from ..outcomes import Status
+from .states import RunState, WorkerState
 
 __all__ = [
     "ANALYSIS_LABELS",
@@ -79,7 +80,7 @@ READABLE_VERSIONS = (1, 2)
 """The layout versions this code reads (older ones are upgraded when opened for writing)."""
 APPLICATION_ID = 0x54474C4F  # "TGLO": marks the file as ours (PRAGMA application_id)
 
-RUN_STATES: tuple[str, ...] = ("running", "finished", "interrupted")
+RUN_STATES: tuple[RunState, ...] = tuple(RunState)
 """The states a run can be in."""
 EVENT_KINDS: tuple[str, ...] = (
     "new_best",
@@ -95,7 +96,7 @@ EVENT_KINDS: tuple[str, ...] = (
     "info",
 )
 """The kinds of events the engine journals."""
-WORKER_STATES: tuple[str, ...] = ("starting", "idle", "busy", "dead")
+WORKER_STATES: tuple[WorkerState, ...] = tuple(WorkerState)
 """The states of a worker row."""
 ANALYSIS_LABELS: tuple[str, ...] = ("taylorglo", "baseline")
 """The two fixed labels of an analysis training (baselines may also use their spec)."""
@@ -244,7 +245,7 @@ UPGRADES: dict[int, str] = {
 }
 """The statements that take a store from version N to N + 1 (run in one transaction)."""
 
-CANDIDATE_FAILURES = (ABORTED, DIVERGED, FAILED)
+CANDIDATE_FAILURES = (Status.ABORTED, Status.DIVERGED, Status.FAILED)
 """Attempt statuses that count as the candidate's own failures (``infra`` does not)."""
 
 

@@ -602,7 +602,7 @@ def test_ctrl_c_prints_no_traceback(tmp_path):
 def test_first_worker_report_of_label_noise_goes_into_the_meta(tmp_path):
     from keras_taylorglo.recipe import load_default_recipe
     from keras_taylorglo.search.engine import Engine
-    from keras_taylorglo.search.executors import WorkerUp
+    from keras_taylorglo.search.messages import WorkerUp
     from keras_taylorglo.store import Store
 
     store = Store.create(tmp_path / "run", recipe_text="", meta={"name": "noisy"})

@@ -103,7 +103,7 @@ def test_readers_under_a_journal_at_full_speed(tmp_path):
     with Store.open(run_dir, readonly=True) as store:
         attempts = store.attempts()
         assert store.state() == "finished"
-    keys = [(a["generation"], a["candidate"], a["attempt"], a["rerun"]) for a in attempts]
+    keys = [(a.generation, a.candidate, a.attempt, a.rerun) for a in attempts]
     assert len(keys) == len(set(keys))  # none duplicated
-    scored = {(a["generation"], a["candidate"]) for a in attempts if a["status"] == "ok"}
+    scored = {(a.generation, a.candidate) for a in attempts if a.status == "ok"}
     assert len(scored) == 16 * generations == len(attempts)  # none lost

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from keras_taylorglo.records import Outcome
+from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.search.messages import (
     Evaluate,
     Executor,

@@ -21,7 +21,7 @@ from store_query import query
 
 from keras_taylorglo.errors import TaylorGLOError
 from keras_taylorglo.recipe import load_recipe
-from keras_taylorglo.search.executors import Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
+from keras_taylorglo.search.messages import Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -277,7 +277,7 @@ def test_ray_search_equals_local_pool(tmp_path, reference):
     best = start_search(recipe, tmp_path / "run", executor=executor)
     s = store_status(tmp_path / "run")
     assert s["state"] == "finished" and s["evaluations"] == 6 * 3
-    assert s["best"] == reference["best"] == best
+    assert s["best"] == reference["best"] == best.as_dict()
     assert [g["best_fitness"] for g in s["generations"]] == [
         g["best_fitness"] for g in reference["generations"]
     ]

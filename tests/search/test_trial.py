@@ -7,17 +7,7 @@ import statistics
 
 import pytest
 
-from keras_taylorglo.records import (
-    ABORTED,
-    DIVERGED,
-    FAILED,
-    INFRA,
-    OK,
-    RUNNING,
-    SCREENED,
-    Outcome,
-    derive_seed,
-)
+from keras_taylorglo.outcomes import Outcome, Status, derive_seed
 from keras_taylorglo.search.trial import (
     Attempt,
     FitnessRules,
@@ -35,26 +25,26 @@ NAN = float("nan")
 # (status, fitness, attempt, attempts, infra_reruns) -> (action, next/last attempt, status, fitness)
 RULES = [
     # ok: done, fitness = validation accuracy
-    ((OK, 0.91, 0, 3, 0), ("done", 0, OK, 0.91)),
-    ((OK, 0.91, 2, 3, 0), ("done", 2, OK, 0.91)),
+    ((Status.OK, 0.91, 0, 3, 0), ("done", 0, Status.OK, 0.91)),
+    ((Status.OK, 0.91, 2, 3, 0), ("done", 2, Status.OK, 0.91)),
     # aborted: retry with the next attempt while attempts remain; the last one stands
-    ((ABORTED, 0.10, 0, 3, 0), ("retry", 1, ABORTED, 0.0)),
-    ((ABORTED, 0.10, 1, 3, 0), ("retry", 2, ABORTED, 0.0)),
-    ((ABORTED, 0.12, 2, 3, 0), ("done", 2, ABORTED, 0.12)),
-    ((ABORTED, 0.12, 0, 1, 0), ("done", 0, ABORTED, 0.12)),
+    ((Status.ABORTED, 0.10, 0, 3, 0), ("retry", 1, Status.ABORTED, 0.0)),
+    ((Status.ABORTED, 0.10, 1, 3, 0), ("retry", 2, Status.ABORTED, 0.0)),
+    ((Status.ABORTED, 0.12, 2, 3, 0), ("done", 2, Status.ABORTED, 0.12)),
+    ((Status.ABORTED, 0.12, 0, 1, 0), ("done", 0, Status.ABORTED, 0.12)),
     # diverged: fitness 0 at once, never retried
-    ((DIVERGED, NAN, 0, 3, 0), ("done", 0, DIVERGED, 0.0)),
-    ((DIVERGED, 0.5, 1, 3, 0), ("done", 1, DIVERGED, 0.0)),
+    ((Status.DIVERGED, NAN, 0, 3, 0), ("done", 0, Status.DIVERGED, 0.0)),
+    ((Status.DIVERGED, 0.5, 1, 3, 0), ("done", 1, Status.DIVERGED, 0.0)),
     # failed: retried like an abort; the last failure gives 0
-    ((FAILED, 0.0, 0, 3, 0), ("retry", 1, FAILED, 0.0)),
-    ((FAILED, NAN, 2, 3, 0), ("done", 2, FAILED, 0.0)),
+    ((Status.FAILED, 0.0, 0, 3, 0), ("retry", 1, Status.FAILED, 0.0)),
+    ((Status.FAILED, NAN, 2, 3, 0), ("done", 2, Status.FAILED, 0.0)),
     # infra: the same attempt again, up to 3 re-runs; then it counts as failed
-    ((INFRA, 0.0, 1, 3, 0), ("rerun", 1, INFRA, 0.0)),
-    ((INFRA, 0.0, 1, 3, 2), ("rerun", 1, INFRA, 0.0)),
-    ((INFRA, 0.0, 1, 3, 3), ("retry", 2, FAILED, 0.0)),
-    ((INFRA, 0.0, 2, 3, 3), ("done", 2, FAILED, 0.0)),
+    ((Status.INFRA, 0.0, 1, 3, 0), ("rerun", 1, Status.INFRA, 0.0)),
+    ((Status.INFRA, 0.0, 1, 3, 2), ("rerun", 1, Status.INFRA, 0.0)),
+    ((Status.INFRA, 0.0, 1, 3, 3), ("retry", 2, Status.FAILED, 0.0)),
+    ((Status.INFRA, 0.0, 2, 3, 3), ("done", 2, Status.FAILED, 0.0)),
     # screened: fitness 0 without training
-    ((SCREENED, 0.0, 0, 3, 0), ("done", 0, SCREENED, 0.0)),
+    ((Status.SCREENED, 0.0, 0, 3, 0), ("done", 0, Status.SCREENED, 0.0)),
 ]
 
 
@@ -71,13 +61,13 @@ def test_the_paper_rule_table(given, expected):
 # The every_attempt rule: nothing is retried with a new seed; an aborted attempt counts at its
 # accuracy at the abort, a failed one at 0; infra failures still re-run the same attempt.
 EVERY_ATTEMPT = [
-    ((OK, 0.91, 0, 0), ("done", 0, OK, 0.91)),
-    ((ABORTED, 0.10, 0, 0), ("done", 0, ABORTED, 0.10)),
-    ((FAILED, 0.0, 0, 0), ("done", 0, FAILED, 0.0)),
-    ((DIVERGED, NAN, 0, 0), ("done", 0, DIVERGED, 0.0)),
-    ((INFRA, 0.0, 0, 2), ("rerun", 0, INFRA, 0.0)),
-    ((INFRA, 0.0, 0, 3), ("done", 0, FAILED, 0.0)),
-    ((SCREENED, 0.0, 0, 0), ("done", 0, SCREENED, 0.0)),
+    ((Status.OK, 0.91, 0, 0), ("done", 0, Status.OK, 0.91)),
+    ((Status.ABORTED, 0.10, 0, 0), ("done", 0, Status.ABORTED, 0.10)),
+    ((Status.FAILED, 0.0, 0, 0), ("done", 0, Status.FAILED, 0.0)),
+    ((Status.DIVERGED, NAN, 0, 0), ("done", 0, Status.DIVERGED, 0.0)),
+    ((Status.INFRA, 0.0, 0, 2), ("rerun", 0, Status.INFRA, 0.0)),
+    ((Status.INFRA, 0.0, 0, 3), ("done", 0, Status.FAILED, 0.0)),
+    ((Status.SCREENED, 0.0, 0, 0), ("done", 0, Status.SCREENED, 0.0)),
 ]
 
 
@@ -92,7 +82,7 @@ def test_the_every_attempt_rule_table(given, expected):
 
 def test_decide_and_the_rules_reject_bad_values():
     with pytest.raises(ValueError, match="start at 0"):
-        decide(Outcome(OK, 0.5), -1, FitnessRules())
+        decide(Outcome(Status.OK, 0.5), -1, FitnessRules())
     with pytest.raises(ValueError, match="attempts must be >= 1"):
         FitnessRules(attempts=0)
     with pytest.raises(ValueError, match="seeds must be >= 1"):
@@ -122,11 +112,15 @@ def _trained(rules: FitnessRules, fitnesses: dict[int, list[tuple[str, float]]])
 
 def test_every_attempt_ranks_a_loss_that_aborts_on_one_seed_below_one_that_never_aborts():
     """The issue's case: one seed of k collapses. The paper rule's retry hides it; this does not."""
-    steady = {s: [(OK, 0.70)] for s in range(3)}
-    fragile = {0: [(OK, 0.74)], 1: [(ABORTED, 0.10), (OK, 0.74)], 2: [(OK, 0.74)]}
+    steady = {s: [(Status.OK, 0.70)] for s in range(3)}
+    fragile = {
+        0: [(Status.OK, 0.74)],
+        1: [(Status.ABORTED, 0.10), (Status.OK, 0.74)],
+        2: [(Status.OK, 0.74)],
+    }
     new = FitnessRules("every_attempt", seeds=3)
     assert _trained(new, fragile).fitness < _trained(new, steady).fitness
-    assert _trained(new, fragile).status == ABORTED
+    assert _trained(new, fragile).status == Status.ABORTED
     assert _trained(new, fragile).fitness == pytest.approx((0.74 + 0.10 + 0.74) / 3)
     # Under the paper's rule the collapse is retried away and the fragile loss ranks first.
     paper = FitnessRules("paper", attempts=3, seeds=3)
@@ -136,12 +130,17 @@ def test_every_attempt_ranks_a_loss_that_aborts_on_one_seed_below_one_that_never
 
 @pytest.mark.parametrize("how", ["mean", "median", "min"])
 def test_a_k_seed_fitness_is_the_aggregate_of_its_seeds(how):
-    slots = {0: [(OK, 0.61)], 1: [(DIVERGED, NAN)], 2: [(OK, 0.83)], 3: [(ABORTED, 0.12)]}
+    slots = {
+        0: [(Status.OK, 0.61)],
+        1: [(Status.DIVERGED, NAN)],
+        2: [(Status.OK, 0.83)],
+        3: [(Status.ABORTED, 0.12)],
+    }
     trial = _trained(FitnessRules("every_attempt", seeds=4, aggregate=how), slots)
     values = [0.61, 0.0, 0.83, 0.12]
     expected = {"mean": statistics.fmean, "median": statistics.median, "min": min}[how](values)
     assert trial.fitness == pytest.approx(expected)
-    assert trial.status == DIVERGED  # the worst of its slots
+    assert trial.status == Status.DIVERGED  # the worst of its slots
     assert aggregate(values, how) == pytest.approx(expected)
     with pytest.raises(ValueError, match="at least one"):
         aggregate([], how)
@@ -169,13 +168,13 @@ def test_tell_value_never_nan():
     assert tell_value(0.0) == 1.0
     for bad in (None, NAN, math.inf, -math.inf):
         assert tell_value(bad) == 1.0
-    assert attempt_fitness(Outcome(OK, NAN)) == 0.0
-    assert attempt_fitness(Outcome(ABORTED, 0.13)) == pytest.approx(0.13)
+    assert attempt_fitness(Outcome(Status.OK, NAN)) == 0.0
+    assert attempt_fitness(Outcome(Status.ABORTED, 0.13)) == pytest.approx(0.13)
 
 
 def test_outcome_round_trip_and_validation():
     outcome = Outcome(
-        OK,
+        Status.OK,
         0.875,
         val_accuracy=0.875,
         steps=300,
@@ -197,11 +196,11 @@ def test_outcome_round_trip_and_validation():
     }
     assert Outcome.from_dict(data) == outcome
     assert Outcome.from_dict({**data, "unknown": 1}) == outcome
-    assert math.isnan(Outcome.from_dict({"status": DIVERGED, "fitness": None}).fitness)
+    assert math.isnan(Outcome.from_dict({"status": Status.DIVERGED, "fitness": None}).fitness)
     with pytest.raises(ValueError, match="status must be one of"):
         Outcome("exploded", 0.0)
     with pytest.raises(ValueError, match="needs 'status' and 'fitness'"):
-        Outcome.from_dict({"status": OK})
+        Outcome.from_dict({"status": Status.OK})
 
 
 def test_derive_seed_is_stable_distinct_and_bounded():
@@ -233,24 +232,24 @@ def test_derive_seed_matches_seed_sequence_definition():
 def test_trial_record_follows_rules():
     trial = Trial(4, 2, [0.0] * 8, FitnessRules("paper", attempts=3))
     assert trial.status == "pending" and not trial.done
-    first = trial.record(Attempt(0, 11, Outcome(INFRA, 0.0, error="worker died")))
-    assert first.action == "rerun" and trial.status == RUNNING
+    first = trial.record(Attempt(0, 11, Outcome(Status.INFRA, 0.0, error="worker died")))
+    assert first.action == "rerun" and trial.status == Status.RUNNING
     assert trial.infra_reruns(0, 0) == 1
-    second = trial.record(Attempt(0, 11, Outcome(ABORTED, 0.1), infra_reruns=1))
+    second = trial.record(Attempt(0, 11, Outcome(Status.ABORTED, 0.1), infra_reruns=1))
     assert (second.action, second.attempt) == ("retry", 1)
     assert trial.next_attempts() == [(0, 1)]
-    third = trial.record(Attempt(1, 12, Outcome(DIVERGED, NAN)))
+    third = trial.record(Attempt(1, 12, Outcome(Status.DIVERGED, NAN)))
     assert third.action == "done"
-    assert (trial.status, trial.fitness, trial.done) == (DIVERGED, 0.0, True)
-    assert [a.status for a in trial.attempts] == [INFRA, ABORTED, DIVERGED]
+    assert (trial.status, trial.fitness, trial.done) == (Status.DIVERGED, 0.0, True)
+    assert [a.status for a in trial.attempts] == [Status.INFRA, Status.ABORTED, Status.DIVERGED]
     assert trial.next_attempts() == []
     with pytest.raises(ValueError, match="already"):
-        trial.record(Attempt(2, 13, Outcome(OK, 0.9)))
+        trial.record(Attempt(2, 13, Outcome(Status.OK, 0.9)))
     with pytest.raises(ValueError, match="no outcome"):
         Trial(0, 0, [0.0]).record(Attempt(0, 1))
     two = Trial(0, 0, [0.0], FitnessRules(seeds=2))
     with pytest.raises(ValueError, match="seed slot 2"):
-        two.record(Attempt(0, 1, Outcome(OK, 0.5), seed_index=2))
-    two.record(Attempt(0, 1, Outcome(OK, 0.5), seed_index=1))
+        two.record(Attempt(0, 1, Outcome(Status.OK, 0.5), seed_index=2))
+    two.record(Attempt(0, 1, Outcome(Status.OK, 0.5), seed_index=1))
     with pytest.raises(ValueError, match="seed slot 1 is already done"):
-        two.record(Attempt(0, 1, Outcome(OK, 0.5), seed_index=1))
+        two.record(Attempt(0, 1, Outcome(Status.OK, 0.5), seed_index=1))

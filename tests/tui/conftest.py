@@ -117,16 +117,16 @@ def write_synthetic_run(
                 store.start_attempt(g, c, 0, 100 + c, w, f"cpu:{c % 2}", started=start + 30)
             break
         gens = store.generations()
-        best = gens[-1]["best_fitness"]
-        if gens[-1]["new_best"]:
+        best = gens[-1].best_fitness
+        if gens[-1].new_best:
             store.add_event(
                 "new_best",
                 f"new best fitness {best:.4f}",
                 g,
-                gens[-1]["best_candidate"],
+                gens[-1].best_candidate,
                 when=start + GEN_SECONDS - 5,
             )
-        fitness = np.array([c["fitness"] or 0.0 for c in store.candidates(g)])
+        fitness = np.array([c.fitness or 0.0 for c in store.candidates(g)])
         order = np.argsort(-fitness)[: population // 2]
         mean = 0.5 * mean + 0.5 * thetas[order].mean(axis=0)
         sigma *= 0.8

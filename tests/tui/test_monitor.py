@@ -27,10 +27,15 @@ from keras_taylorglo.records import Outcome
 from keras_taylorglo.store import Store
 from keras_taylorglo_tui import widgets
 from keras_taylorglo_tui.app import MonitorApp, run_monitor
-from keras_taylorglo_tui.format import format_duration, format_fitness, format_label_noise
+from keras_taylorglo_tui.format import (
+    format_about,
+    format_duration,
+    format_fitness,
+    format_label_noise,
+)
 from keras_taylorglo_tui.reader import RunReader, find_runs
-from keras_taylorglo_tui.records import EventRow, LossSettings
 from keras_taylorglo_tui.screens import CandidatesScreen, HelpScreen, MonitorScreen, PickerScreen
+from keras_taylorglo_tui.view_rows import LossSettings
 from keras_taylorglo_tui.widgets.events import event_line
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,12 +80,12 @@ def test_reader_holds_the_store_numbers(search_run):
         assert row.sigma == g["sigma"] and row.evaluations == 6
         all_time = max(all_time, row.best)
         assert row.all_time_best == all_time
-        theta = store.candidates(row.index)[row.best_candidate]["theta"]
+        theta = store.candidates(row.index)[row.best_candidate].theta
         assert list(row.best_theta) == theta
         # the loss shape is the binary-modality loss of that θ, shifted to 0 at y0 = 1
         y0, loss = snap.shapes[row.index]
         assert y0[0] == 0.0 and y0[-1] == 1.0 and loss[-1] == 0.0
-    assert snap.best == status["best"]
+    assert snap.best.as_dict() == status["best"]
     assert [g.new_best for g in snap.generations][0] is True
     assert {w.worker for w in snap.workers} == {"w0", "w1"}
     store.close()
@@ -124,21 +129,21 @@ async def test_main_screen_shows_the_search(search_run):
         table = screen.query_one(widgets.GenerationsTable)
         assert table.row_count == len(gens) == 5
         for i, g in enumerate(gens):
-            assert cell_text(table, i, "best") == format_fitness(g["best_fitness"])
-            assert cell_text(table, i, "mean") == format_fitness(g["mean_fitness"])
-            assert cell_text(table, i, "sigma") == f"{g['sigma']:.3f}"
+            assert cell_text(table, i, "best") == format_fitness(g.best_fitness)
+            assert cell_text(table, i, "mean") == format_fitness(g.mean_fitness)
+            assert cell_text(table, i, "sigma") == f"{g.sigma:.3f}"
             assert cell_text(table, i, "evals") == "6/6"
-            assert cell_text(table, i, "gen").endswith("●") == bool(g["new_best"])
+            assert cell_text(table, i, "gen").endswith("●") == bool(g.new_best)
         accuracy = screen.query_one(widgets.AccuracyPlot)
         assert accuracy.curves["best"] == (
-            [g["generation"] for g in gens],
-            [g["best_fitness"] for g in gens],
+            [g.generation for g in gens],
+            [g.best_fitness for g in gens],
         )
-        assert accuracy.curves["mean"][1] == [g["mean_fitness"] for g in gens]
+        assert accuracy.curves["mean"][1] == [g.mean_fitness for g in gens]
         assert accuracy.curves["all-time best"][1] == list(
-            np.maximum.accumulate([g["best_fitness"] for g in gens])
+            np.maximum.accumulate([g.best_fitness for g in gens])
         )
-        assert accuracy.curves["new best"][0] == [g["generation"] for g in gens if g["new_best"]]
+        assert accuracy.curves["new best"][0] == [g.generation for g in gens if g.new_best]
         loss = screen.query_one(widgets.LossPlot)
         assert sorted(loss.curves) == [0, 1, 2, 3, 4]
         assert all(y[-1] == 0.0 and len(y) == 101 for _, y in loss.curves.values())
@@ -147,7 +152,7 @@ async def test_main_screen_shows_the_search(search_run):
         header = shown_text(screen.query_one(widgets.RunHeader))
         assert "sphere" in header and "finished" in header and "30/30" in header
         best = store.best()
-        assert format_fitness(best["fitness"]) in header
+        assert format_fitness(best.fitness) in header
         assert screen.query_one(widgets.WorkersPanel).row_count == 2
     store.close()
 
@@ -241,16 +246,16 @@ async def test_enter_opens_the_candidates_of_a_generation(running_run, frozen_cl
         rows = store.candidates(1)
         assert cands.row_count == len(rows) == 8
         for i, c in enumerate(rows):
-            assert cell_text(cands, i, "fitness") == format_fitness(c["fitness"])
-            assert cell_text(cands, i, "status") == c["status"]
+            assert cell_text(cands, i, "fitness") == format_fitness(c.fitness)
+            assert cell_text(cands, i, "status") == c.status
         assert cell_text(cands, 2, "attempts") == "aborted → ok"
         await pilot.press("down", "down")
         plot = screen.query_one(widgets.CandidateLossPlot)
-        expected = RunReader(run_dir).shape(rows[2]["theta"], screen.detail.loss)
+        expected = RunReader(run_dir).shape(rows[2].theta, screen.detail.loss)
         assert plot.curves["candidate"][1] == expected[1].tolist()
         assert "generation best" in plot.curves
         detail = shown_text(screen.query_one(widgets.CandidateDetail))
-        assert f"{rows[2]['theta'][0]:.4f}" in detail and "aborted" in detail
+        assert f"{rows[2].theta[0]:.4f}" in detail and "aborted" in detail
         await pilot.press("escape")
         assert isinstance(app.screen, MonitorScreen)
     store.close()
@@ -488,7 +493,7 @@ def test_the_command_in_a_real_terminal(search_run):
     from keras_taylorglo.store import Store
 
     with Store.open_existing(search_run) as store:
-        best = f"{store.best()['fitness']:.4f}".encode()
+        best = f"{store.best().fitness:.4f}".encode()
     pid, fd = pty.fork()
     if pid == 0:  # the child: the real command line, as a user runs it
         os.environ["TERM"] = "xterm-256color"
@@ -573,9 +578,9 @@ async def test_columns_show_whole_numbers_when_opened_before_the_first_generatio
         shown = "\n".join(visible_lines(table))
         for g in gens:
             for text in (
-                format_fitness(g["best_fitness"]),
-                format_fitness(g["mean_fitness"]),
-                f"{g['sigma']:.3f}",
+                format_fitness(g.best_fitness),
+                format_fitness(g.mean_fitness),
+                f"{g.sigma:.3f}",
             ):
                 assert text in shown, (text, shown)
         assert "0.5933" in shown and "0.1483" in shown and "1.051" in shown and "12.346" in shown
@@ -618,7 +623,7 @@ def test_event_lines_name_the_candidate(running_run):
     assert "✗ g1 c2 attempt 0: aborted" in abort
     started = next(line for line in lines if "ready on" in line)
     assert " + w0 ready on" in started  # a run-level event names no candidate
-    assert EventRow(1, T0, "info", "x", generation=4).about == "g4"
+    assert format_about(4, None) == "g4"  # a generation-level event names its generation
 
 
 NOISE = {

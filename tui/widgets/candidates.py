@@ -7,19 +7,21 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
+from keras_taylorglo.outcomes import Status
+
 from ..format import format_fitness
-from ..records import CandidateRow, GenerationDetail
+from ..view_rows import CandidateRow, GenerationDetail
 
 STATUS_STYLES = {
-    "ok": "green",
-    "aborted": "yellow",
-    "diverged": "bold red",
-    "failed": "red",
-    "infra": "magenta",
-    "screened": "dim",
-    "running": "cyan",
-    "pending": "dim",
-    "interrupted": "yellow",
+    Status.OK: "green",
+    Status.ABORTED: "yellow",
+    Status.DIVERGED: "bold red",
+    Status.FAILED: "red",
+    Status.INFRA: "magenta",
+    Status.SCREENED: "dim",
+    Status.RUNNING: "cyan",
+    Status.PENDING: "dim",
+    Status.INTERRUPTED: "yellow",
 }
 """How each candidate/attempt status is coloured."""
 

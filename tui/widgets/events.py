@@ -7,7 +7,9 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
-from ..records import EventRow
+from keras_taylorglo.store.frozen import EventRecord
+
+from ..format import format_about
 
 KIND_STYLES: dict[str, tuple[str, str]] = {
     "new_best": ("★", "bold green"),
@@ -24,7 +26,7 @@ KIND_STYLES: dict[str, tuple[str, str]] = {
 """(symbol, style) of each event kind."""
 
 
-def event_line(event: EventRow) -> Text:
+def event_line(event: EventRecord) -> Text:
     """One event as a line: local time, symbol, the candidate it is about (``g3 c5``), message.
 
     Args:
@@ -36,8 +38,9 @@ def event_line(event: EventRow) -> Text:
     symbol, style = KIND_STYLES.get(event.kind, ("·", ""))
     line = Text(time.strftime("%H:%M:%S ", time.localtime(event.time)), style="dim")
     line.append(f"{symbol} ", style=style)
-    if event.about:
-        line.append(f"{event.about} ", style="bold")
+    about = format_about(event.generation, event.candidate)
+    if about:
+        line.append(f"{about} ", style="bold")
     line.append(event.message, style=style if event.kind in ("new_best", "worker_died") else "")
     return line
 
@@ -54,7 +57,7 @@ class EventsPanel(Static):
         super().__init__(**kwargs)
         self._ids: tuple[int, ...] | None = None
 
-    def show(self, events: list[EventRow]) -> None:
+    def show(self, events: list[EventRecord]) -> None:
         """Shows the events (re-rendered only when new ones arrived).
 
         Args:

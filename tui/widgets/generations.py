@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 
 from ..format import format_fitness
-from ..records import GenerationRow
+from ..view_rows import GenerationRow
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("gen", "gen"),

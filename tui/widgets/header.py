@@ -8,10 +8,16 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..format import format_duration, format_fitness, format_label_noise
-from ..records import MonitorSnapshot
+from keras_taylorglo.store import RunState
 
-STATE_STYLES = {"running": "bold green", "finished": "bold cyan", "interrupted": "bold yellow"}
+from ..format import format_duration, format_fitness, format_label_noise
+from ..view_rows import MonitorSnapshot
+
+STATE_STYLES = {
+    RunState.RUNNING: "bold green",
+    RunState.FINISHED: "bold cyan",
+    RunState.INTERRUPTED: "bold yellow",
+}
 """How each run state is coloured."""
 
 
@@ -50,8 +56,8 @@ class RunHeader(Static):
         if best is None:
             line2.append("—")
         else:
-            line2.append(format_fitness(best["fitness"]), style="bold green")
-            line2.append(f" (g{best['generation']} c{best['candidate']})", style="dim")
+            line2.append(format_fitness(best.fitness), style="bold green")
+            line2.append(f" (g{best.generation} c{best.candidate})", style="dim")
         lines = [line1, line2]
         noise = format_label_noise(snapshot.label_noise)
         if noise:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 from textual_plotext import PlotextPlot
 
-from ..records import CandidateRow, GenerationRow, MonitorSnapshot
+from ..view_rows import CandidateRow, GenerationRow, MonitorSnapshot
 
 RGB = tuple[int, int, int]
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from ..format import format_duration
-from ..records import WorkerRow
+from keras_taylorglo.store import WorkerState
 
-STATE_STYLES = {"busy": "green", "idle": "dim", "starting": "yellow", "dead": "bold red"}
+from ..format import format_duration
+from ..view_rows import WorkerRow
+
+STATE_STYLES = {
+    WorkerState.BUSY: "green",
+    WorkerState.IDLE: "dim",
+    WorkerState.STARTING: "yellow",
+    WorkerState.DEAD: "bold red",
+}
 """How each worker state is coloured."""
 
 
@@ -52,4 +59,6 @@ class WorkersPanel(DataTable):
                 Text(w.last) if w.last else Text("—", style="dim"),
             )
             self.add_row(*(Text(" ") + cell for cell in cells))
-        self.border_subtitle = f"{sum(w.state == 'busy' for w in workers)}/{len(workers)} busy"
+        self.border_subtitle = (
+            f"{sum(w.state == WorkerState.BUSY for w in workers)}/{len(workers)} busy"
+        )

@@ -1,9 +1,9 @@
-"""The store's read records: small frozen dataclasses, one per kind of row a reader gets back.
+"""The store's frozen records: small frozen dataclasses, one per kind of row a reader gets back.
 
 The read views (:mod:`.queries`, :mod:`.analysis_runs`) return these instead of raw rows, as
 Optuna's storages return ``FrozenTrial``: readers use attributes (``gen.best_fitness``) and
 cannot change what they were given by accident. Missing numbers are ``None`` (never NaN), θ and
-histories are decoded (lists and dicts), so :meth:`Row.as_dict` is JSON-ready.
+histories are decoded (lists and dicts), so :meth:`Record.as_dict` is JSON-ready.
 
 Every record is also a read-only :class:`~collections.abc.Mapping` of its fields
 (``gen["best_fitness"]``, ``.get``, ``.keys``, ``.items``, ``dict(gen)``) and compares equal to
@@ -38,13 +38,13 @@ __all__ = [
     "GenerationRecord",
     "ProgressSummary",
     "ResultRecord",
-    "Row",
+    "Record",
     "StoreSnapshot",
     "WorkerRecord",
 ]
 
 
-class Row(Mapping[str, Any]):
+class Record(Mapping[str, Any]):
     """The base of the store's records: a read-only mapping view of the dataclass's fields.
 
     Subclasses are ``@dataclass(frozen=True, eq=False)``: equality is the mapping's (same keys,
@@ -76,7 +76,7 @@ class Row(Mapping[str, Any]):
 
 
 @dataclass(frozen=True, eq=False)
-class GenerationRecord(Row):
+class GenerationRecord(Record):
     """One generation begun, with its summary and counts.
 
     A finished generation's ``best_fitness``, ``mean_fitness``, ``best_candidate`` and
@@ -123,14 +123,14 @@ class GenerationRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class CandidateRecord(Row):
+class CandidateRecord(Record):
     """One candidate: its θ, status and fitness.
 
     Args:
         generation: its generation.
         candidate: its index in the generation.
         theta: its θ.
-        status: one of :data:`~keras_taylorglo.records.STATUSES`.
+        status: one of :data:`~keras_taylorglo.outcomes.STATUSES`.
         fitness: its final fitness (``None`` until it has one).
         updated: when the row last changed.
     """
@@ -144,11 +144,11 @@ class CandidateRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class ResultRecord(Row):
+class ResultRecord(Record):
     """A candidate's final result.
 
     Args:
-        status: one of :data:`~keras_taylorglo.records.FINAL_STATUSES`.
+        status: one of :data:`~keras_taylorglo.outcomes.FINAL_STATUSES`.
         fitness: its fitness (``None`` is stored for NaN).
     """
 
@@ -157,7 +157,7 @@ class ResultRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class AttemptRecord(Row):
+class AttemptRecord(Record):
     """One training run of a candidate (infra re-runs are attempts of their own).
 
     Args:
@@ -171,7 +171,7 @@ class AttemptRecord(Row):
         device: the worker's device.
         started: when it started.
         ended: when it ended (``None`` while running).
-        status: one of :data:`~keras_taylorglo.records.STATUSES`.
+        status: one of :data:`~keras_taylorglo.outcomes.STATUSES`.
         fitness: its fitness.
         val_accuracy: the last validation accuracy seen.
         steps: training steps run.
@@ -204,7 +204,7 @@ class AttemptRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class FinalistRecord(Row):
+class FinalistRecord(Record):
     """One finalist: a candidate (or the CMA-ES mean) re-scored on new seeds after the search.
 
     Args:
@@ -233,7 +233,7 @@ class FinalistRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class FinalistRunRecord(Row):
+class FinalistRunRecord(Record):
     """One training of a finalist (as :class:`AttemptRecord`, for the finalist stage).
 
     Args:
@@ -276,7 +276,7 @@ class FinalistRunRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class ChosenRecord(Row):
+class ChosenRecord(Record):
     """The loss a run hands its user: the best finalist, or else the best single evaluation.
 
     Args:
@@ -300,7 +300,7 @@ class ChosenRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class WorkerRecord(Row):
+class WorkerRecord(Record):
     """One worker as the driver last saw it.
 
     Args:
@@ -331,7 +331,7 @@ class WorkerRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class EventRecord(Row):
+class EventRecord(Record):
     """One event of the run's event log.
 
     Args:
@@ -352,7 +352,7 @@ class EventRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class BestRecord(Row):
+class BestRecord(Record):
     """The best candidate with a final result (ties: the earliest).
 
     Args:
@@ -369,7 +369,7 @@ class BestRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class ProgressSummary(Row):
+class ProgressSummary(Record):
     """Totals for a progress line.
 
     Args:
@@ -395,7 +395,7 @@ class ProgressSummary(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class AnalysisRunRecord(Row):
+class AnalysisRunRecord(Record):
     """One full training of the analysis.
 
     Args:
@@ -436,7 +436,7 @@ class AnalysisRunRecord(Row):
 
 
 @dataclass(frozen=True, eq=False)
-class StoreSnapshot(Row):
+class StoreSnapshot(Record):
     """Everything the monitor shows, from one consistent read.
 
     Args:

@@ -1,15 +1,17 @@
 """The monitor's view records: small frozen dataclasses, each what one panel shows.
 
-:mod:`keras_taylorglo_tui.reader` builds them from the store; the widgets only display them.
-:func:`from_row` fills a record's fields from the store row's columns of the same names, so only
-the fields the monitor renames or computes are written out.
+:mod:`keras_taylorglo_tui.reader` builds them from the store's frozen records; the widgets only
+display them. :func:`from_record` fills a view row's fields from the store record's attributes
+of the same names, so only the fields the monitor renames or computes are written out. Where the
+monitor shows a record as it is (the events, the best candidate), it keeps the store's record.
 
-This module imports NumPy and :mod:`keras_taylorglo.expansion` only (no TensorFlow).
+This module imports NumPy, :mod:`keras_taylorglo.expansion` and the store's records only (no
+TensorFlow).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,45 +19,48 @@ from typing import Any, TypeVar
 import numpy as np
 
 from keras_taylorglo.expansion import ExpansionSpec, shifted_loss_shape
+from keras_taylorglo.store.frozen import BestRecord, EventRecord
 
 __all__ = [
     "AttemptRow",
     "CandidateRow",
-    "EventRow",
     "GenerationDetail",
     "GenerationRow",
     "LossSettings",
     "MonitorSnapshot",
     "RunSummary",
     "WorkerRow",
-    "from_row",
+    "from_record",
 ]
 
 R = TypeVar("R")
 
 
-def from_row(record: type[R], row: Mapping[str, Any], **computed: Any) -> R:
-    """Builds a view record from a store row.
+def from_record(view: type[R], record: object, **computed: Any) -> R:
+    """Builds a view row from a store record.
 
     Args:
-        record: the record's dataclass.
-        row: the store's row (``Store.generations()``, ``attempts()``, ``events()``, ...).
+        view: the view row's dataclass.
+        record: the store's record (``Store.generations()``, ``attempts()``, ``workers()``, ...).
         **computed: the fields the monitor renames or computes; every other field takes the
-            row's value of the same name.
+            record's attribute of the same name.
 
     Returns:
-        The record.
+        The view row.
 
     Raises:
-        KeyError: if the row lacks a column for a field not in ``computed``.
+        AttributeError: if the record lacks an attribute for a field not in ``computed``.
 
     Example:
-        >>> from_row(EventRow, {"id": 1, "time": 0.0, "kind": "info", "message": "hi",
-        ...                     "generation": 3, "candidate": None}).about
-        'g3'
+        >>> from keras_taylorglo.store import WorkerRecord, WorkerState
+        >>> worker = WorkerRecord(worker="w0", device="cpu:0", pid=7, state=WorkerState.IDLE,
+        ...     generation=None, candidate=None, attempt=None, since=0.0, last_status=None,
+        ...     last_fitness=None, updated=0.0)
+        >>> from_record(WorkerRow, worker, task="", for_seconds=None, last="").device
+        'cpu:0'
     """
-    names = [f.name for f in fields(record) if f.name not in computed]
-    return record(**{name: row[name] for name in names}, **computed)
+    names = [f.name for f in fields(view) if f.name not in computed]
+    return view(**{name: getattr(record, name) for name in names}, **computed)
 
 
 @dataclass(frozen=True)
@@ -185,34 +190,6 @@ class WorkerRow:
 
 
 @dataclass(frozen=True)
-class EventRow:
-    """One journaled event.
-
-    Args:
-        id: the event id.
-        time: POSIX time.
-        kind: one of :data:`keras_taylorglo.store.EVENT_KINDS`.
-        message: one line.
-        generation: the generation it is about, if any.
-        candidate: the candidate it is about, if any.
-    """
-
-    id: int
-    time: float
-    kind: str
-    message: str
-    generation: int | None = None
-    candidate: int | None = None
-
-    @property
-    def about(self) -> str:
-        """``"g3 c5"`` (``"g3"`` for a generation, ``""`` for the run), as the other panels say."""
-        if self.generation is None:
-            return ""
-        return f"g{self.generation}" + ("" if self.candidate is None else f" c{self.candidate}")
-
-
-@dataclass(frozen=True)
 class MonitorSnapshot:
     """Everything the main screen shows, from one consistent read of the store.
 
@@ -225,10 +202,10 @@ class MonitorSnapshot:
         evaluations: candidates with a final result.
         planned: planned evaluations (population × generations).
         eta: estimated seconds to the end (``None`` when unknown or not running).
-        best: ``{"theta", "fitness", "generation", "candidate"}`` or ``None``.
+        best: the best candidate, or ``None`` before any result.
         generations: the generations in order.
         workers: the workers.
-        events: the latest events, oldest first.
+        events: the latest events, oldest first (the store's records, shown as they are).
         loss: the loss settings.
         shapes: generation index -> shifted loss shape of its best θ (``(y0, loss)``).
         label_noise: the run's label noise as its workers realised it (the store's meta, see
@@ -243,10 +220,10 @@ class MonitorSnapshot:
     evaluations: int
     planned: int
     eta: float | None
-    best: dict[str, Any] | None
+    best: BestRecord | None
     generations: list[GenerationRow]
     workers: list[WorkerRow]
-    events: list[EventRow]
+    events: list[EventRecord]
     loss: LossSettings
     shapes: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     label_noise: dict[str, Any] | None = None

@@ -1,13 +1,15 @@
-"""The ground floor's records: attempt statuses, :class:`Outcome` and :func:`derive_seed`.
+"""What an attempt ends with: its :class:`Status`, its :class:`Outcome`, and its seed.
 
 Every layer shares these: the evaluator produces an :class:`Outcome`, the search engine applies the
 fitness rules to it (:mod:`keras_taylorglo.search.trial`), the store journals it, the monitor and
 the status command read the statuses back. They live on the ground floor so that the store and
 the evaluator need nothing of :mod:`keras_taylorglo.search`.
 
-The statuses (see :mod:`keras_taylorglo.search.trial` for what happens after each):
-``ok``, ``aborted``, ``diverged``, ``failed``, ``infra``, ``screened`` end an attempt;
-``running``, ``pending`` and ``interrupted`` describe one that has not ended.
+The statuses (:class:`Status`; see :mod:`keras_taylorglo.search.trial` for what happens after
+each): ``ok``, ``aborted``, ``diverged``, ``failed``, ``infra``, ``screened`` end an attempt;
+``running``, ``pending`` and ``interrupted`` describe one that has not ended. Each member is the
+text the store holds. The states of a run and of a worker are the store's
+(:mod:`keras_taylorglo.store.states`).
 
 Seeds derive from (experiment seed, generation, candidate, attempt) (:func:`derive_seed`), so any
 evaluation can be replayed on its own.
@@ -18,61 +20,69 @@ This module imports NumPy only (no TensorFlow).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
 
 __all__ = [
-    "ABORTED",
-    "DIVERGED",
-    "FAILED",
     "FINAL_STATUSES",
-    "INFRA",
-    "INTERRUPTED",
-    "OK",
     "OUTCOME_STATUSES",
-    "PENDING",
-    "RUNNING",
-    "SCREENED",
     "STATUSES",
     "Outcome",
+    "Status",
     "derive_seed",
 ]
 
-OK = "ok"
-"""The attempt trained to the end of its budget; fitness is its validation accuracy."""
-ABORTED = "aborted"
-"""Validation accuracy fell below the abort threshold at the abort epoch; retried."""
-DIVERGED = "diverged"
-"""The loss or the weights became NaN/Inf (or a custom fitness returned NaN); fitness 0."""
-FAILED = "failed"
-"""The evaluation (or a custom fitness function) raised; retried like an abort."""
-INFRA = "infra"
-"""The worker died, ran out of memory or timed out; the same attempt is re-run elsewhere."""
-SCREENED = "screened"
-"""Rejected by the invariant pre-screen: fitness 0 without training."""
-RUNNING = "running"
-"""An attempt (or a candidate) that has started and not yet ended."""
-PENDING = "pending"
-"""A candidate that is journaled but has no attempt running yet."""
-INTERRUPTED = "interrupted"
-"""An attempt that was running when the driver stopped; resume re-runs it with the same seed."""
 
-STATUSES: tuple[str, ...] = (
-    OK,
-    ABORTED,
-    DIVERGED,
-    FAILED,
-    INFRA,
-    SCREENED,
-    RUNNING,
-    PENDING,
-    INTERRUPTED,
-)
+class Status(str, Enum):
+    """The status of an attempt or a candidate; each value is the text the store holds.
+
+    A member is the string it stands for (``Status.OK == "ok"``), so a status read back from
+    the store compares equal to its member and prints as its value.
+    """
+
+    # A str mixin's format() changed with Python 3.12; printing the value keeps it one word.
+    __str__ = str.__str__
+
+    OK = "ok"
+    """The attempt trained to the end of its budget; fitness is its validation accuracy."""
+    ABORTED = "aborted"
+    """Validation accuracy fell below the abort threshold at the abort epoch; retried."""
+    DIVERGED = "diverged"
+    """The loss or the weights became NaN/Inf (or a custom fitness returned NaN); fitness 0."""
+    FAILED = "failed"
+    """The evaluation (or a custom fitness function) raised; retried like an abort."""
+    INFRA = "infra"
+    """The worker died, ran out of memory or timed out; the same attempt is re-run elsewhere."""
+    SCREENED = "screened"
+    """Rejected by the invariant pre-screen: fitness 0 without training."""
+    RUNNING = "running"
+    """An attempt (or a candidate) that has started and not yet ended."""
+    PENDING = "pending"
+    """A candidate that is journaled but has no attempt running yet."""
+    INTERRUPTED = "interrupted"
+    """An attempt that was running when the driver stopped; resume re-runs it with the same seed."""
+
+
+STATUSES: tuple[Status, ...] = tuple(Status)
 """Every status a candidate or an attempt can have in the store."""
-FINAL_STATUSES: tuple[str, ...] = (OK, ABORTED, DIVERGED, FAILED, SCREENED)
+FINAL_STATUSES: tuple[Status, ...] = (
+    Status.OK,
+    Status.ABORTED,
+    Status.DIVERGED,
+    Status.FAILED,
+    Status.SCREENED,
+)
 """The statuses a candidate can end with (``infra`` never ends a candidate)."""
-OUTCOME_STATUSES: tuple[str, ...] = (OK, ABORTED, DIVERGED, FAILED, INFRA, SCREENED)
+OUTCOME_STATUSES: tuple[Status, ...] = (
+    Status.OK,
+    Status.ABORTED,
+    Status.DIVERGED,
+    Status.FAILED,
+    Status.INFRA,
+    Status.SCREENED,
+)
 """The statuses an :class:`Outcome` can have."""
 
 
@@ -96,12 +106,12 @@ class Outcome:
         ValueError: for an unknown status.
 
     Example:
-        >>> outcome = Outcome(OK, 0.93, val_accuracy=0.93, steps=300)
+        >>> outcome = Outcome(Status.OK, 0.93, val_accuracy=0.93, steps=300)
         >>> Outcome.from_dict(outcome.to_dict()) == outcome
         True
     """
 
-    status: str
+    status: Status
     fitness: float
     val_accuracy: float | None = None
     steps: int = 0
@@ -112,9 +122,9 @@ class Outcome:
 
     def __post_init__(self) -> None:
         if self.status not in OUTCOME_STATUSES:
-            raise ValueError(
-                f"Outcome status must be one of {OUTCOME_STATUSES}; got {self.status!r}"
-            )
+            allowed = tuple(status.value for status in OUTCOME_STATUSES)
+            raise ValueError(f"Outcome status must be one of {allowed}; got {self.status!r}")
+        self.status = Status(self.status)
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the outcome as a JSON-serialisable dict (NaN fitness stays a float NaN).
