@@ -399,7 +399,7 @@ BAD = [
     (
         {"evolution": {"populaton": 4}},
         "--set: evolution.populaton: unknown key; did you mean 'evolution.population'? "
-        "(expected one of population, sigma, generations, initial, invariant_check)",
+        "(expected one of population, sigma, generations, initial, invariant_check, finalists)",
     ),
     (
         {"evolution": {"population": "4"}},

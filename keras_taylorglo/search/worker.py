@@ -138,7 +138,7 @@ class SearchEvaluator:
                 ``evolution.finalists.budget`` says so).
 
         Returns:
-            The :class:`~keras_taylorglo.records.Outcome`.
+            The :class:`~keras_taylorglo.outcomes.Outcome`.
         """
         if budget not in self._evaluators:
             from ..evaluation import Evaluator, make_evaluator

@@ -246,7 +246,7 @@ class FinalistRunRecord(Record):
         device: the worker's device.
         started: when it started.
         ended: when it ended (``None`` while running).
-        status: one of :data:`~keras_taylorglo.records.STATUSES`.
+        status: one of :data:`~keras_taylorglo.outcomes.STATUSES`.
         fitness: its fitness (validation accuracy).
         val_accuracy: the last validation accuracy seen.
         steps: training steps run.

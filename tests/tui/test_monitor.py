@@ -23,7 +23,7 @@ import pytest
 from conftest import T0, write_synthetic_run
 from rich.console import Console
 
-from keras_taylorglo.records import Outcome
+from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.store import Store
 from keras_taylorglo_tui import widgets
 from keras_taylorglo_tui.app import MonitorApp, run_monitor
