@@ -12,7 +12,8 @@ The reverse cross-entropy ``RCE = -Σ_k p_k log q_k`` (p the prediction, q the l
 states), so that for a one-hot label ``RCE = -A (1 - p_y)``. The authors' code (SCE's Keras code
 and the NCE+RCE PyTorch code) instead clamps the one-hot label at 1e-4 before a natural log,
 which is ``A = log(1e-4) ≈ -9.21``: pass ``log_zero=math.log(1e-4)`` to reproduce it exactly.
-Predictions are clamped to ``[epsilon, 1]`` first, as in the authors' code.
+Predictions are clamped to ``[epsilon, 1]`` first, as in the authors' code; NCE's ``log p`` is
+the log-softmax of the logits when they are at hand, as in theirs (see :func:`nce_rce`).
 
 Example:
     >>> import keras
@@ -67,6 +68,23 @@ def _check_epsilon(epsilon: float) -> float:
     if not (math.isfinite(value) and value >= -1.0):
         raise ValueError(f"epsilon must be a finite number >= -1; got {epsilon!r}")
     return value
+
+
+def _exact_log_softmax(y_pred: Any, from_logits: bool) -> Any:
+    """``log p`` from the logits, if they are at hand; ``None`` otherwise.
+
+    With ``from_logits`` they are ``y_pred``; a Keras softmax (a model's softmax output layer)
+    keeps its input as ``_keras_logits``, which Keras's own categorical cross-entropy uses in
+    the same way. Then ``log p`` is exact where p underflows, as in Ma et al.'s code
+    (``log_softmax`` of the logits); clamping p would leave no gradient there.
+    """
+    logits = y_pred if from_logits else getattr(y_pred, "_keras_logits", None)
+    if logits is None:
+        return None
+    logits = ops.convert_to_tensor(logits)
+    if keras.backend.standardize_dtype(logits.dtype) not in ("float32", "float64"):
+        logits = ops.cast(logits, "float32")
+    return ops.log_softmax(logits, axis=-1)
 
 
 def _reverse_crossentropy(y_true: Any, y_pred: Any, log_zero: float) -> Any:
@@ -128,9 +146,11 @@ def nce_rce(
 ) -> Any:
     """Computes normalised cross-entropy + reverse cross-entropy (Ma et al., ICML 2020).
 
-    ``loss = α·NCE + β·RCE`` with ``NCE = (-Σ_k q_k log p_k) / (-Σ_k log p_k)`` (p clamped to
-    ``[epsilon, 1]``; for a one-hot label, ``log p_y / Σ_k log p_k``) and RCE as in :func:`sce`.
-    α = β = 1 are the paper's CIFAR-10 settings. Needs at least two classes.
+    ``loss = α·NCE + β·RCE`` with ``NCE = (-Σ_k q_k log p_k) / (-Σ_k log p_k)`` (for a one-hot
+    label, ``log p_y / Σ_k log p_k``) and RCE as in :func:`sce`. ``log p`` is the log-softmax of
+    the logits when they are at hand (``from_logits``, or the output of a Keras softmax, as the
+    authors' code and Keras's own cross-entropy do), else ``log`` of p clamped to
+    ``[epsilon, 1]``. α = β = 1 are the paper's CIFAR-10 settings. Needs at least two classes.
 
     Args:
         y_true: one-hot labels ``[..., n]`` or integer class ids ``[...]`` / ``[..., 1]``.
@@ -154,8 +174,10 @@ def nce_rce(
     """
     alpha, beta = _check_weights(alpha, beta)
     log_zero = _check_log_zero(log_zero)
+    log_pred = _exact_log_softmax(y_pred, from_logits)
     y_true, y_pred = _predictions_and_labels(y_true, y_pred, from_logits)
-    log_pred = ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0))
+    if log_pred is None:  # bare probabilities: clamped, as everywhere else
+        log_pred = ops.log(ops.clip(y_pred, keras.config.epsilon(), 1.0))
     nce = ops.sum(y_true * log_pred, axis=-1) / ops.sum(log_pred, axis=-1)
     return alpha * nce + beta * _reverse_crossentropy(y_true, y_pred, log_zero)
 

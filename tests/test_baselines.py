@@ -243,6 +243,33 @@ def test_gradients_with_respect_to_logits_match_their_derivatives():
     np.testing.assert_allclose(got, numeric, rtol=1e-6, atol=1e-8)
 
 
+def test_nce_takes_the_logits_of_a_keras_softmax_as_the_authors_code_does():
+    # Ma et al. take log_softmax of the logits; a Keras softmax keeps them (as Keras's own
+    # cross-entropy uses them). Sample 0's true class has p = e^-60: clamped, it would read
+    # log 1e-7 and have no gradient.
+    logits = np.array([[30.0, 0.0, -30.0], [0.5, 0.2, -0.1]])
+    ids = np.array([2, 0])
+    onehot = np.eye(3)[ids]
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    p = np.exp(log_p)
+    rce = -(np.clip(p, EPS, 1.0) * np.log(np.clip(onehot, np.exp(-4.0), 1.0))).sum(-1)
+    exact = (onehot * log_p).sum(-1) / log_p.sum(-1) + rce
+    from_softmax = nce_rce(ids, keras.activations.softmax(tf.constant(logits)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(from_softmax), exact, rtol=1e-9)
+    clamped = keras.ops.convert_to_numpy(nce_rce(ids, p))
+    np.testing.assert_allclose(clamped, nce_rce_reference(onehot, p), rtol=1e-9)
+    assert exact[0] - clamped[0] > 0.1  # NCE 60/90 against 16.1/32.2: no rounding difference
+
+    variable = tf.Variable(logits)
+    grads = {}
+    for name, softmax in (("keras", keras.activations.softmax), ("bare", tf.nn.softmax)):
+        with tf.GradientTape() as tape:
+            value = nce_rce(ids, softmax(variable), alpha=1.0, beta=0.0)
+        grads[name] = tape.gradient(value, variable).numpy()
+    assert np.abs(grads["keras"][0]).max() > 1e-3  # NCE still pulls the saturated sample
+    assert np.abs(grads["bare"][0]).max() < 1e-8  # clamped: nothing to learn from
+
+
 def test_from_logits_equals_softmax_then_loss():
     rng = np.random.default_rng(3)
     logits = rng.normal(size=(8, 4)).astype("float32")
