@@ -668,3 +668,22 @@ def test_analyze_trains_the_new_baselines_for_real(tmp_path):
     md = (run_dir / "analysis" / "report.md").read_text()
     for name in names:
         assert f"| {name} |" in md
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("sce:0:0", "error: --baselines: sce:0:0: α and β cannot both be 0"),
+        ("poly1:-2", "error: --baselines: poly1:-2: ε must be in [-1, ∞) (got -2)"),
+    ],
+)
+def test_a_bad_new_spec_on_the_command_line_is_one_line_and_exit_2(spec, message, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_taylorglo", "analyze", str(tmp_path), "--baselines", spec],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == message + "\n"
