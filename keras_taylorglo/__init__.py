@@ -29,6 +29,9 @@ _LAZY: dict[str, str] = {
     "GCELoss": "robust_losses",
     "BaikalLoss": "robust_losses",
     "LabelSmoothingCrossentropy": "robust_losses",
+    "SCELoss": "noisy_label_losses",
+    "NCEAndRCELoss": "noisy_label_losses",
+    "Poly1Loss": "noisy_label_losses",
     "presets": "presets",
     "PAPER_MNIST": "presets",
     "PartialTraining": "callbacks",
@@ -58,10 +61,13 @@ __all__ = [
     "ExpansionSpec",
     "GCELoss",
     "LabelSmoothingCrossentropy",
+    "NCEAndRCELoss",
     "Outcome",
     "PAPER_MNIST",
     "PartialTraining",
+    "Poly1Loss",
     "Recipe",
+    "SCELoss",
     "Search",
     "SearchResult",
     "Store",
@@ -88,6 +94,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .evaluation import Evaluator
     from .expansion import ExpansionSpec, loss_shape, multi_indices, num_params
     from .losses import TaylorGLOLoss, taylorglo
+    from .noisy_label_losses import NCEAndRCELoss, Poly1Loss, SCELoss
     from .outcomes import Outcome
     from .presets import PAPER_MNIST
     from .recipe import Recipe, load_recipe, parse_recipe
@@ -112,9 +119,13 @@ def __dir__() -> list[str]:
 
 # ------------------------------------------------------- Keras registration (load_model)
 
-#: Modules whose classes Keras must know by name to load a saved model; ``robust_losses``
-#: imports ``losses``, so it comes second.
-_KERAS_MODULES = (f"{__name__}.losses", f"{__name__}.robust_losses")
+#: Modules whose classes Keras must know by name to load a saved model, each after the ones it
+#: imports: ``robust_losses`` imports ``losses``, ``noisy_label_losses`` imports both.
+_KERAS_MODULES = (
+    f"{__name__}.losses",
+    f"{__name__}.robust_losses",
+    f"{__name__}.noisy_label_losses",
+)
 
 
 def _register_with_keras(finished: str = "") -> None:
@@ -134,13 +145,14 @@ def _register_with_keras(finished: str = "") -> None:
 class _AfterImport:
     """A ``sys.meta_path`` finder that registers our Keras classes once Keras is imported.
 
-    It finds nothing itself: for ``keras`` (and for our ``losses``, so that ``robust_losses``
-    follows it) it asks the other finders for the real spec and wraps that one loader's
-    ``exec_module`` to call :func:`_register_with_keras` after the module has run. Every other
-    import costs one string comparison. It removes itself once both modules are imported.
+    It finds nothing itself: for ``keras`` (and for each of our modules but the last, so that
+    the next one follows it whichever was imported first) it asks the other finders for the real
+    spec and wraps that one loader's ``exec_module`` to call :func:`_register_with_keras` after
+    the module has run. Every other import costs one string comparison. It removes itself once
+    all those modules are imported.
     """
 
-    watched = ("keras", _KERAS_MODULES[0])
+    watched = ("keras", *_KERAS_MODULES[:-1])
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         """The real spec of a watched module, its loader wrapped; ``None`` for the others."""

@@ -331,7 +331,19 @@ def loss_series(block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [("TaylorGLO", block["taylorglo"])] + [(b["name"], b) for b in baselines.values()]
 
 
-_LOSS_COLOURS = ("tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown")
+# TaylorGLO and every baseline kind (crossentropy … baikal: 7) get a colour of their own.
+_LOSS_COLOURS = (
+    "tab:red",
+    "tab:blue",
+    "tab:green",
+    "tab:orange",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+    "tab:gray",
+)
 
 
 def plot_accuracy_lines(

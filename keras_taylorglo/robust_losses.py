@@ -1,10 +1,12 @@
 """Robust-loss baselines as Keras 3 losses: GCE, the Baikal loss and label smoothing.
 
-These are what ``keras-taylorglo analyze --baselines ...`` trains against TaylorGLO, written the
-way :mod:`keras_taylorglo.losses` is: the maths is a plain function with ``keras.ops``; the class
-is a thin, serialisable ``keras.losses.Loss`` whose ``call`` returns per-sample values (a scalar
-would be counted once per replica under a distribution strategy). Labels may be integer class ids
-(``[...]`` or ``[..., 1]``) or one-hot; predictions are probabilities unless ``from_logits=True``.
+These are what ``keras-taylorglo analyze --baselines ...`` trains against TaylorGLO, with the
+noisy-label losses of :mod:`keras_taylorglo.noisy_label_losses` (which reuse the helpers here).
+They are written the way :mod:`keras_taylorglo.losses` is: the maths is a plain function with
+``keras.ops``; the class is a thin, serialisable ``keras.losses.Loss`` whose ``call`` returns
+per-sample values (a scalar would be counted once per replica under a distribution strategy).
+Labels may be integer class ids (``[...]`` or ``[..., 1]``) or one-hot; predictions are
+probabilities unless ``from_logits=True``.
 
 All three compute in float32 even when the predictions are bfloat16 or float16 (mixed
 precision): ``log``, ``1/y`` and ``p**q`` near the clipping floor ``keras.config.epsilon()`` are

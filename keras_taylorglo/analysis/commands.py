@@ -174,7 +174,8 @@ def add_analysis_parsers(subparsers: Any) -> None:
         default="crossentropy",
         metavar="B1,B2,…",
         help="losses to compare with, each trained like TaylorGLO (same seeds, budget, "
-        "optimizer): crossentropy, label_smoothing[:ε] (0.1), gce[:q] (0.7), baikal; "
+        "optimizer): crossentropy, label_smoothing[:ε] (0.1), gce[:q] (0.7), "
+        "sce[:α[:β]] (0.1:1), nce_rce[:α[:β]] (1:1), poly1[:ε] (1), baikal; "
         "cross-entropy is always included (default crossentropy)",
     )
     p.add_argument(

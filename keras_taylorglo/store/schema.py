@@ -103,7 +103,8 @@ ANALYSIS_LABELS: tuple[str, ...] = ("taylorglo", "baseline")
 # Other baselines are stored under their canonical spec ("gce:0.7", "label_smoothing:0.1",
 # "baikal"); a training scored at its best-validation epoch adds "@best_validation".
 ANALYSIS_LABEL_RE = re.compile(
-    r"^(?:taylorglo|baseline|baikal|(?:label_smoothing|gce):[0-9.e+-]+)(?:@best_validation)?$"
+    r"^(?:taylorglo|baseline|baikal|(?:label_smoothing|gce|poly1):[0-9.e+-]+"
+    r"|(?:sce|nce_rce):[0-9.e+-]+:[0-9.e+-]+)(?:@best_validation)?$"
 )
 
 FINALIST_TABLES = """
