@@ -347,7 +347,7 @@ class FinalistsConfig:
         3
     """
 
-    count: int = spec(0, minimum=0)
+    count: int = spec(3, minimum=0)
     seeds: int = spec(3, minimum=1)
     budget: str = spec("partial", choices=FINALIST_BUDGETS)
 
@@ -416,7 +416,7 @@ class EvaluationConfig:
         'validation_accuracy'
     """
 
-    rule: str = spec("paper", choices=FITNESS_RULES)
+    rule: str = spec("every_attempt", choices=FITNESS_RULES)
     attempts: int = spec(3, minimum=1)
     seeds: int = spec(1, minimum=1)
     aggregate: str = spec("mean", choices=AGGREGATES)

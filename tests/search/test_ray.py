@@ -41,6 +41,7 @@ sigma = 1.2
 
 [evaluation]
 fitness = "fitness_fns:{fitness}"
+rule = "paper"
 attempts = 3
 timeout = {timeout}
 

@@ -189,6 +189,7 @@ sigma = 1.2
 
 [evaluation]
 fitness = "fitness_fns:sphere"
+rule = "paper"
 attempts = 3
 
 [execution]
