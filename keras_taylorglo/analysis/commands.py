@@ -212,9 +212,9 @@ def add_analysis_parsers(subparsers: Any) -> None:
     p.add_argument(
         "--by",
         default="run",
-        choices=("noise", "fraction", "run"),
-        help="rows and x axis: each run's label-noise rate, one run's --train-fractions, or "
-        "runs (default; no plot)",
+        choices=("noise", "fraction", "budget", "run"),
+        help="rows and x axis: each run's label-noise rate, one run's --train-fractions, each "
+        "run's search trainings (finalists included), or runs (default; no plot)",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.set_defaults(func=study_main)

@@ -1,10 +1,11 @@
 """Studies: several analysed runs (or one run's training fractions) side by side.
 
-``keras-taylorglo study RUN_DIR... --by noise|fraction|run --out DIR`` reads each run's
+``keras-taylorglo study RUN_DIR... --by noise|fraction|budget|run --out DIR`` reads each run's
 ``analysis/report.json`` and store, and writes ``study.md`` (one row per run or fraction: the
 search's budget and wall time, every loss's mean test accuracy with the one-tailed Welch p that
-TaylorGLO is greater), ``study.json`` and, for ``noise`` and ``fraction``, ``study.png`` (one line
-per loss, with error bars). It trains nothing: run ``search`` and ``analyze`` first.
+TaylorGLO is greater, TaylorGLO's lowest run, and how many rows beat each baseline at p < 0.01),
+``study.json`` and, for ``noise``, ``fraction`` and ``budget``, ``study.png`` (one line per loss,
+with error bars). It trains nothing: run ``search`` and ``analyze`` first.
 
 Example:
     >>> rows = collect_study(["runs/noise_sym20", "runs/noise_sym40"], by="noise")  # doctest: +SKIP
@@ -26,17 +27,25 @@ from .report import _cell, _p, describe_noise
 
 __all__ = ["STUDY_AXES", "collect_study", "study_markdown", "write_study"]
 
-STUDY_AXES = ("noise", "fraction", "run")
-"""What a study's rows are: runs by their noise rate, one run's training fractions, or runs."""
+STUDY_AXES = ("noise", "fraction", "budget", "run")
+"""What a study's rows are: runs by their noise rate, one run's training fractions, runs by their
+search's trainings (finalists included), or runs."""
+
+SIGNIFICANCE = 0.01
+"""The p below which ``study.md`` counts a row as TaylorGLO beating a baseline."""
 
 
 def _search_facts(run_dir: Path) -> dict[str, Any]:
-    """The search's budget: candidates scored, trainings run (retries included), wall time."""
+    """The search's budget: candidates scored, trainings run, wall time.
+
+    Trainings count retries and the finalist stage's; the wall time runs from the store's
+    creation to the last training's end.
+    """
     from ..store import Store
 
     with Store.open_existing(run_dir) as store:
         meta = store.meta()
-        attempts = store.attempts()
+        attempts = [*store.attempts(), *store.finalist_runs()]
         evaluations = store.evaluations()
     ended = [a.ended for a in attempts if a.ended is not None]
     created = meta.get("created")
@@ -91,7 +100,8 @@ def collect_study(run_dirs: Sequence[str | os.PathLike[str]], by: str = "run") -
     Returns:
         Rows ``{"x", "label", "block", "runs", "name", "evaluations", "trainings",
         "search_seconds", "label_noise"}``: ``block`` is the report (or its fraction entry),
-        ``x`` the noise rate or fraction (``None`` for ``run``), then the search's facts.
+        ``x`` the noise rate, fraction or trainings (``None`` for ``run``), then the search's
+        facts.
 
     Raises:
         TaylorGLOError: An unknown ``by``, a run without an analysis, or ``fraction`` with other
@@ -120,7 +130,7 @@ def collect_study(run_dirs: Sequence[str | os.PathLike[str]], by: str = "run") -
             continue
         rate = float(noise["rate"]) if noise else 0.0
         label = describe_noise(noise).removeprefix("label noise: ") if noise else "clean labels"
-        x = rate if by == "noise" else None
+        x = {"noise": rate, "budget": search["trainings"]}.get(by)
         row = {"x": x, "label": f"{search['name']}: {label}", "block": report}
         rows.append({**row, "runs": report["runs"], **search})
     return rows
@@ -158,20 +168,51 @@ def study_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
             if entry is None:
                 cells.append("—")
             elif name == "TaylorGLO":
-                cells.append(f"**{_cell(entry)}**")
+                lowest = min(entry.get("accuracies") or [float("nan")])
+                cells.append(f"**{_cell(entry)}**, lowest {lowest:.4f}")
             else:
                 cells.append(f"{_cell(entry)}, p {_p(entry.get('p_value'))}")
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *_tally(rows, names)]
     counts = sorted({row["runs"] for row in rows})
     runs = " or ".join(str(c) for c in counts)
     lines += ["", f"{runs} runs per loss; runs of equal index share their seed."]
     return "\n".join(lines) + "\n"
 
 
+def _tally(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> list[str]:
+    """Lines saying how often TaylorGLO beat each baseline, and how often it was fragile.
+
+    A row beats a baseline when its p is below :data:`SIGNIFICANCE`; it shows a fragile loss
+    when one TaylorGLO training is below cross-entropy's mean.
+    """
+    from ..plots import loss_series
+
+    out = []
+    for name in names[1:]:
+        p_values = [
+            (dict(loss_series(row["block"])).get(name) or {}).get("p_value") for row in rows
+        ]
+        wins = sum(1 for p in p_values if p is not None and p < SIGNIFICANCE)
+        out.append(
+            f"- TaylorGLO beats {name} at p < {SIGNIFICANCE:g} in {wins} of {len(rows)} rows."
+        )
+    below = 0
+    for row in rows:
+        series = dict(loss_series(row["block"]))
+        ce = (series.get("cross-entropy") or {}).get("mean")
+        accuracies = series["TaylorGLO"].get("accuracies") or []
+        below += ce is not None and any(a < ce for a in accuracies)
+    out.append(
+        f"- Rows with a TaylorGLO training below cross-entropy's mean: {below} of {len(rows)}."
+    )
+    return out
+
+
 def write_study(
     run_dirs: Sequence[str | os.PathLike[str]], by: str, out_dir: str | os.PathLike[str]
 ) -> list[Path]:
-    """Write ``study.md``, ``study.json`` and (``noise``, ``fraction``) ``study.png``.
+    """Write ``study.md``, ``study.json`` and (``noise``, ``fraction``, ``budget``) ``study.png``.
 
     Args:
         run_dirs: Analysed run directories.
@@ -187,6 +228,7 @@ def write_study(
     title = {
         "noise": "Test accuracy against label-noise rate",
         "fraction": "Test accuracy against training-set fraction",
+        "budget": "Test accuracy against the search's trainings",
         "run": "Test accuracy per run",
     }[by]
     paths = [out / "study.md", out / "study.json"]
@@ -197,10 +239,14 @@ def write_study(
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)  # a crash never leaves half a study
-    if by in ("noise", "fraction"):
+    if by in ("noise", "fraction", "budget"):
         from ..plots import plot_accuracy_lines
 
-        xlabel = "label-noise rate" if by == "noise" else "training-set fraction"
+        xlabel = {
+            "noise": "label-noise rate",
+            "fraction": "training-set fraction",
+            "budget": "the search's trainings (partial trainings and finalists)",
+        }[by]
         paths.append(out / "study.png")
         plot_accuracy_lines(
             [r["x"] for r in rows],
@@ -208,6 +254,6 @@ def write_study(
             paths[-1],
             xlabel,
             title,
-            log_x=by == "fraction",
+            log_x=by in ("fraction", "budget"),
         )
     return paths
