@@ -2,6 +2,11 @@
 
 Prints a table of ratios (each measured side by side in this run) with their targets and the
 absolute times behind them, and the machine they ran on. ``--json`` prints one JSON object.
+
+``--only noise`` (never part of the default set: it answers a design question of the search, on
+a synthetic objective, rather than timing this machine) runs ``bench/noise.py``: k seeds per
+candidate, successive halving and pycma's noise handling at equal budgets; it prints its own table
+after the others (``python -m bench.noise`` runs it alone).
 """
 
 from __future__ import annotations
@@ -57,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats (under 3 minutes)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
-        "--only", help="comma-separated subset: loss,warm,startup,pool,workers,monitor,load"
+        "--only",
+        help="comma-separated subset: loss,warm,startup,pool,workers,monitor,load; "
+        "noise runs only when named",
     )
     args = parser.parse_args(argv)
-    from bench import measure, readers
+    from bench import measure, noise, readers
 
     only = (
         set(args.only.split(","))
@@ -78,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             ("workers", lambda: measure.two_worker_speedup(args.quick, data_dir)),
             ("monitor", lambda: readers.monitor_timings(args.quick)),
             ("load", lambda: readers.journal_load(args.quick)),
+            ("noise", lambda: {"noise": noise.summary(args.quick)}),
         ]
         for name, step in steps:
             if name in only:
@@ -100,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in results.items():
         if key not in TARGETS and isinstance(value, float):
             print(f"  {key:<30}{value:>10.3f}")
+    if "noise" in results:
+        print(noise.format_table(results["noise"]))
     return 0
 
 
