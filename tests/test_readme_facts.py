@@ -506,8 +506,8 @@ def test_a_wrong_number_in_the_readme_is_caught(tmp_path, monkeypatch):
     line, row = next((n, r) for n, r in rows if r[0] == "`digits.toml`")
     text = README.read_text(encoding="utf-8").splitlines()
     population = next(i for i, h in enumerate(recipe_table()[0]) if "population" in h)
-    wrong = row[population].replace("8 (6 generations", "6 (5 generations")
-    assert wrong != row[population], "the digits row no longer says '8 (6 generations'"
+    wrong = row[population].replace("8 (4 generations", "6 (5 generations")
+    assert wrong != row[population], "the digits row no longer says '8 (4 generations'"
     text[line - 1] = text[line - 1].replace(row[population], wrong)
     copy = tmp_path / "README.md"
     copy.write_text("\n".join(text), encoding="utf-8")
