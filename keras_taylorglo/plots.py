@@ -31,7 +31,7 @@ import numpy as np
 from .expansion import ExpansionSpec, resolve_spec, shifted_loss_shape
 
 if TYPE_CHECKING:
-    from .store.frozen import BestRecord, CandidateRecord, GenerationRecord
+    from .store.frozen import BestRecord, CandidateRecord, ChosenRecord, GenerationRecord
 
 __all__ = [
     "PLOT_FILES",
@@ -177,6 +177,7 @@ def plot_loss_shapes(
     spec: ExpansionSpec | Mapping[str, Any],
     path: str | os.PathLike[str],
     generations: Sequence[int] | None = None,
+    chosen: Sequence[float] | None = None,
 ) -> bytes:
     """Fig. 3a: each generation's best loss in the binary modality, coloured by generation.
 
@@ -186,6 +187,8 @@ def plot_loss_shapes(
             the four settings as :func:`loss_settings` gives them.
         path: The PNG file to write.
         generations: The generation index of each θ (default ``0, 1, …``).
+        chosen: The θ of the loss the run hands over (the chosen finalist), drawn in black over
+            the others; ``None`` draws none.
 
     Returns:
         The PNG bytes.
@@ -199,6 +202,10 @@ def plot_loss_shapes(
     for g, theta in zip(gens, thetas, strict=True):
         y0, loss = shifted_loss_shape(theta, spec=spec)
         ax.plot(y0, loss, color=cmap(norm(g)), linewidth=1.4)
+    if chosen is not None:
+        y0, loss = shifted_loss_shape(chosen, spec=spec)
+        ax.plot(y0, loss, color="black", linewidth=2.4, linestyle="--", label="chosen loss")
+        ax.legend(loc="best", fontsize="small")
     ax.axhline(0.0, color="black", linewidth=0.6, alpha=0.5)
     ax.set_xlabel("$y_0$ (predicted probability of the true class)")
     ax.set_ylabel("loss − loss at $y_0$ = 1")
@@ -268,14 +275,15 @@ def pca_2d(points: Any) -> Any:
 def plot_candidates(
     candidates: Sequence[CandidateRecord],
     path: str | os.PathLike[str],
-    best: BestRecord | None = None,
+    best: BestRecord | ChosenRecord | None = None,
 ) -> bytes:
     """Fig. 7: a 2-D PCA projection of every candidate θ, coloured by generation.
 
     Args:
         candidates: ``Store.candidates()`` rows (``generation``, ``candidate``, ``theta``).
         path: The PNG file to write.
-        best: ``Store.best()``, marked with a star.
+        best: ``Store.chosen()`` (or ``Store.best()``), marked with a star: the chosen
+            finalist, which may be the CMA-ES mean rather than a candidate.
 
     Returns:
         The PNG bytes.
@@ -283,37 +291,55 @@ def plot_candidates(
     fig = _figure()
     ax = fig.add_subplot()
     if candidates:
-        xy = pca_2d([c.theta for c in candidates])
+        index = None if best is None else _candidate_index(candidates, best)
+        # The CMA-ES mean is no candidate: project it with them, drawn only as the star.
+        extra = [list(best.theta)] if best is not None and index is None else []
+        xy = pca_2d([c.theta for c in candidates] + extra)
+        index = len(candidates) if extra else index
         gens = np.array([c.generation for c in candidates])
         cmap, norm = _colour_map(int(gens.max()) + 1)
-        ax.scatter(xy[:, 0], xy[:, 1], c=gens, cmap=cmap, norm=norm, s=22, alpha=0.85)
-        if best is not None:
-            index = next(
-                (
-                    i
-                    for i, c in enumerate(candidates)
-                    if (c.generation, c.candidate) == (best.generation, best.candidate)
-                ),
-                None,
+        ax.scatter(
+            xy[: len(candidates), 0],
+            xy[: len(candidates), 1],
+            c=gens,
+            cmap=cmap,
+            norm=norm,
+            s=22,
+            alpha=0.85,
+        )
+        if index is not None:
+            finalist = getattr(best, "source", "") == "finalist"
+            ax.scatter(
+                [xy[index, 0]],
+                [xy[index, 1]],
+                marker="*",
+                s=220,
+                color="red",
+                edgecolor="black",
+                zorder=3,
+                label="chosen (best finalist)" if finalist else "best",
             )
-            if index is not None:
-                ax.scatter(
-                    [xy[index, 0]],
-                    [xy[index, 1]],
-                    marker="*",
-                    s=220,
-                    color="red",
-                    edgecolor="black",
-                    zorder=3,
-                    label="best",
-                )
-                ax.legend(loc="best", fontsize="small")
+            ax.legend(loc="best", fontsize="small")
         _generation_colorbar(fig, ax, cmap, norm)
     ax.set_xlabel("principal component 1")
     ax.set_ylabel("principal component 2")
     ax.set_title(f"All {len(candidates)} candidates (PCA of θ)")
     ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def _candidate_index(candidates: Sequence[CandidateRecord], best: Any) -> int | None:
+    """The position of ``best`` among ``candidates`` (``None`` for the CMA-ES mean)."""
+    if best.generation is None:
+        return None
+    return next(
+        (
+            i
+            for i, c in enumerate(candidates)
+            if (c.generation, c.candidate) == (best.generation, best.candidate)
+        ),
+        None,
+    )
 
 
 def loss_series(block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -491,15 +517,18 @@ def plot_run(
     with Store.open_existing(run_dir) as store:
         generations = store.generations()
         candidates = store.candidates()
-        best = store.best()
+        chosen = store.chosen()
         meta = store.meta()
         spec = ExpansionSpec.from_meta(meta)
         gens, thetas = generation_bests(store)
-    if best is None:
+    if chosen is None:
         raise TaylorGLOError(f"{run_dir}: no candidate has a result yet; nothing to plot")
     paths = [out / name for name in PLOT_FILES]
     plot_fitness(generations, paths[0], fitness_measure(meta))
-    plot_loss_shapes(thetas, spec, paths[1], gens)
+    # The chosen finalist's shape is drawn over the generations' bests; a run without a finalist
+    # stage hands over its best single evaluation, already among them.
+    finalist = chosen.theta if chosen.source == "finalist" else None
+    plot_loss_shapes(thetas, spec, paths[1], gens, chosen=finalist)
     plot_theta(thetas, paths[2], gens)
-    plot_candidates(candidates, paths[3], best)
+    plot_candidates(candidates, paths[3], chosen)
     return paths
