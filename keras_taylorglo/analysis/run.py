@@ -69,26 +69,25 @@ def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
 def _run_jobs(store: Any, jobs: list[Job], progress: Any, pool: Any) -> None:
     """Run ``jobs`` on ``pool`` (started here, shut down at the end), journaling each."""
     from ..search.jobs import JobRunner
-    from ..search.messages import Task
+    from ..search.messages import Training
 
     ids = iter(range(1, 1 << 62))
     of_task: dict[int, tuple[Job, int, int]] = {}  # task id -> (job, store row, re-runs)
 
-    def task_for(job: Job, reruns: int) -> Task:
-        task = Task(
-            next(ids),
-            -1,
-            job.run_index,
-            reruns,
-            job.seed,
-            job.theta or (),
+    def task_for(job: Job, reruns: int) -> Training:
+        task = Training(
+            task_id=next(ids),
+            run_index=job.run_index,
+            rerun=reruns,
+            seed=job.seed,
+            theta=job.theta or (),
             loss="" if job.theta else job.loss,
             select=job.select,
         )
         of_task[task.task_id] = (job, -1, reruns)
         return task
 
-    def started(task: Task, worker_id: str) -> None:
+    def started(task: Training, worker_id: str) -> None:
         job, _, reruns = of_task[task.task_id]
         row = store.start_analysis_run(
             job.store_label,
@@ -101,7 +100,7 @@ def _run_jobs(store: Any, jobs: list[Job], progress: Any, pool: Any) -> None:
         )
         of_task[task.task_id] = (job, row, reruns)
 
-    def finished(task: Task, worker_id: str, outcome: Any, event: Any) -> list[Task]:
+    def finished(task: Training, worker_id: str, outcome: Any, event: Any) -> list[Training]:
         job, row, reruns = of_task.pop(task.task_id)
         final = outcome.status in _FINAL
         accuracy = outcome.fitness if final else None
