@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,83 @@ def _final_rows(store: Any) -> dict[tuple[str, str, float, int], AnalysisRunReco
     }
 
 
+# results(label, theta, fraction): the summary of one loss's trainings at one fraction
+_Results = Callable[[str, Any, float], dict[str, Any]]
+
+
+def _results(
+    rows: dict[tuple[str, str, float, int], AnalysisRunRecord],
+    runs: int,
+    select: str,
+    label: str,
+    theta: Sequence[float] | None,
+    fraction: float,
+) -> dict[str, Any]:
+    """The summary (:func:`~.stats.summarize`) of one loss's finished trainings, with statuses."""
+    accs, statuses = [], {}
+    for i in range(runs):
+        job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select)
+        row = rows.get(job.key)
+        if row is not None:
+            accs.append(row.test_accuracy or 0.0)
+            statuses[row.status] = statuses.get(row.status, 0) + 1
+    if len(accs) < runs:
+        # Trainings that failed on every re-run have no accuracy; count them so a short
+        # result set is visible in the report rather than silently smaller.
+        statuses[Status.FAILED] = runs - len(accs)
+    summary = summarize(accs)
+    summary["statuses"] = statuses
+    return summary
+
+
+def _versus(entry: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """TaylorGLO's difference to ``other`` and the one-tailed Welch p that it is greater."""
+    return {
+        "difference": None
+        if entry["mean"] is None or other["mean"] is None
+        else entry["mean"] - other["mean"],
+        "p_value": welch_p_value(entry["accuracies"], other["accuracies"]),
+    }
+
+
+def _fraction_block(
+    results: _Results,
+    selections: Sequence[dict[str, Any]],
+    baselines: Sequence[str],
+    fraction: float,
+) -> dict[str, Any]:
+    """The report's comparison at one training-set fraction: every candidate, every baseline."""
+    from ..baselines import baseline_label as human_label
+
+    others = {spec: results(baseline_label(spec), None, fraction) for spec in baselines}
+    baseline = others[CROSSENTROPY]
+    cands = []
+    for sel in selections:
+        entry = {
+            "theta": list(sel["theta"]),
+            "fitness": sel.get("fitness"),
+            "generation": sel.get("generation"),
+            "candidate": sel.get("candidate"),
+            **results("taylorglo", sel["theta"], fraction),
+        }
+        entry.update(_versus(entry, baseline))
+        cands.append(entry)
+    best = cands[0]
+    taylorglo = {k: v for k, v in best.items() if k not in ("p_value", "difference")}
+    return {
+        "fraction": fraction,
+        "taylorglo": taylorglo,
+        "baseline": baseline,
+        "difference": best["difference"],
+        "p_value": best["p_value"],
+        "baselines": {
+            spec: {"name": human_label(spec), **summary, **_versus(best, summary)}
+            for spec, summary in others.items()
+        },
+        "candidates": cands,
+    }
+
+
 def build_report(
     store: Any,
     selections: Sequence[dict[str, Any]],
@@ -157,67 +235,11 @@ def build_report(
     Returns:
         The report dict (see the package docstring for the contract).
     """
-    from ..baselines import baseline_label as human_label
-
     rows = _final_rows(store)
     meta = store.meta()
     seeds = [analysis_seed(int(meta.get("seed", 0)), i) for i in range(runs)]
-
-    def results(label: str, theta: Sequence[float] | None, fraction: float) -> dict[str, Any]:
-        accs, statuses = [], {}
-        for i in range(runs):
-            job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select)
-            row = rows.get(job.key)
-            if row is not None:
-                accs.append(row.test_accuracy or 0.0)
-                statuses[row.status] = statuses.get(row.status, 0) + 1
-        if len(accs) < runs:
-            # Trainings that failed on every re-run have no accuracy; count them so a short
-            # result set is visible in the report rather than silently smaller.
-            statuses[Status.FAILED] = runs - len(accs)
-        summary = summarize(accs)
-        summary["statuses"] = statuses
-        return summary
-
-    def versus(entry: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-        """TaylorGLO's difference to ``other`` and the one-tailed Welch p that it is greater."""
-        return {
-            "difference": None
-            if entry["mean"] is None or other["mean"] is None
-            else entry["mean"] - other["mean"],
-            "p_value": welch_p_value(entry["accuracies"], other["accuracies"]),
-        }
-
-    def block(fraction: float) -> dict[str, Any]:
-        others = {spec: results(baseline_label(spec), None, fraction) for spec in baselines}
-        baseline = others[CROSSENTROPY]
-        cands = []
-        for sel in selections:
-            entry = {
-                "theta": list(sel["theta"]),
-                "fitness": sel.get("fitness"),
-                "generation": sel.get("generation"),
-                "candidate": sel.get("candidate"),
-                **results("taylorglo", sel["theta"], fraction),
-            }
-            entry.update(versus(entry, baseline))
-            cands.append(entry)
-        best = cands[0]
-        taylorglo = {k: v for k, v in best.items() if k not in ("p_value", "difference")}
-        return {
-            "fraction": fraction,
-            "taylorglo": taylorglo,
-            "baseline": baseline,
-            "difference": best["difference"],
-            "p_value": best["p_value"],
-            "baselines": {
-                spec: {"name": human_label(spec), **summary, **versus(best, summary)}
-                for spec, summary in others.items()
-            },
-            "candidates": cands,
-        }
-
-    blocks = [block(f) for f in fractions]
+    results = functools.partial(_results, rows, runs, select)
+    blocks = [_fraction_block(results, selections, baselines, f) for f in fractions]
     first = blocks[0]
     report: dict[str, Any] = {
         "runs": runs,

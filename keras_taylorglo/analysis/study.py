@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import TaylorGLOError
 from .plan import ANALYSIS_DIR
-from .report import _cell, _p, describe_noise
+from .report import describe_noise, format_p_value, format_summary
 
 __all__ = ["STUDY_AXES", "collect_study", "study_markdown", "write_study"]
 
@@ -158,9 +158,9 @@ def study_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
             if entry is None:
                 cells.append("—")
             elif name == "TaylorGLO":
-                cells.append(f"**{_cell(entry)}**")
+                cells.append(f"**{format_summary(entry)}**")
             else:
-                cells.append(f"{_cell(entry)}, p {_p(entry.get('p_value'))}")
+                cells.append(f"{format_summary(entry)}, p {format_p_value(entry.get('p_value'))}")
         lines.append("| " + " | ".join(cells) + " |")
     counts = sorted({row["runs"] for row in rows})
     runs = " or ".join(str(c) for c in counts)
