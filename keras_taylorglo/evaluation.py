@@ -3,7 +3,7 @@
 An :class:`Evaluator` builds the data pipelines, the model, the optimizer and the compiled train
 step once. Each :meth:`Evaluator.evaluate` call then only sets θ, re-initialises the weights from
 the given seed, resets the optimizer and trains the budget: no recompilation and no retrace between
-candidates (DESIGN.md §4). This is what keeps a search's workers warm.
+candidates (docs/architecture.md §4). This is what keeps a search's workers warm.
 
 A recipe whose ``evaluation.fitness`` is a ``module:function`` gets a :class:`FunctionEvaluator`
 instead, which calls that function and never imports TensorFlow.
@@ -239,7 +239,7 @@ class Evaluator:
                 loss=self.loss,
                 metrics=["accuracy"],
                 # "auto": XLA on one GPU only, it was ~3x slower per step on CPU
-                # (DESIGN.md §4)
+                # (docs/architecture.md §4)
                 jit_compile=self.jit_compile,
             )
 

@@ -5,7 +5,7 @@ transaction, so a driver killed at any moment leaves a store from which :func:`r
 continues exactly: the oracle state saved before ``ask`` reproduces the same candidates, finished
 attempts are never run again, and unfinished ones are re-run with the same seed.
 
-Fitness rules (DESIGN.md §3):
+Fitness rules (docs/architecture.md §3):
 
 - ``ok``: fitness is the final validation accuracy.
 - ``aborted`` (below the accuracy threshold at the abort epoch) and ``failed`` (an exception in
