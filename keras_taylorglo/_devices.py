@@ -56,8 +56,9 @@ def choose_strategy(tf: Any) -> Any:
 def resolve_jit_compile(setting: str | bool, tf: Any, strategy: Any) -> bool:
     """Whether the train step is XLA-compiled, from ``training.jit_compile``.
 
-    ``"auto"`` is XLA on exactly one GPU: on CPU XLA was ~3x slower per step (DESIGN.md §4), and
-    under a distribution strategy the replicated step is left to TensorFlow's own kernels.
+    ``"auto"`` is XLA on exactly one GPU: on CPU XLA was ~3x slower per step
+    (docs/architecture.md §4), and under a distribution strategy the replicated step is left to
+    TensorFlow's own kernels.
 
     Args:
         setting: ``"auto"``, ``True`` or ``False``.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def _layer_variables(model: Any) -> list[Any]:
+def layer_variables(model: Any) -> list[Any]:
     """Every variable of the model's layers (weights and seed-generator states), in order, once."""
     seen: set[int] = set()
     out = []
@@ -22,7 +22,7 @@ def _layer_variables(model: Any) -> list[Any]:
     return out
 
 
-def _reinit_plan(model: Any) -> list[tuple[Any, str, Any]] | None:
+def reinit_plan(model: Any) -> list[tuple[Any, str, Any]] | None:
     """How to give ``model`` fresh seeded weights in place, or ``None`` if it cannot be done.
 
     Each entry is ``(variable, kind, how)``: ``("init", initializer)`` for a weight whose layer
@@ -48,12 +48,12 @@ def _reinit_plan(model: Any) -> list[tuple[Any, str, Any]] | None:
                 return None
             covered.add(id(variable))
             plan.append((variable, "init", initializer))
-    if covered != {id(v) for v in _layer_variables(model)}:
+    if covered != {id(v) for v in layer_variables(model)}:
         return None
     return plan
 
 
-def _reinitialize(plan: list[tuple[Any, str, Any]], seed: int) -> None:
+def reinitialize(plan: list[tuple[Any, str, Any]], seed: int) -> None:
     """Assign fresh values to every planned variable; a pure function of ``seed``."""
     import numpy as np
 

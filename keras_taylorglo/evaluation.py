@@ -3,7 +3,7 @@
 An :class:`Evaluator` builds the data pipelines, the model, the optimizer and the compiled train
 step once. Each :meth:`Evaluator.evaluate` call then only sets θ, re-initialises the weights from
 the given seed, resets the optimizer and trains the budget: no recompilation and no retrace between
-candidates (DESIGN.md §4). This is what keeps a search's workers warm.
+candidates (docs/architecture.md §4). This is what keeps a search's workers warm.
 
 A recipe whose ``evaluation.fitness`` is a ``module:function`` gets a :class:`FunctionEvaluator`
 instead, which calls that function and never imports TensorFlow.
@@ -24,10 +24,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._devices import check_probabilities as _check_probabilities
-from ._devices import choose_strategy as _choose_strategy
-from ._devices import dtype_policy, resolve_jit_compile, with_loss_scale
-from ._reinit import _layer_variables, _reinit_plan, _reinitialize
+from ._devices import check_probabilities, choose_strategy, dtype_policy, resolve_jit_compile
+from ._optimizer import add_weight_decay, make_optimizer
+from ._reinit import layer_variables, reinit_plan, reinitialize
 from .outcomes import Outcome, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -151,31 +150,13 @@ class Evaluator:
         split: str = "validation",
         select: str = "last",
     ) -> None:
-        if loss != "taylorglo":
-            from .baselines import parse_baseline
-
-            loss = parse_baseline(loss)  # canonical form; a one-line error for a bad spec
-        if select not in SELECTIONS:
-            raise ValueError(f"select must be one of {SELECTIONS}, got {select!r}")
-        if budget not in BUDGETS:
-            raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if recipe.data is None or recipe.model is None:
-            from .errors import RecipeError
-
-            raise RecipeError(
-                recipe.source,
-                "data" if recipe.data is None else "model",
-                "a training evaluator needs [data] and [model]",
-            )
+        loss = _checked_arguments(recipe, loss, budget, split, select)
         from ._quiet import import_tensorflow
 
         tf = import_tensorflow()
         import keras
 
         from .data import load_dataset
-        from .models import build_model
 
         self.recipe = recipe
         self.loss_kind = loss
@@ -187,70 +168,80 @@ class Evaluator:
         self.data = load_dataset(
             recipe.data, recipe.base_dir, seed=recipe.experiment.seed, source=str(recipe.source)
         )
-        self.strategy = _choose_strategy(tf)
+        self.strategy = choose_strategy(tf)
         self.precision = recipe.training.precision
         self.jit_compile = resolve_jit_compile(recipe.training.jit_compile, tf, self.strategy)
+        self._plan_budget()
+        self.trace_count = 0
+        self._compile()
+        # Values to restore before every candidate: not zeros, the learning rate is among them.
+        self._initial_optimizer_values = [v.numpy() for v in self.optimizer.variables]
+        # Fresh weights per candidate from the layers' own initializers, reseeded: building a
+        # twin model per candidate was half of a warm evaluation's overhead (bench/NOTES.md §5).
+        self._reinit_plan = reinit_plan(self.model)
+        self._count_traces()
 
-        def build(seed: int) -> Any:
-            # Under the recipe's dtype policy (a twin for reset too); the global one is restored.
-            with dtype_policy(self.precision):
-                return build_model(
-                    recipe.model,
-                    self.data.input_shape,
-                    self.data.num_classes,
-                    recipe.base_dir,
-                    seed=seed,
-                    source=str(recipe.source),
-                )
+    # ------------------------------------------------------------------------------ building
 
-        self._build_model = build
-        budget_cfg = recipe.training.partial if budget == "partial" else recipe.training.full
+    def _build_model(self, seed: int) -> Any:
+        """The recipe's model, under its dtype policy (also the twin of :meth:`reset`)."""
+        from .models import build_model
+
+        with dtype_policy(self.precision):  # the global policy is restored afterwards
+            return build_model(
+                self.recipe.model,
+                self.data.input_shape,
+                self.data.num_classes,
+                self.recipe.base_dir,
+                seed=seed,
+                source=str(self.recipe.source),
+            )
+
+    def _plan_budget(self) -> None:
+        """Sets the budget in steps, the abort epoch and the Keras epochs the budget runs in."""
+        training = self.recipe.training
+        budget = training.partial if self.budget_kind == "partial" else training.full
         spe = self.data.steps_per_epoch
-        if budget_cfg.steps is not None:
-            self.total_steps = int(budget_cfg.steps)
+        if budget.steps is not None:
+            self.total_steps = int(budget.steps)
         else:
-            self.total_steps = int(budget_cfg.epochs) * spe
+            self.total_steps = int(budget.epochs) * spe
         data_epochs = max(1, math.ceil(self.total_steps / spe))
-        rule = recipe.evaluation.abort
+        rule = self.recipe.evaluation.abort
         # The abort rule applies only when training would go on past the abort epoch: a budget
         # that ends at or before it is simply scored.
-        self.abort_epoch = (
-            rule.epoch if budget == "partial" and rule.epoch * spe < self.total_steps else None
-        )
+        applies = self.budget_kind == "partial" and rule.epoch * spe < self.total_steps
+        self.abort_epoch = rule.epoch if applies else None
         # Keras epochs are chunks of `chunk_epochs` data epochs, the last one cut short by
         # PartialTraining. Every data epoch where something must happen (the abort check, a
         # learning-rate decay) ends a chunk; Keras's fixed per-epoch work (metric resets, log
         # conversion, callbacks) is then paid per chunk, not per data epoch (bench/NOTES.md §5).
-        marks = [e for e in recipe.training.schedule.decay_epochs if 0 < e < data_epochs]
+        marks = [e for e in training.schedule.decay_epochs if 0 < e < data_epochs]
         if self.abort_epoch is not None:
             marks.append(self.abort_epoch)
         self.chunk_epochs = functools.reduce(math.gcd, marks, 0) or data_epochs
-        if select == "best_validation":
+        if self.select == "best_validation":
             self.chunk_epochs = 1  # a checkpoint candidate after every data epoch
         self.steps_per_chunk = self.chunk_epochs * spe
         self.epochs = max(1, math.ceil(self.total_steps / self.steps_per_chunk))
-        self.trace_count = 0
 
+    def _compile(self) -> None:
+        """Builds the model, the loss and the optimizer in the strategy's scope; compiles once."""
         with self.strategy.scope():
-            self.model = self._build_model(recipe.experiment.seed)
-            _check_probabilities(self.model, self.data, recipe)
+            self.model = self._build_model(self.recipe.experiment.seed)
+            check_probabilities(self.model, self.data, self.recipe)
             self.loss = self._make_loss()
-            self.optimizer = self._make_optimizer()
-            self._add_weight_decay()
+            self.optimizer = make_optimizer(self._keras, self.recipe.training)
+            add_weight_decay(self._keras, self.model, self.recipe.training)
             self.optimizer.build(self.model.trainable_variables)
             self.model.compile(
                 optimizer=self.optimizer,
                 loss=self.loss,
                 metrics=["accuracy"],
-                # "auto": XLA on one GPU only, it was ~3x slower per step on CPU (DESIGN.md §4)
+                # "auto": XLA on one GPU only, it was ~3x slower per step on CPU
+                # (docs/architecture.md §4)
                 jit_compile=self.jit_compile,
             )
-        # Values to restore before every candidate: not zeros, the learning rate is among them.
-        self._initial_optimizer_values = [v.numpy() for v in self.optimizer.variables]
-        # Fresh weights per candidate from the layers' own initializers, reseeded: building a
-        # twin model per candidate was half of a warm evaluation's overhead (bench/NOTES.md §5).
-        self._reinit_plan = _reinit_plan(self.model)
-        self._count_traces()
 
     # ------------------------------------------------------------------------------ building
 
@@ -263,39 +254,6 @@ class Evaluator:
         from .losses import TaylorGLOLoss
 
         return TaylorGLOLoss(theta=None, spec=ExpansionSpec.from_config(self.recipe.loss))
-
-    def _make_optimizer(self) -> Any:
-        keras = self._keras
-        t = self.recipe.training
-        if t.optimizer == "adam":
-            # Adam: decoupled decay (AdamW), the usual meaning of weight decay for Adam.
-            inner = keras.optimizers.Adam(
-                learning_rate=t.learning_rate, weight_decay=t.weight_decay or None
-            )
-        else:
-            momentum = 0.0 if t.optimizer == "sgd" else t.momentum
-            inner = keras.optimizers.SGD(
-                learning_rate=t.learning_rate,
-                momentum=momentum,
-                nesterov=t.optimizer == "nesterov",
-            )
-        # mixed_float16: dynamic loss scaling. Its scale is among `optimizer.variables`, so
-        # reset() gives every candidate the initial scale, not the last candidate's.
-        return with_loss_scale(inner, t.precision)
-
-    def _add_weight_decay(self) -> None:
-        """Coupled weight decay for SGD, as the literature's (PyTorch) recipes mean it.
-
-        Keras's ``weight_decay`` argument is decoupled: with momentum 0.9 it is about 10x weaker
-        than ``grad += wd * w``. An L2 regulariser of ``wd / 2`` on every trainable variable
-        adds exactly ``wd * w`` to each gradient, inside the same compiled step.
-        """
-        t = self.recipe.training
-        if t.optimizer == "adam" or not t.weight_decay:
-            return
-        l2 = self._keras.regularizers.L2(t.weight_decay / 2.0)
-        for variable in self.model.trainable_variables:
-            variable.regularizer = l2
 
     def _count_traces(self) -> None:
         """Wrap the loss so that each trace of the train step increments ``trace_count``."""
@@ -321,7 +279,7 @@ class Evaluator:
             # Explicit seeds everywhere (initializers, dropout, the data pipeline), so TF's
             # global seed plays no part; setting it per candidate clears TF's eager kernel
             # cache and made every following op slower (bench/NOTES.md §5).
-            _reinitialize(self._reinit_plan, seed)
+            reinitialize(self._reinit_plan, seed)
         else:
             # A custom model may draw from TF's global generator: seed it for reproducibility.
             self._tf.random.set_seed(seed)
@@ -330,7 +288,7 @@ class Evaluator:
             # (dropout) included; get/set_weights would leave those running on.
             twin = self._build_model(seed)
             for variable, value in zip(
-                _layer_variables(self.model), _layer_variables(twin), strict=True
+                layer_variables(self.model), layer_variables(twin), strict=True
             ):
                 variable.assign(value.value)
         for variable, value in zip(
@@ -351,104 +309,17 @@ class Evaluator:
             (:attr:`chunk_epochs` data epochs; validation only at the abort epoch and the end).
         """
         from ._step_timer import StepTimer
-        from .callbacks import AbortBelowAccuracy, PartialTraining, TrainingProgress
 
-        keras = self._keras
         start = time.perf_counter()
         try:
             if self.loss_kind == "taylorglo":
                 self.loss.set_theta(theta if theta is not None else self.recipe.initial_theta())
             self.reset(seed)
             timer = StepTimer()
-            partial = PartialTraining(steps=self.total_steps)
-            # TerminateOnNaN stops at the first non-finite batch loss: divergence is a property
-            # of θ, not worth training on. (Workers turn Keras's interactive logging off, so its
-            # message goes to the log, not the terminal; the outcome records the divergence.)
-            callbacks: list[Any] = [timer, partial, keras.callbacks.TerminateOnNaN()]
-            abort = None
-            chunk = self.chunk_epochs
-            if self.abort_epoch is not None:
-                threshold = self.recipe.evaluation.abort.threshold
-                abort = AbortBelowAccuracy(threshold=threshold, epoch=self.abort_epoch // chunk)
-                callbacks.append(abort)
-            if self.loss_kind == "taylorglo" and "progress" in self.recipe.loss.inputs:
-                callbacks.append(TrainingProgress(self.total_steps))
-            schedule = self.recipe.training.schedule
-            if schedule.decay_epochs:
-                base_lr = self.recipe.training.learning_rate
-                callbacks.append(
-                    keras.callbacks.LearningRateScheduler(
-                        lambda epoch, _lr: (  # Keras's epoch is a chunk: count data epochs
-                            base_lr
-                            * schedule.gamma
-                            ** sum(epoch * chunk >= e for e in schedule.decay_epochs)
-                        )
-                    )
-                )
-            scored = self.data.validation if self.split == "validation" else self.data.test
-            # Validate only where a decision needs it: the abort epoch and the last one. Every
-            # other validation pass was wasted work plus per-pass overhead (bench/NOTES.md §5).
-            validate_at = {self.epochs}
-            if self.abort_epoch is not None:
-                validate_at.add(self.abort_epoch // chunk)
-            best = None
-            if self.select == "best_validation":
-                validate_at = set(range(1, self.epochs + 1))
-                # Keras's own early-stopping bookkeeping, never stopping: it keeps the weights of
-                # the first epoch with the best val_accuracy and restores them at the end.
-                best = keras.callbacks.EarlyStopping(
-                    monitor="val_accuracy",
-                    mode="max",
-                    patience=self.epochs + 1,
-                    restore_best_weights=True,
-                )
-                callbacks.append(best)
-            validates = self.budget_kind == "partial" or best is not None
-            history = self.model.fit(
-                self.data.train,
-                epochs=self.epochs,
-                steps_per_epoch=self.steps_per_chunk,
-                validation_data=self.data.validation if validates else None,
-                validation_freq=sorted(validate_at),
-                callbacks=callbacks,
-                shuffle=False,  # the pipeline shuffles, seeded; Keras cannot shuffle a dataset
-                verbose=0,
-            )
-            logs = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-            if best is not None and best.best_weights is not None:
-                logs["best_epoch"] = [float(best.best_epoch)]
-            steps = int(self.optimizer.iterations.numpy())
-            last_loss = logs.get("loss", [0.0])[-1]
-            if not math.isfinite(last_loss):
-                return Outcome(
-                    Status.DIVERGED,
-                    0.0,
-                    steps=steps,
-                    seconds=time.perf_counter() - start,
-                    history=logs,
-                    train_seconds=timer.seconds,
-                    error=f"non-finite training loss ({last_loss}) at step {steps}",
-                )
-            if self.budget_kind == "partial" and self.split == "validation" and best is None:
-                accuracy = logs.get("val_accuracy", [math.nan])[-1]
-            else:
-                test_start = time.perf_counter()
-                accuracy = float(
-                    self.model.evaluate(scored, verbose=0, return_dict=True)["accuracy"]
-                )
-                timer.seconds += time.perf_counter() - test_start
-            status = Status.ABORTED if abort is not None and abort.aborted else Status.OK
-            if not math.isfinite(accuracy):
-                status, accuracy = Status.DIVERGED, 0.0
-            return Outcome(
-                status,
-                float(accuracy),
-                val_accuracy=float(accuracy) if self.split == "validation" else None,
-                steps=steps,
-                seconds=time.perf_counter() - start,
-                history=logs,
-                train_seconds=timer.seconds,
-            )
+            callbacks, abort = self._training_callbacks(timer)
+            best = self._best_validation_callback()
+            logs = self._fit(callbacks + ([best] if best is not None else []), best)
+            return self._score(logs, timer, start, aborted=abort is not None and abort.aborted)
         except Exception as exc:
             if _is_infrastructure_error(exc):
                 raise  # out of memory and the like: the worker reports it as infra
@@ -459,8 +330,138 @@ class Evaluator:
                 error=_one_line(exc),
             )
 
+    def _training_callbacks(self, timer: Any) -> tuple[list[Any], Any]:
+        """The callbacks of one training, and its abort rule's callback (``None`` if none)."""
+        from .callbacks import AbortBelowAccuracy, PartialTraining, TrainingProgress
+
+        keras = self._keras
+        # TerminateOnNaN stops at the first non-finite batch loss: divergence is a property of
+        # θ, not worth training on. (Workers turn Keras's interactive logging off, so its
+        # message goes to the log, not the terminal; the outcome records the divergence.)
+        callbacks: list[Any] = [
+            timer,
+            PartialTraining(steps=self.total_steps),
+            keras.callbacks.TerminateOnNaN(),
+        ]
+        abort = None
+        chunk = self.chunk_epochs
+        if self.abort_epoch is not None:
+            threshold = self.recipe.evaluation.abort.threshold
+            abort = AbortBelowAccuracy(threshold=threshold, epoch=self.abort_epoch // chunk)
+            callbacks.append(abort)
+        if self.loss_kind == "taylorglo" and "progress" in self.recipe.loss.inputs:
+            callbacks.append(TrainingProgress(self.total_steps))
+        schedule = self.recipe.training.schedule
+        if schedule.decay_epochs:
+            base_lr = self.recipe.training.learning_rate
+            callbacks.append(
+                keras.callbacks.LearningRateScheduler(
+                    lambda epoch, _lr: (  # Keras's epoch is a chunk: count data epochs
+                        base_lr
+                        * schedule.gamma ** sum(epoch * chunk >= e for e in schedule.decay_epochs)
+                    )
+                )
+            )
+        return callbacks, abort
+
+    def _best_validation_callback(self) -> Any:
+        """For ``select="best_validation"``: the callback that keeps the best epoch's weights."""
+        if self.select != "best_validation":
+            return None
+        # Keras's own early-stopping bookkeeping, never stopping: it keeps the weights of the
+        # first epoch with the best val_accuracy and restores them at the end.
+        return self._keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=self.epochs + 1, restore_best_weights=True
+        )
+
+    def _fit(self, callbacks: list[Any], best: Any) -> dict[str, list[float]]:
+        """Trains the budget; the logs at each chunk end (and ``best_epoch`` when selected)."""
+        # Validate only where a decision needs it: the abort epoch and the last one. Every
+        # other validation pass was wasted work plus per-pass overhead (bench/NOTES.md §5).
+        validate_at = {self.epochs}
+        if self.abort_epoch is not None:
+            validate_at.add(self.abort_epoch // self.chunk_epochs)
+        if best is not None:
+            validate_at = set(range(1, self.epochs + 1))
+        validates = self.budget_kind == "partial" or best is not None
+        history = self.model.fit(
+            self.data.train,
+            epochs=self.epochs,
+            steps_per_epoch=self.steps_per_chunk,
+            validation_data=self.data.validation if validates else None,
+            validation_freq=sorted(validate_at),
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline shuffles, seeded; Keras cannot shuffle a dataset
+            verbose=0,
+        )
+        logs = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        if best is not None and best.best_weights is not None:
+            logs["best_epoch"] = [float(best.best_epoch)]
+        return logs
+
+    def _score(self, logs: dict[str, Any], timer: Any, start: float, aborted: bool) -> Outcome:
+        """The outcome of a training: diverged, or the scored split's accuracy."""
+        steps = int(self.optimizer.iterations.numpy())
+        last_loss = logs.get("loss", [0.0])[-1]
+        if not math.isfinite(last_loss):
+            return Outcome(
+                Status.DIVERGED,
+                0.0,
+                steps=steps,
+                seconds=time.perf_counter() - start,
+                history=logs,
+                train_seconds=timer.seconds,
+                error=f"non-finite training loss ({last_loss}) at step {steps}",
+            )
+        scored = self.data.validation if self.split == "validation" else self.data.test
+        if (
+            self.budget_kind == "partial"
+            and self.split == "validation"
+            and "best_epoch" not in logs
+        ):
+            accuracy = logs.get("val_accuracy", [math.nan])[-1]
+        else:
+            test_start = time.perf_counter()
+            accuracy = float(self.model.evaluate(scored, verbose=0, return_dict=True)["accuracy"])
+            timer.seconds += time.perf_counter() - test_start
+        status = Status.ABORTED if aborted else Status.OK
+        if not math.isfinite(accuracy):
+            status, accuracy = Status.DIVERGED, 0.0
+        return Outcome(
+            status,
+            float(accuracy),
+            val_accuracy=float(accuracy) if self.split == "validation" else None,
+            steps=steps,
+            seconds=time.perf_counter() - start,
+            history=logs,
+            train_seconds=timer.seconds,
+        )
+
 
 # ----------------------------------------------------------------------------------- helpers
+
+
+def _checked_arguments(recipe: Recipe, loss: str, budget: str, split: str, select: str) -> str:
+    """The loss in its canonical form, once the evaluator's arguments are known to be valid."""
+    if loss != "taylorglo":
+        from .baselines import parse_baseline
+
+        loss = parse_baseline(loss)  # canonical form; a one-line error for a bad spec
+    if select not in SELECTIONS:
+        raise ValueError(f"select must be one of {SELECTIONS}, got {select!r}")
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if recipe.data is None or recipe.model is None:
+        from .errors import RecipeError
+
+        raise RecipeError(
+            recipe.source,
+            "data" if recipe.data is None else "model",
+            "a training evaluator needs [data] and [model]",
+        )
+    return loss
 
 
 def _is_infrastructure_error(exc: BaseException) -> bool:

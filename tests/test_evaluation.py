@@ -73,9 +73,9 @@ def test_same_seed_same_initial_weights(evaluator):
 
 
 def _state(evaluator) -> list[np.ndarray]:
-    from keras_taylorglo.evaluation import _layer_variables
+    from keras_taylorglo._reinit import layer_variables
 
-    return [np.array(v.numpy()) for v in _layer_variables(evaluator.model)]
+    return [np.array(v.numpy()) for v in layer_variables(evaluator.model)]
 
 
 @pytest.mark.slow
@@ -83,10 +83,11 @@ def test_reset_depends_on_the_seed_alone_dropout_state_included(evaluator, data_
     """A candidate's start must not depend on what the worker trained before, or on which
     worker it is: the dropout layer's seed-generator state is reset too (get/set_weights
     left it running on, so the same (θ, seed) trained differently after other candidates)."""
-    from keras_taylorglo.evaluation import Evaluator, _layer_variables
+    from keras_taylorglo._reinit import layer_variables
+    from keras_taylorglo.evaluation import Evaluator
 
     assert evaluator._reinit_plan is not None  # basic_cnn is re-initialised in place
-    paths = [v.path for v in _layer_variables(evaluator.model)]
+    paths = [v.path for v in layer_variables(evaluator.model)]
     assert any("seed_generator" in p for p in paths)
     evaluator.reset(7)
     before = _state(evaluator)

@@ -2,6 +2,6 @@
 
 import sys
 
-from .commands import _main
+from .commands import main
 
-sys.exit(_main())
+sys.exit(main())

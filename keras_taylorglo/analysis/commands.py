@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import TaylorGLOError
 from ..stopping import say
 from .plan import ANALYSIS_DIR, parse_candidates, parse_fractions, parse_select
-from .report import _fmt, _p, export_text, missing_results, print_table
+from .report import export_text, format_number, format_p_value, missing_results, print_table
 from .run import run_analysis
 from .stats import compare, load_result_set
 
@@ -21,6 +21,7 @@ __all__ = [
     "add_analysis_parsers",
     "analyze_main",
     "export_main",
+    "main",
     "plot_main",
     "study_main",
     "ttest_main",
@@ -81,16 +82,16 @@ def ttest_main(args: argparse.Namespace) -> int:
     for name in ("a", "b"):
         s = result[name]
         print(
-            f"{name.upper()}: n = {len(s['accuracies'])}, mean = {_fmt(s['mean'], 6)}, "
-            f"std = {_fmt(s['std'], 6)} (ddof 1)  [{s['file']}]"
+            f"{name.upper()}: n = {len(s['accuracies'])}, mean = {format_number(s['mean'], 6)}, "
+            f"std = {format_number(s['std'], 6)} (ddof 1)  [{s['file']}]"
         )
     print(f"difference (A − B) = {result['difference']:+.6f}")
     print(f"{'':10} {'t':>10} {'p two-tailed':>14} {'p one-tailed (A > B)':>22}")
     for name, label in (("student", "Student's"), ("welch", "Welch's")):
         r = result[name]
         print(
-            f"{label:10} {_fmt(r['t'], 4):>10} {_p(r['p_two_tailed']):>14} "
-            f"{_p(r['p_one_tailed']):>22}"
+            f"{label:10} {format_number(r['t'], 4):>10} {format_p_value(r['p_two_tailed']):>14} "
+            f"{format_p_value(r['p_one_tailed']):>22}"
         )
     return 0
 
@@ -225,7 +226,7 @@ def add_analysis_parsers(subparsers: Any) -> None:
     p.set_defaults(func=export_main)
 
 
-def _main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run only these four commands (``python -m keras_taylorglo.analysis``)."""
     parser = argparse.ArgumentParser(prog="keras-taylorglo")
     add_analysis_parsers(parser.add_subparsers(dest="command", required=True))

@@ -18,6 +18,9 @@ __all__ = [
     "comparison_rows",
     "describe_noise",
     "export_text",
+    "format_number",
+    "format_p_value",
+    "format_summary",
     "missing_results",
     "print_table",
     "report_markdown",
@@ -26,15 +29,40 @@ __all__ = [
 ]
 
 
-def _fmt(value: float | None, digits: int = 4) -> str:
+def format_number(value: float | None, digits: int = 4) -> str:
+    """A number with fixed digits, ``"—"`` when missing.
+
+    Args:
+        value: The number or ``None``.
+        digits: Digits after the point.
+
+    Returns:
+        The text.
+    """
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _cell(summary: dict[str, Any]) -> str:
-    return f"{_fmt(summary['mean'])} ({_fmt(summary['std'])})"
+def format_summary(summary: dict[str, Any]) -> str:
+    """A summary's mean and standard deviation as ``"0.9312 (0.0041)"``.
+
+    Args:
+        summary: A :func:`~.stats.summarize` dict.
+
+    Returns:
+        The text.
+    """
+    return f"{format_number(summary['mean'])} ({format_number(summary['std'])})"
 
 
-def _p(value: float | None) -> str:
+def format_p_value(value: float | None) -> str:
+    """A p-value with three significant digits, ``"—"`` when missing.
+
+    Args:
+        value: The p-value or ``None``.
+
+    Returns:
+        The text.
+    """
     return "—" if value is None else f"{value:.3g}"
 
 
@@ -49,10 +77,10 @@ def table_row(report: dict[str, Any]) -> list[str]:
     """
     return [
         str(report.get("experiment") or "—"),
-        _cell(report["baseline"]),
-        _cell(report["taylorglo"]),
+        format_summary(report["baseline"]),
+        format_summary(report["taylorglo"]),
         "—" if report["difference"] is None else f"{report['difference']:+.4f}",
-        _p(report["p_value"]),
+        format_p_value(report["p_value"]),
         str(report["runs"]),
     ]
 
@@ -77,7 +105,7 @@ def comparison_rows(block: dict[str, Any]) -> list[list[str]]:
         Rows ``[loss, mean (std), TaylorGLO − loss, p (TaylorGLO > loss)]``; TaylorGLO's own
         row has ``—`` in the last two columns.
     """
-    rows = [["TaylorGLO", _cell(block["taylorglo"]), "—", "—"]]
+    rows = [["TaylorGLO", format_summary(block["taylorglo"]), "—", "—"]]
     baselines = block.get("baselines") or {
         "crossentropy": {
             "name": "cross-entropy",
@@ -88,7 +116,7 @@ def comparison_rows(block: dict[str, Any]) -> list[list[str]]:
     }
     for entry in baselines.values():
         diff = "—" if entry["difference"] is None else f"{entry['difference']:+.4f}"
-        rows.append([entry["name"], _cell(entry), diff, _p(entry["p_value"])])
+        rows.append([entry["name"], format_summary(entry), diff, format_p_value(entry["p_value"])])
     return rows
 
 
@@ -182,8 +210,8 @@ def report_markdown(report: dict[str, Any], run_dir: str | os.PathLike[str] = ""
         for c in report["candidates"]:
             diff = "—" if c["difference"] is None else f"{c['difference']:+.4f}"
             lines.append(
-                f"| {c['generation']} | {c['candidate']} | {_fmt(c['fitness'])} | {_cell(c)} | "
-                f"{diff} | {_p(c['p_value'])} |"
+                f"| {c['generation']} | {c['candidate']} | {format_number(c['fitness'])} | "
+                f"{format_summary(c)} | {diff} | {format_p_value(c['p_value'])} |"
             )
     if "fractions" in report:
         lines += [

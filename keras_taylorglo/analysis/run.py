@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,26 +70,25 @@ def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
 def _run_jobs(store: Any, jobs: list[Job], progress: Any, pool: Any) -> None:
     """Run ``jobs`` on ``pool`` (started here, shut down at the end), journaling each."""
     from ..search.jobs import JobRunner
-    from ..search.messages import Task
+    from ..search.messages import Training
 
     ids = iter(range(1, 1 << 62))
     of_task: dict[int, tuple[Job, int, int]] = {}  # task id -> (job, store row, re-runs)
 
-    def task_for(job: Job, reruns: int) -> Task:
-        task = Task(
-            next(ids),
-            -1,
-            job.run_index,
-            reruns,
-            job.seed,
-            job.theta or (),
+    def task_for(job: Job, reruns: int) -> Training:
+        task = Training(
+            task_id=next(ids),
+            run_index=job.run_index,
+            rerun=reruns,
+            seed=job.seed,
+            theta=job.theta or (),
             loss="" if job.theta else job.loss,
             select=job.select,
         )
         of_task[task.task_id] = (job, -1, reruns)
         return task
 
-    def started(task: Task, worker_id: str) -> None:
+    def started(task: Training, worker_id: str) -> None:
         job, _, reruns = of_task[task.task_id]
         row = store.start_analysis_run(
             job.store_label,
@@ -101,7 +101,7 @@ def _run_jobs(store: Any, jobs: list[Job], progress: Any, pool: Any) -> None:
         )
         of_task[task.task_id] = (job, row, reruns)
 
-    def finished(task: Task, worker_id: str, outcome: Any, event: Any) -> list[Task]:
+    def finished(task: Training, worker_id: str, outcome: Any, event: Any) -> list[Training]:
         job, row, reruns = of_task.pop(task.task_id)
         final = outcome.status in _FINAL
         accuracy = outcome.fitness if final else None
@@ -135,6 +135,84 @@ def _final_rows(store: Any) -> dict[tuple[str, str, float, int], AnalysisRunReco
     }
 
 
+# results(label, theta, fraction): the summary of one loss's trainings at one fraction
+_Results = Callable[[str, Any, float], dict[str, Any]]
+
+
+def _results(
+    rows: dict[tuple[str, str, float, int], AnalysisRunRecord],
+    runs: int,
+    select: str,
+    label: str,
+    theta: Sequence[float] | None,
+    fraction: float,
+) -> dict[str, Any]:
+    """The summary (:func:`~.stats.summarize`) of one loss's finished trainings, with statuses."""
+    accs, statuses = [], {}
+    for i in range(runs):
+        job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select)
+        row = rows.get(job.key)
+        if row is not None:
+            accs.append(row.test_accuracy or 0.0)
+            statuses[row.status] = statuses.get(row.status, 0) + 1
+    if len(accs) < runs:
+        # Trainings that failed on every re-run have no accuracy; count them so a short
+        # result set is visible in the report rather than silently smaller.
+        statuses[Status.FAILED] = runs - len(accs)
+    summary = summarize(accs)
+    summary["statuses"] = statuses
+    return summary
+
+
+def _versus(entry: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """TaylorGLO's difference to ``other`` and the one-tailed Welch p that it is greater."""
+    return {
+        "difference": None
+        if entry["mean"] is None or other["mean"] is None
+        else entry["mean"] - other["mean"],
+        "p_value": welch_p_value(entry["accuracies"], other["accuracies"]),
+    }
+
+
+def _fraction_block(
+    results: _Results,
+    selections: Sequence[dict[str, Any]],
+    baselines: Sequence[str],
+    fraction: float,
+) -> dict[str, Any]:
+    """The report's comparison at one training-set fraction: every candidate, every baseline."""
+    from ..baselines import baseline_label as human_label
+
+    others = {spec: results(baseline_label(spec), None, fraction) for spec in baselines}
+    baseline = others[CROSSENTROPY]
+    cands = []
+    for sel in selections:
+        entry = {
+            "theta": list(sel["theta"]),
+            "fitness": sel.get("fitness"),
+            "generation": sel.get("generation"),
+            "candidate": sel.get("candidate"),
+            **{k: sel[k] for k in ("chosen_by", "finalist", "search_fitness") if k in sel},
+            **results("taylorglo", sel["theta"], fraction),
+        }
+        entry.update(_versus(entry, baseline))
+        cands.append(entry)
+    best = cands[0]
+    taylorglo = {k: v for k, v in best.items() if k not in ("p_value", "difference")}
+    return {
+        "fraction": fraction,
+        "taylorglo": taylorglo,
+        "baseline": baseline,
+        "difference": best["difference"],
+        "p_value": best["p_value"],
+        "baselines": {
+            spec: {"name": human_label(spec), **summary, **_versus(best, summary)}
+            for spec, summary in others.items()
+        },
+        "candidates": cands,
+    }
+
+
 def build_report(
     store: Any,
     selections: Sequence[dict[str, Any]],
@@ -158,68 +236,11 @@ def build_report(
     Returns:
         The report dict (see the package docstring for the contract).
     """
-    from ..baselines import baseline_label as human_label
-
     rows = _final_rows(store)
     meta = store.meta()
     seeds = [analysis_seed(int(meta.get("seed", 0)), i) for i in range(runs)]
-
-    def results(label: str, theta: Sequence[float] | None, fraction: float) -> dict[str, Any]:
-        accs, statuses = [], {}
-        for i in range(runs):
-            job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select)
-            row = rows.get(job.key)
-            if row is not None:
-                accs.append(row.test_accuracy or 0.0)
-                statuses[row.status] = statuses.get(row.status, 0) + 1
-        if len(accs) < runs:
-            # Trainings that failed on every re-run have no accuracy; count them so a short
-            # result set is visible in the report rather than silently smaller.
-            statuses[Status.FAILED] = runs - len(accs)
-        summary = summarize(accs)
-        summary["statuses"] = statuses
-        return summary
-
-    def versus(entry: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
-        """TaylorGLO's difference to ``other`` and the one-tailed Welch p that it is greater."""
-        return {
-            "difference": None
-            if entry["mean"] is None or other["mean"] is None
-            else entry["mean"] - other["mean"],
-            "p_value": welch_p_value(entry["accuracies"], other["accuracies"]),
-        }
-
-    def block(fraction: float) -> dict[str, Any]:
-        others = {spec: results(baseline_label(spec), None, fraction) for spec in baselines}
-        baseline = others[CROSSENTROPY]
-        cands = []
-        for sel in selections:
-            entry = {
-                "theta": list(sel["theta"]),
-                "fitness": sel.get("fitness"),
-                "generation": sel.get("generation"),
-                "candidate": sel.get("candidate"),
-                **{k: sel[k] for k in ("chosen_by", "finalist", "search_fitness") if k in sel},
-                **results("taylorglo", sel["theta"], fraction),
-            }
-            entry.update(versus(entry, baseline))
-            cands.append(entry)
-        best = cands[0]
-        taylorglo = {k: v for k, v in best.items() if k not in ("p_value", "difference")}
-        return {
-            "fraction": fraction,
-            "taylorglo": taylorglo,
-            "baseline": baseline,
-            "difference": best["difference"],
-            "p_value": best["p_value"],
-            "baselines": {
-                spec: {"name": human_label(spec), **summary, **versus(best, summary)}
-                for spec, summary in others.items()
-            },
-            "candidates": cands,
-        }
-
-    blocks = [block(f) for f in fractions]
+    results = functools.partial(_results, rows, runs, select)
+    blocks = [_fraction_block(results, selections, baselines, f) for f in fractions]
     first = blocks[0]
     report: dict[str, Any] = {
         "runs": runs,

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import TaylorGLOError
 from .plan import ANALYSIS_DIR
-from .report import _cell, _p, describe_noise
+from .report import describe_noise, format_p_value, format_summary
 
 __all__ = ["STUDY_AXES", "collect_study", "study_markdown", "write_study"]
 
@@ -169,9 +169,9 @@ def study_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
                 cells.append("—")
             elif name == "TaylorGLO":
                 lowest = min(entry.get("accuracies") or [float("nan")])
-                cells.append(f"**{_cell(entry)}**, lowest {lowest:.4f}")
+                cells.append(f"**{format_summary(entry)}**, lowest {lowest:.4f}")
             else:
-                cells.append(f"{_cell(entry)}, p {_p(entry.get('p_value'))}")
+                cells.append(f"{format_summary(entry)}, p {format_p_value(entry.get('p_value'))}")
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", *_tally(rows, names)]
     counts = sorted({row["runs"] for row in rows})

@@ -14,10 +14,37 @@ import numpy as np
 
 from ..data.checks import check_arrays, check_split_sizes
 from ..errors import DataError, RecipeError, TaylorGLOError
-from .inputs import _describe
+from .inputs import describe_function
+
+__all__ = [
+    "can_probe_here",
+    "check_data_arrays",
+    "check_named_functions",
+    "check_training_size",
+    "data_kind",
+    "hold_out_validation",
+    "model_kind",
+    "probe_model",
+    "refuse_existing_run",
+    "require_run",
+    "section_table",
+    "sets_experiment_name",
+]
 
 
-def _model_kind(model: Any) -> tuple[str, Any]:
+def model_kind(model: Any) -> tuple[str, Any]:
+    """What ``Search(model=...)`` was given.
+
+    Args:
+        model: ``None``, a model name, a ``[model]`` table, a ``keras.Model`` or a function.
+
+    Returns:
+        ``(kind, model)`` with kind ``"none"``, ``"name"``, ``"section"``, ``"instance"`` or
+        ``"function"``.
+
+    Raises:
+        TaylorGLOError: For anything else (one line).
+    """
     if model is None:
         return "none", None
     if isinstance(model, str):
@@ -35,7 +62,19 @@ def _model_kind(model: Any) -> tuple[str, Any]:
     )
 
 
-def _data_kind(data: Any) -> tuple[str, Any]:
+def data_kind(data: Any) -> tuple[str, Any]:
+    """What ``Search(data=...)`` was given.
+
+    Args:
+        data: ``None``, a data set name, a ``[data]`` table, ``(x, y)`` arrays or a function.
+
+    Returns:
+        ``(kind, data)`` with kind ``"none"``, ``"name"``, ``"section"``, ``"arrays"`` or
+        ``"function"``.
+
+    Raises:
+        TaylorGLOError: For anything else (one line).
+    """
     if data is None:
         return "none", None
     if isinstance(data, str):
@@ -52,7 +91,19 @@ def _data_kind(data: Any) -> tuple[str, Any]:
     )
 
 
-def _mapping(name: str, value: Any) -> Mapping[str, Any]:
+def section_table(name: str, value: Any) -> Mapping[str, Any]:
+    """A keyword section of ``Search`` (``evolution={...}``), checked to be a dict.
+
+    Args:
+        name: The keyword, for the message.
+        value: What it was given.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        TaylorGLOError: If it is not a mapping (one line).
+    """
     if not isinstance(value, Mapping):
         raise TaylorGLOError(
             f"{name}: expected a dict of recipe keys, e.g. evolution={{'population': 8}} "
@@ -61,7 +112,16 @@ def _mapping(name: str, value: Any) -> Mapping[str, Any]:
     return value
 
 
-def _sets_name(experiment: Any, overrides: Sequence[str]) -> bool:
+def sets_experiment_name(experiment: Any, overrides: Sequence[str]) -> bool:
+    """Whether the caller names the experiment (``experiment={"name": ...}`` or an override).
+
+    Args:
+        experiment: The ``experiment`` keyword section, if any.
+        overrides: The ``section.key=value`` overrides.
+
+    Returns:
+        ``True`` if either sets ``experiment.name``.
+    """
     if isinstance(experiment, Mapping) and "name" in experiment:
         return True
     return any(str(o).split("=", 1)[0].strip() == "experiment.name" for o in overrides)
@@ -71,13 +131,25 @@ def _sets_name(experiment: Any, overrides: Sequence[str]) -> bool:
 _ARGUMENTS = {"train": "data", "val": "validation_data", "test": "test_data"}
 
 
-def _check_arrays(
+def check_data_arrays(
     data: Any, validation: Any, test: Any, num_classes: int | None
 ) -> dict[str, np.ndarray]:
     """Refuse arrays that the loader would refuse (or train on silently wrong), one line each.
 
     The checks are the loader's own (:mod:`keras_taylorglo.data.checks`), so a recipe's
     ``module:function`` data and the same arrays given here fail alike.
+
+    Args:
+        data: ``(x, y)`` training arrays.
+        validation: ``(x, y)`` validation arrays, or ``None``.
+        test: ``(x, y)`` test arrays, or ``None``.
+        num_classes: The class count, or ``None`` for ``max(label) + 1``.
+
+    Returns:
+        The checked arrays by name (``x_train``, ``y_train``, ``x_val``, ...).
+
+    Raises:
+        DataError: An argument that is not a pair, or arrays that do not fit (one line).
     """
     given: dict[str, Any] = {}
     for split, pair in (("train", data), ("val", validation), ("test", test)):
@@ -90,8 +162,17 @@ def _check_arrays(
     return check_arrays(given, num_classes, where="data", names=_ARGUMENTS)
 
 
-def _hold_out(arrays: dict[str, np.ndarray], size: int) -> None:
-    """Neither validation nor test data: hold out a validation split here, to test on too."""
+def hold_out_validation(arrays: dict[str, np.ndarray], size: int) -> None:
+    """Neither validation nor test data: hold out a validation split here, to test on too.
+
+    Args:
+        arrays: The checked arrays; ``x_train``/``y_train`` are replaced by what is left, and
+            ``x_val``/``y_val`` added.
+        size: ``data.validation_size``.
+
+    Raises:
+        DataError: If ``size`` does not fit the training examples (one line).
+    """
     n = len(arrays["x_train"])
     if not 1 <= size < n:
         raise DataError(
@@ -104,18 +185,32 @@ def _hold_out(arrays: dict[str, np.ndarray], size: int) -> None:
     arrays.update(x_train=x[train], y_train=y[train], x_val=x[val], y_val=y[val])
 
 
-def _check_sizes(arrays: Mapping[str, np.ndarray], data: Any) -> None:
-    """Whether ``data.train_fraction`` of the training arrays fills one ``data.batch_size``."""
+def check_training_size(arrays: Mapping[str, np.ndarray], data: Any) -> None:
+    """Checks that ``data.train_fraction`` of the training arrays fills one ``data.batch_size``.
+
+    Args:
+        arrays: The checked arrays.
+        data: The recipe's ``[data]`` section.
+
+    Raises:
+        DataError: If it does not (one line).
+    """
     fraction, batch = float(data.train_fraction), int(data.batch_size)
     check_split_sizes("data", len(arrays["y_train"]), None, fraction, batch, where="data")
 
 
-def _can_probe(kind: str) -> bool:
+def can_probe_here(kind: str) -> bool:
     """Whether building the model here is harmless: never start TensorFlow on a GPU here.
 
     TensorFlow reserves most of a GPU's memory in the first process that touches it, which
     would starve the workers. A built ``keras.Model`` has already started TensorFlow; a
     function is probed only on a machine without GPUs (elsewhere each worker checks it).
+
+    Args:
+        kind: The model's kind (:func:`model_kind`).
+
+    Returns:
+        Whether :func:`probe_model` may run in this process.
     """
     if kind == "instance":
         return True
@@ -125,10 +220,22 @@ def _can_probe(kind: str) -> bool:
     return visible in ("", "-1") or (visible is None and shutil.which("nvidia-smi") is None)
 
 
-def _probe_model(
+def probe_model(
     model: Any, kind: str, arrays: dict[str, np.ndarray], num_classes: int | None, recipe: Any
 ) -> None:
-    """Build (or run) the model once on a few images: wrong shapes and logits fail here."""
+    """Build (or run) the model once on a few images: wrong shapes and logits fail here.
+
+    Args:
+        model: The model function or ``keras.Model``.
+        kind: ``"function"`` or ``"instance"``.
+        arrays: The checked arrays (a few training images are used).
+        num_classes: The class count, or ``None`` for ``max(label) + 1``.
+        recipe: The recipe (``model.options`` for a function).
+
+    Raises:
+        TaylorGLOError: A model that cannot be built, takes other inputs, has another output
+            shape or does not output probabilities (one line).
+    """
     import keras
 
     x = arrays["x_train"][:16].astype(np.float32)
@@ -136,7 +243,7 @@ def _probe_model(
     x = (x - x.mean()) / (x.std() or 1.0)
     n = num_classes or max(int(arrays[k].max()) for k in arrays if k.startswith("y_")) + 1
     shape = tuple(int(d) for d in x.shape[1:])
-    name = _describe(model) if kind == "function" else f"the keras.Model {model.name!r}"
+    name = describe_function(model) if kind == "function" else f"the keras.Model {model.name!r}"
     if kind == "function":
         options = dict(recipe.model.options or {})
         _check_options(model, name, options)
@@ -208,10 +315,20 @@ def _check_options(function: Any, name: str, options: dict[str, Any]) -> None:
             )
 
 
-def _check_named_functions(
+def check_named_functions(
     recipe: Any, model_kind: str, data_kind: str, overrides: Sequence[str]
 ) -> None:
-    """``check_callables`` now, on the fields that ``run`` will not point at ``RUN_DIR/inputs``."""
+    """``check_callables`` now, on the fields that ``run`` will not point at ``RUN_DIR/inputs``.
+
+    Args:
+        recipe: The recipe with the caller's sections applied.
+        model_kind: The model's kind (:func:`model_kind`).
+        data_kind: The data's kind (:func:`data_kind`).
+        overrides: The caller's own overrides (named in the message).
+
+    Raises:
+        TaylorGLOError: A named ``module:function`` that cannot be loaded (one line).
+    """
     from ..recipe import check_callables
 
     if recipe.data is None or recipe.model is None:
@@ -224,7 +341,16 @@ def _check_named_functions(
     check_callables(recipe.with_overrides(stand_ins) if stand_ins else recipe, overrides)
 
 
-def _refuse_existing(run_dir: Path, overwrite: bool) -> None:
+def refuse_existing_run(run_dir: Path, overwrite: bool) -> None:
+    """Refuses a run directory in use, or one that holds a run unless ``overwrite``.
+
+    Args:
+        run_dir: The run directory.
+        overwrite: Whether an existing (not running) run may be replaced.
+
+    Raises:
+        TaylorGLOError: The directory is in use, or holds a run and ``overwrite`` is false.
+    """
     from ..store import RunState, Store
 
     if not Store.exists(run_dir):
@@ -245,7 +371,15 @@ def _refuse_existing(run_dir: Path, overwrite: bool) -> None:
         )
 
 
-def _require_run(run_dir: Path) -> None:
+def require_run(run_dir: Path) -> None:
+    """Refuses a directory that holds no run.
+
+    Args:
+        run_dir: The run directory.
+
+    Raises:
+        TaylorGLOError: No store in it (one line).
+    """
     from ..store import Store
 
     if not Store.exists(run_dir):

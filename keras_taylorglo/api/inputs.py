@@ -21,11 +21,37 @@ INPUTS_DIR = "inputs"
 INPUTS_MODULE = "taylorglo_inputs.py"
 MODEL_SPEC = f"{INPUTS_DIR}/{INPUTS_MODULE}:model"
 DATA_SPEC = f"{INPUTS_DIR}/{INPUTS_MODULE}:data"
+__all__ = [
+    "DATA_SPEC",
+    "INPUTS_DIR",
+    "INPUTS_MODULE",
+    "MODEL_SPEC",
+    "base_recipe",
+    "describe_function",
+    "dump_function",
+    "flatten_section",
+    "inputs_module_source",
+    "rebased_recipe",
+    "toml_value",
+    "write_atomic",
+]
+
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _SPEC = re.compile(r"^(?P<module>[^:\s]+):(?P<function>[A-Za-z_][\w.]*)$")
 
 
-def _base_recipe(recipe: Any) -> Any:
+def base_recipe(recipe: Any) -> Any:
+    """The recipe a ``Search`` starts from.
+
+    Args:
+        recipe: ``None`` (the default recipe), a ``Recipe``, a TOML file path or TOML text.
+
+    Returns:
+        The validated recipe.
+
+    Raises:
+        TaylorGLOError: For another type, or a recipe that does not validate (one line).
+    """
     from ..recipe import Recipe, load_default_recipe, load_recipe, parse_recipe
 
     if recipe is None:
@@ -42,20 +68,43 @@ def _base_recipe(recipe: Any) -> Any:
     )
 
 
-def _flatten(prefix: str, table: Mapping[str, Any]) -> list[str]:
-    """``{"partial": {"steps": 5}}`` under ``training`` -> ``["training.partial.steps=5"]``."""
+def flatten_section(prefix: str, table: Mapping[str, Any]) -> list[str]:
+    """A keyword section as overrides: nested dicts set nested keys (``model.options`` whole).
+
+    Args:
+        prefix: The section (or key path) the table is under.
+        table: The section's values.
+
+    Returns:
+        ``section.key=value`` overrides, e.g. ``{"partial": {"steps": 5}}`` under ``training``
+        gives ``["training.partial.steps=5"]``.
+
+    Raises:
+        RecipeError: A value that cannot be a recipe value.
+    """
     items = []
     for key, value in table.items():
         path = f"{prefix}.{key}"
         if isinstance(value, Mapping) and value and path != "model.options":
-            items += _flatten(path, value)
+            items += flatten_section(path, value)
         else:
-            items.append(f"{path}={_toml(value, path)}")
+            items.append(f"{path}={toml_value(value, path)}")
     return items
 
 
-def _toml(value: Any, where: str) -> str:
-    """``value`` as a TOML literal (strings quoted, tables inline), for ``with_overrides``."""
+def toml_value(value: Any, where: str) -> str:
+    """``value`` as a TOML literal (strings quoted, tables inline), for ``with_overrides``.
+
+    Args:
+        value: A string, number, boolean, list, tuple, array or dict.
+        where: The key it is for, named in the message.
+
+    Returns:
+        The TOML text.
+
+    Raises:
+        RecipeError: For any other type.
+    """
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, numbers.Integral):
@@ -72,11 +121,11 @@ def _toml(value: Any, where: str) -> str:
     if isinstance(value, Mapping):
         parts = []
         for key, item in value.items():
-            name = str(key) if _BARE_KEY.match(str(key)) else _toml(str(key), where)
-            parts.append(f"{name} = {_toml(item, f'{where}.{key}')}")
+            name = str(key) if _BARE_KEY.match(str(key)) else toml_value(str(key), where)
+            parts.append(f"{name} = {toml_value(item, f'{where}.{key}')}")
         return "{ " + ", ".join(parts) + " }" if parts else "{}"
     if isinstance(value, list | tuple | np.ndarray):
-        return "[" + ", ".join(_toml(item, where) for item in value) + "]"
+        return "[" + ", ".join(toml_value(item, where) for item in value) + "]"
     raise RecipeError(
         "Search",
         where,
@@ -85,8 +134,16 @@ def _toml(value: Any, where: str) -> str:
     )
 
 
-def _rebased(recipe: Any, run_dir: Path) -> Any:
-    """The recipe with its relative ``module:function`` names made absolute (base_dir moves)."""
+def rebased_recipe(recipe: Any, run_dir: Path) -> Any:
+    """The recipe with its relative ``module:function`` names made absolute (base_dir moves).
+
+    Args:
+        recipe: The recipe.
+        run_dir: The run directory, its new base directory.
+
+    Returns:
+        The recipe (the same one if nothing names a file relative to its base directory).
+    """
     old = Path(recipe.base_dir).resolve()
     if old == run_dir:
         return recipe
@@ -108,18 +165,35 @@ def _rebased(recipe: Any, run_dir: Path) -> Any:
             if not file.is_file():
                 continue  # found on sys.path, not next to the recipe
         spec = f"{file}:{match['function']}"
-        items.append(f"{field}={_toml(spec, field)}")
+        items.append(f"{field}={toml_value(spec, field)}")
     return recipe.with_overrides(items) if items else recipe
 
 
-def _describe(function: Any) -> str:
+def describe_function(function: Any) -> str:
+    """A function's name for messages: ``module.qualname`` (just the name in ``__main__``).
+
+    Args:
+        function: Any callable.
+
+    Returns:
+        The name.
+    """
     name = getattr(function, "__qualname__", None) or type(function).__name__
     module = getattr(function, "__module__", None)
     return f"{module}.{name}" if module and module != "__main__" else name
 
 
-def _dump(function: Any, path: Path, arg: str) -> None:
-    """Pickle ``function`` with cloudpickle: by value for your own modules (a complete run dir)."""
+def dump_function(function: Any, path: Path, arg: str) -> None:
+    """Pickle ``function`` with cloudpickle: by value for your own modules (a complete run dir).
+
+    Args:
+        function: The model or data function (or model).
+        path: The file to write.
+        arg: The ``Search`` argument it came in, for the message.
+
+    Raises:
+        TaylorGLOError: If cloudpickle cannot save it (one line).
+    """
     import cloudpickle
 
     module = sys.modules.get(getattr(function, "__module__", None) or "")
@@ -134,7 +208,7 @@ def _dump(function: Any, path: Path, arg: str) -> None:
         blob = cloudpickle.dumps(function)
     except Exception as exc:
         raise TaylorGLOError(
-            f"{arg}: {_describe(function)} cannot be saved with cloudpickle "
+            f"{arg}: {describe_function(function)} cannot be saved with cloudpickle "
             f"({type(exc).__name__}: {exc}); define it at the top level of a module or cell, "
             "without references to open files, locks or built models"
         ) from None
@@ -235,7 +309,17 @@ def data(seed=0):
 '''
 
 
-def _module_source(functions: dict[str, str], num_classes: int | None) -> str:
+def inputs_module_source(functions: dict[str, str], num_classes: int | None) -> str:
+    """The source of ``RUN_DIR/inputs/taylorglo_inputs.py``, the workers' model and data.
+
+    Args:
+        functions: ``{"model": "function" | "instance", "data": "arrays" | "function"}``,
+            the entries a run from Python needs.
+        num_classes: The class count, or ``None``.
+
+    Returns:
+        The module's text.
+    """
     text = _MODULE_HEAD + f"\nPYTHON = {sys.version.split()[0]!r}\n"
     text += f"NUM_CLASSES = {None if num_classes is None else int(num_classes)!r}\n"
     if functions.get("model") == "function":
@@ -249,7 +333,13 @@ def _module_source(functions: dict[str, str], num_classes: int | None) -> str:
     return text
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file: never half-written.
+
+    Args:
+        path: The file.
+        text: Its new content.
+    """
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)

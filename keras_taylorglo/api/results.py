@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
-from .checks import _require_run
+from .checks import require_run
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class SearchResult:
         from ..store import Store
 
         run_dir = Path(run_dir)
-        _require_run(run_dir)
+        require_run(run_dir)
         with Store.open(run_dir, readonly=True) as store:
             chosen, best, state = store.chosen(), store.best(), store.state()
         record = None

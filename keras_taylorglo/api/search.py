@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import json
 import os
@@ -11,7 +10,7 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,36 +20,49 @@ from ..errors import TaylorGLOError
 from ..recipe import SECTIONS  # a Search's keyword sections are the recipe's (the TOML's tables)
 from ..stopping import interrupt_on_sigint
 from .checks import (
-    _can_probe,
-    _check_arrays,
-    _check_named_functions,
-    _check_sizes,
-    _data_kind,
-    _hold_out,
-    _mapping,
-    _model_kind,
-    _probe_model,
-    _refuse_existing,
-    _require_run,
-    _sets_name,
+    can_probe_here,
+    check_data_arrays,
+    check_named_functions,
+    check_training_size,
+    data_kind,
+    hold_out_validation,
+    model_kind,
+    probe_model,
+    refuse_existing_run,
+    require_run,
+    section_table,
+    sets_experiment_name,
 )
 from .inputs import (
     DATA_SPEC,
     INPUTS_DIR,
     INPUTS_MODULE,
     MODEL_SPEC,
-    _base_recipe,
-    _describe,
-    _dump,
-    _flatten,
-    _module_source,
-    _rebased,
-    _toml,
-    _write_atomic,
+    base_recipe,
+    describe_function,
+    dump_function,
+    flatten_section,
+    inputs_module_source,
+    rebased_recipe,
+    toml_value,
+    write_atomic,
 )
 from .results import SearchResult
+from .running import interrupt_says_resume, progress_display, workers_skip_main
 
 _NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _refuse_unknown_sections(unknown: Mapping[str, Any]) -> None:
+    """A keyword that is no recipe section: one line, with the closest section's name."""
+    if unknown:
+        name = next(iter(unknown))
+        close = difflib.get_close_matches(name, SECTIONS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise TaylorGLOError(
+            f"Search: unknown recipe section '{name}'{hint} (expected one of "
+            f"{', '.join(SECTIONS)}, or model_options, data_options, overrides)"
+        )
 
 
 class Search:
@@ -134,17 +146,10 @@ class Search:
         execution: Mapping[str, Any] | None = None,
         **unknown: Any,
     ) -> None:
-        if unknown:
-            name = next(iter(unknown))
-            close = difflib.get_close_matches(name, SECTIONS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise TaylorGLOError(
-                f"Search: unknown recipe section '{name}'{hint} (expected one of "
-                f"{', '.join(SECTIONS)}, or model_options, data_options, overrides)"
-            )
+        _refuse_unknown_sections(unknown)
         self.overwrite = bool(overwrite)
-        self._model_kind, self._model = _model_kind(model)
-        self._data_kind, self._data = _data_kind(data)
+        self._model_kind, self._model = model_kind(model)
+        self._data_kind, self._data = data_kind(data)
         if self._data_kind != "arrays" and (validation_data is not None or test_data is not None):
             raise TaylorGLOError(
                 "Search: validation_data and test_data go with data=(x, y) arrays "
@@ -162,54 +167,75 @@ class Search:
         }
         if self._model_kind == "instance" and model_options:
             raise TaylorGLOError("model_options: a keras.Model takes none (pass a function)")
-        if data_options is not None and "dataset" in dict(_mapping("data_options", data_options)):
+        if data_options is not None and "dataset" in dict(
+            section_table("data_options", data_options)
+        ):
             raise TaylorGLOError("data_options: 'dataset' is set by data=, not here")
-        base = _base_recipe(recipe)
-        own_data = self._data_kind in ("arrays", "function")
+        base = base_recipe(recipe)
+        items = self._recipe_items(recipe is None, sections, model_options, data_options)
+        user_items = list(overrides)
+        if isinstance(overrides, str):
+            raise TaylorGLOError('overrides: expected a list of "section.key=value" strings')
+        # The default recipe's name ("digits") would mislead; a recipe's own name stays (--out).
+        named = (
+            recipe is None
+            and run_dir is not None
+            and not sets_experiment_name(experiment, user_items)
+        )
+        if named:
+            name = _NAME.sub("_", Path(run_dir).resolve().name).lstrip("._-")
+            if name:
+                items.insert(0, f"experiment.name={toml_value(name[:100], 'run_dir')}")
+        self.recipe = base.with_overrides([*items, *user_items])
+        check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
+        from ..search.runs import default_run_dir
+
+        self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.recipe)
+        self._take_arrays(validation_data, test_data, num_classes)
+        if self._arrays and can_probe_here(self._model_kind):
+            probe_model(self._model, self._model_kind, self._arrays, num_classes, self.recipe)
+        refuse_existing_run(self.run_dir, self.overwrite)
+
+    def _recipe_items(
+        self,
+        default_recipe: bool,
+        sections: dict[str, Any],
+        model_options: Mapping[str, Any] | None,
+        data_options: Mapping[str, Any] | None,
+    ) -> list[str]:
+        """The overrides that the model, the data and the keyword sections make of a recipe."""
         items: list[str] = []
-        if own_data and recipe is None:
+        if self._data_kind in ("arrays", "function") and default_recipe:
             # The default recipe trains on half of digits; your arrays are all meant to be used.
             items.append("data.train_fraction=1.0")
         if self._model_kind in ("function", "instance") and model_options is None:
             items.append("model.options={}")  # the base model's options are not your function's
         if self._model_kind == "name":
-            items.append(f"model.name={_toml(self._model, 'model')}")
+            items.append(f"model.name={toml_value(self._model, 'model')}")
         if self._data_kind == "name":
-            items.append(f"data.dataset={_toml(self._data, 'data')}")
+            items.append(f"data.dataset={toml_value(self._data, 'data')}")
         for name, table in sections.items():
             if table is not None:
-                items += _flatten(name, _mapping(name, table))
+                items += flatten_section(name, section_table(name, table))
         if data_options is not None:
-            items += _flatten("data", _mapping("data_options", data_options))
+            items += flatten_section("data", section_table("data_options", data_options))
         if model_options is not None:
-            options = _mapping("model_options", model_options)
-            items.append(f"model.options={_toml(dict(options), 'model_options')}")
-        user_items = list(overrides)
-        if isinstance(overrides, str):
-            raise TaylorGLOError('overrides: expected a list of "section.key=value" strings')
-        # The default recipe's name ("digits") would mislead; a recipe's own name stays (--out).
-        named = recipe is None and run_dir is not None and not _sets_name(experiment, user_items)
-        if named:
-            name = _NAME.sub("_", Path(run_dir).resolve().name).lstrip("._-")
-            if name:
-                items.insert(0, f"experiment.name={_toml(name[:100], 'run_dir')}")
-        self.recipe = base.with_overrides([*items, *user_items])
-        _check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
-        from ..search.runs import default_run_dir
+            options = section_table("model_options", model_options)
+            items.append(f"model.options={toml_value(dict(options), 'model_options')}")
+        return items
 
-        self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.recipe)
+    def _take_arrays(self, validation_data: Any, test_data: Any, num_classes: int | None) -> None:
+        """Checks ``data=(x, y)`` arrays (and the others) and holds out validation if needed."""
         self._arrays: dict[str, np.ndarray] = {}
         self._test_is_validation = False
-        if self._data_kind == "arrays":
-            self._arrays = _check_arrays(self._data, validation_data, test_data, num_classes)
-            self._test_is_validation = test_data is None
-            if validation_data is None and test_data is None:
-                _hold_out(self._arrays, self.recipe.data.validation_size)
-            _check_sizes(self._arrays, self.recipe.data)
         self._num_classes = num_classes
-        if self._arrays and _can_probe(self._model_kind):
-            _probe_model(self._model, self._model_kind, self._arrays, num_classes, self.recipe)
-        _refuse_existing(self.run_dir, self.overwrite)
+        if self._data_kind != "arrays":
+            return
+        self._arrays = check_data_arrays(self._data, validation_data, test_data, num_classes)
+        self._test_is_validation = test_data is None
+        if validation_data is None and test_data is None:
+            hold_out_validation(self._arrays, self.recipe.data.validation_size)
+        check_training_size(self._arrays, self.recipe.data)
 
     def run(self, progress: bool = True) -> SearchResult:
         """Write the run directory and run the search to its end (blocks).
@@ -233,7 +259,7 @@ class Search:
         from ..recipe import check_callables
         from ..search.runs import start_search
 
-        _refuse_existing(self.run_dir, self.overwrite)
+        refuse_existing_run(self.run_dir, self.overwrite)
         with interrupt_on_sigint():
             self._check_data_function()
         recipe = self._write_run_dir()
@@ -241,12 +267,12 @@ class Search:
         # Your arrays were checked when this Search was made, and your function just now; a
         # data set named by the recipe is checked by the search's start, before any worker.
         named = self._data_kind not in ("arrays", "function")
-        with interrupt_on_sigint(), _interrupt_says_resume(self.run_dir), _workers_skip_main():
+        with interrupt_on_sigint(), interrupt_says_resume(self.run_dir), workers_skip_main():
             start_search(
                 recipe,
                 self.run_dir,
                 overwrite=self.overwrite,
-                display=_display(progress),
+                display=progress_display(progress),
                 check_data=named,
             )
         return SearchResult.from_run_dir(self.run_dir)
@@ -275,9 +301,9 @@ class Search:
             functions: dict[str, str] = {}
             manifest: dict[str, Any] = {"python": sys.version.split()[0], "files": {}}
             if self._model_kind == "function":
-                _dump(self._model, staging / "model.pkl", "model")
+                dump_function(self._model, staging / "model.pkl", "model")
                 functions["model"] = "function"
-                manifest["model"] = _describe(self._model)
+                manifest["model"] = describe_function(self._model)
             elif self._model_kind == "instance":
                 try:
                     self._model.save(staging / "model.keras")
@@ -297,10 +323,10 @@ class Search:
                 if self._num_classes is not None:
                     manifest["num_classes"] = int(self._num_classes)
             elif self._data_kind == "function":
-                _dump(self._data, staging / "data.pkl", "data")
+                dump_function(self._data, staging / "data.pkl", "data")
                 functions["data"] = "function"
-                manifest["data"] = _describe(self._data)
-            (staging / INPUTS_MODULE).write_text(_module_source(functions, self._num_classes))
+                manifest["data"] = describe_function(self._data)
+            (staging / INPUTS_MODULE).write_text(inputs_module_source(functions, self._num_classes))
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             staging.chmod(0o755)  # mkdtemp's 0700 would hide the inputs from other users
             inputs = run_dir / INPUTS_DIR
@@ -317,11 +343,11 @@ class Search:
             items.append(f'model.name="{MODEL_SPEC}"')
         if "data" in functions:
             items.append(f'data.dataset="{DATA_SPEC}"')
-        text = _rebased(self.recipe, run_dir).to_toml()
+        text = rebased_recipe(self.recipe, run_dir).to_toml()
         recipe = parse_recipe(
             text, source=str(self.run_dir / "recipe.toml"), overrides=items, base_dir=run_dir
         )
-        _write_atomic(run_dir / "recipe.toml", recipe.to_toml())
+        write_atomic(run_dir / "recipe.toml", recipe.to_toml())
         return recipe
 
 
@@ -354,10 +380,10 @@ def resume(
     from ..search.runs import resume_search
 
     run_dir = Path(run_dir)
-    items = _flatten("execution", _mapping("execution", execution)) if execution else []
-    _require_run(run_dir)
-    with interrupt_on_sigint(), _interrupt_says_resume(run_dir), _workers_skip_main():
-        resume_search(run_dir, display=_display(progress), overrides=items)
+    items = flatten_section("execution", section_table("execution", execution)) if execution else []
+    require_run(run_dir)
+    with interrupt_on_sigint(), interrupt_says_resume(run_dir), workers_skip_main():
+        resume_search(run_dir, display=progress_display(progress), overrides=items)
     return SearchResult.from_run_dir(run_dir)
 
 
@@ -402,7 +428,7 @@ def analyze(
     from ..analysis import run_analysis
 
     run_dir = Path(run_dir)
-    _require_run(run_dir)
+    require_run(run_dir)
     manifest = run_dir / INPUTS_DIR / "manifest.json"
     if manifest.exists() and json.loads(manifest.read_text()).get("test_split") == "validation":
         warnings.warn(
@@ -410,7 +436,7 @@ def analyze(
             "split, which also chose θ (pass test_data=(x, y) to Search for an unbiased test)",
             stacklevel=2,
         )
-    with _workers_skip_main():
+    with workers_skip_main():
         return run_analysis(
             run_dir,
             runs=runs,
@@ -421,59 +447,3 @@ def analyze(
             baselines=baselines,
             select=select,
         )
-
-
-def _display(progress: bool) -> Any:
-    """The engine's display: live on a terminal, and in Jupyter when ipywidgets is there."""
-    if not progress:
-        return None
-    from rich.console import Console
-
-    from ..search.progress import ProgressDisplay
-
-    console = Console(stderr=True)
-    live = console.is_terminal
-    if console.is_jupyter:
-        import importlib.util
-
-        live = importlib.util.find_spec("ipywidgets") is not None
-    return ProgressDisplay(console=console, live=live)
-
-
-@contextlib.contextmanager
-def _interrupt_says_resume(run_dir: Path) -> Iterator[None]:
-    """The engine's Ctrl-C (``SearchInterrupted``) as a KeyboardInterrupt that says how to go on."""
-    from ..search.engine import SearchInterrupted
-
-    try:
-        yield
-    except SearchInterrupted:
-        raise KeyboardInterrupt(
-            f"search interrupted: {run_dir} is resumable with ktg.resume({str(run_dir)!r}) or "
-            f"`keras-taylorglo resume {run_dir}`"
-        ) from None
-
-
-@contextlib.contextmanager
-def _workers_skip_main() -> Iterator[None]:
-    """Keep spawned workers from re-running your script (and quiet) while they start.
-
-    ``multiprocessing``'s spawn start imports the parent's ``__main__`` file (or ``-m`` module)
-    in every child: a script without an ``if __name__ == "__main__":`` guard would start a
-    search in each worker, and one with it would still load its data there. The workers need
-    nothing from it (your functions are in the run directory), so it is hidden while they start.
-    """
-    # As the command line does: the workers inherit it and keep TensorFlow's start-up quiet.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    main = sys.modules.get("__main__")
-    if main is None:
-        yield
-        return
-    saved = {k: main.__dict__[k] for k in ("__spec__", "__file__") if k in main.__dict__}
-    main.__spec__ = None
-    main.__dict__.pop("__file__", None)
-    try:
-        yield
-    finally:
-        main.__dict__.pop("__spec__", None)
-        main.__dict__.update(saved)

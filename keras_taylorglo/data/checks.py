@@ -26,12 +26,14 @@ from ..errors import DataError
 
 __all__ = [
     "SPLITS",
+    "absent_class_warnings",
     "check_arrays",
     "check_images",
     "check_labels",
     "check_num_classes",
     "check_pair",
     "check_split_sizes",
+    "check_splits",
     "label_range",
 ]
 
@@ -354,3 +356,49 @@ def _names(split: str, where: str, names: Mapping[str, str] | None) -> tuple[str
     if names:
         return names.get(split, where), ("x", "y")
     return where, (f"x_{split}", f"y_{split}")
+
+
+def check_splits(name: str, num_classes: int, *splits: tuple[np.ndarray, np.ndarray]) -> None:
+    """Checks that train, validation and test share one image shape and hold valid labels.
+
+    Args:
+        name: The data set's name, for the message.
+        num_classes: The class count; labels must be in ``[0, num_classes)``.
+        *splits: ``(images, labels)`` of train, validation and test, in that order.
+
+    Raises:
+        DataError: Images of different shapes, or a label out of range (one line).
+    """
+    shapes = {x.shape[1:] for x, _ in splits}
+    if len(shapes) != 1:
+        raise DataError(
+            f"data set {name}: train, validation and test images differ in shape "
+            f"({sorted(shapes)}; expected one (height, width, channels))"
+        )
+    for split, (_, labels) in zip(("train", "validation", "test"), splits, strict=True):
+        if labels.min() < 0 or labels.max() >= num_classes:
+            raise DataError(
+                f"data set {name}: {split} labels outside [0, {num_classes}) "
+                f"(got {int(labels.min())}..{int(labels.max())}; expected integer class ids)"
+            )
+
+
+def absent_class_warnings(name: str, num_classes: int, labels: np.ndarray) -> tuple[str, ...]:
+    """A warning when a class has no training label (labels numbered from 1, say).
+
+    Args:
+        name: The data set's name, for the message.
+        num_classes: The class count.
+        labels: The true training labels.
+
+    Returns:
+        One warning line, or none.
+    """
+    absent = sorted(set(range(num_classes)) - set(np.unique(labels).tolist()))
+    if not absent:
+        return ()
+    shown = ", ".join(map(str, absent[:5])) + (", …" if len(absent) > 5 else "")
+    return (
+        f"data set {name}: no training label is {shown} (classes are 0..{num_classes - 1}"
+        "; labels numbered from 1? num_classes is max(label) + 1 unless the data gives it)",
+    )

@@ -58,9 +58,9 @@ import tensorflow as tf
 
 from ..errors import DataError
 from .augment import make_augment_fn
-from .checks import check_arrays, check_split_sizes
+from .checks import absent_class_warnings, check_arrays, check_split_sizes, check_splits
 from .names import DATASET_ALIASES, base_name
-from .noise import noisy_labels
+from .noise import NoiseSettings, noisy_labels
 from .tfds import load_tfds_arrays, prepare_tfds_builder
 
 __all__ = [
@@ -237,66 +237,34 @@ def from_arrays(
         (80, 5, (8, 8, 1))
     """
     # The same checks as the Python API's, one line naming the array: before any splitting.
-    given = {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
-    if x_val is not None or y_val is not None:
-        given.update(x_val=x_val, y_val=y_val)
-    checked = check_arrays({k: v for k, v in given.items() if v is not None}, num_classes)
-    x_train, y_train = _with_channel(checked["x_train"]), checked["y_train"].astype(np.int32)
-    x_test, y_test = _with_channel(checked["x_test"]), checked["y_test"].astype(np.int32)
-    if x_val is not None:
-        x_val, y_val = _with_channel(checked["x_val"]), checked["y_val"].astype(np.int32)
+    x_train, y_train, x_test, y_test, x_val, y_val = _checked_arrays(
+        x_train, y_train, x_test, y_test, x_val, y_val, num_classes=num_classes
+    )
     # Before any array is split: the sizes asked for must fit (the driver runs the same check).
     held_out = None if x_val is not None else validation_size
     check_split_sizes(name, len(x_train), held_out, train_fraction, batch_size)
     if num_classes is None:
         given_labels = [y for y in (y_train, y_val, y_test) if y is not None]
         num_classes = int(max(int(y.max()) for y in given_labels)) + 1
-    rate = float(getattr(label_noise, "rate", 0.0) or 0.0)
-    kind = str(getattr(label_noise, "kind", "symmetric"))
-    noisy_validation = bool(getattr(label_noise, "validation", True))
+    noise = NoiseSettings.of(label_noise)
     true_train, true_val = y_train, y_val
-    if rate > 0:
-        y_train = noisy_labels(y_train, int(num_classes), rate, kind, stream="train")
-        if y_val is not None and noisy_validation:
-            y_val = noisy_labels(y_val, int(num_classes), rate, kind, stream="val")
-    if x_val is not None:
-        train_idx = np.arange(len(x_train))
+    if noise.rate > 0:
+        y_train = noisy_labels(y_train, int(num_classes), noise.rate, noise.kind, stream="train")
+        if y_val is not None and noise.validation:
+            y_val = noisy_labels(y_val, int(num_classes), noise.rate, noise.kind, stream="val")
+    if x_val is None:
+        x_val, y_val, true_val, train_idx = _hold_out(
+            x_train, y_train, true_train, int(validation_size), noise.validation
+        )
     else:
-        validation_size = int(validation_size)
-        order = np.random.default_rng(SPLIT_SEED).permutation(len(x_train))
-        val_idx, train_idx = np.sort(order[:validation_size]), order[validation_size:]
-        # Held-out examples carry the noisy label unless a clean validation set is asked for.
-        x_val = x_train[val_idx]
-        y_val = (y_train if noisy_validation else true_train)[val_idx]
-        true_val = true_train[val_idx]
+        train_idx = np.arange(len(x_train))
     keep = max(1, int(round(float(train_fraction) * len(train_idx))))
     # A prefix of the fixed permutation: a smaller fraction is a subset of a larger one.
     train_idx = np.sort(train_idx[:keep])
     x_train, y_train = x_train[train_idx], y_train[train_idx]
     true_train = true_train[train_idx]
-
-    shapes = {x.shape[1:] for x in (x_train, x_val, x_test)}
-    if len(shapes) != 1:
-        raise DataError(
-            f"data set {name}: train, validation and test images differ in shape "
-            f"({sorted(shapes)}; expected one (height, width, channels))"
-        )
-    for split, labels in (("train", y_train), ("validation", y_val), ("test", y_test)):
-        if labels.min() < 0 or labels.max() >= num_classes:
-            raise DataError(
-                f"data set {name}: {split} labels outside [0, {num_classes}) "
-                f"(got {int(labels.min())}..{int(labels.max())}; expected integer class ids)"
-            )
-    warnings = []
-    absent = sorted(set(range(int(num_classes))) - set(np.unique(true_train).tolist()))
-    if absent:
-        shown = ", ".join(map(str, absent[:5])) + (", …" if len(absent) > 5 else "")
-        warnings.append(
-            f"data set {name}: no training label is {shown} (classes are 0..{int(num_classes) - 1}"
-            "; labels numbered from 1? num_classes is max(label) + 1 unless the data gives it)"
-        )
+    check_splits(name, int(num_classes), (x_train, y_train), (x_val, y_val), (x_test, y_test))
     batch_size = int(batch_size)
-    steps_per_epoch = len(x_train) // batch_size  # >= 1: check_split_sizes above
     mean, std = _channel_stats(x_train)
     return DataBundle(
         train=_train_pipeline(x_train, y_train, mean, std, batch_size, augment, seed),
@@ -307,21 +275,42 @@ def from_arrays(
         num_train=len(x_train),
         num_validation=len(x_val),
         num_test=len(x_test),
-        steps_per_epoch=steps_per_epoch,
+        steps_per_epoch=len(x_train) // batch_size,  # >= 1: check_split_sizes above
         name=name,
         mean=tuple(float(m) for m in mean),
         std=tuple(float(s) for s in std),
-        warnings=tuple(warnings),
-        label_noise=None
-        if rate <= 0
-        else {
-            "rate": rate,
-            "kind": kind,
-            "validation": noisy_validation,
-            "realised_train": float(np.mean(y_train != true_train)),
-            "realised_validation": float(np.mean(y_val != true_val)) if noisy_validation else None,
-        },
+        warnings=absent_class_warnings(name, int(num_classes), true_train),
+        label_noise=noise.realised(y_train, true_train, y_val, true_val),
     )
+
+
+def _checked_arrays(*arrays: np.ndarray | None, num_classes: int | None) -> list[Any]:
+    """``x_train, y_train, x_test, y_test, x_val, y_val`` checked; images get a channel axis."""
+    names = ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")
+    given = {n: a for n, a in zip(names, arrays, strict=True) if a is not None}
+    checked = check_arrays(given, num_classes)
+    return [
+        None
+        if n not in checked
+        else _with_channel(checked[n])
+        if n.startswith("x")
+        else checked[n].astype(np.int32)
+        for n in names
+    ]
+
+
+def _hold_out(
+    x_train: np.ndarray, y_train: np.ndarray, true_train: np.ndarray, size: int, noisy: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Holds out validation images, labels and true labels (fixed :data:`SPLIT_SEED`).
+
+    Returns the three, and the training indices left in the permutation's order.
+    """
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(x_train))
+    val_idx, train_idx = np.sort(order[:size]), order[size:]
+    # Held-out examples carry the noisy label unless a clean validation set is asked for.
+    y_val = (y_train if noisy else true_train)[val_idx]
+    return x_train[val_idx], y_val, true_train[val_idx], train_idx
 
 
 def _with_channel(x: np.ndarray) -> np.ndarray:

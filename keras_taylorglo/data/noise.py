@@ -14,11 +14,14 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["NOISE_KINDS", "NOISE_SEED", "noisy_labels"]
+__all__ = ["NOISE_KINDS", "NOISE_SEED", "NoiseSettings", "noisy_labels"]
 
 NOISE_SEED = 0x4E015E
 """Seed of the label-noise draws: fixed, never the run's seed (the noisy labels are data)."""
@@ -77,3 +80,59 @@ def noisy_labels(
     step = offsets if kind == "symmetric" else 1
     flipped = (labels.astype(np.int64) + step) % num_classes
     return np.where(u < float(rate), flipped, labels).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class NoiseSettings:
+    """A recipe's ``data.label_noise`` as plain values (no noise: rate 0).
+
+    Args:
+        rate: The fraction of labels flipped.
+        kind: One of :data:`NOISE_KINDS`.
+        validation: Whether the validation labels are as noisy as the training labels.
+    """
+
+    rate: float = 0.0
+    kind: str = "symmetric"
+    validation: bool = True
+
+    @classmethod
+    def of(cls, label_noise: Any) -> NoiseSettings:
+        """The settings of ``data.label_noise`` (``None``: no noise).
+
+        Args:
+            label_noise: The recipe's ``data.label_noise`` or ``None``.
+
+        Returns:
+            The settings.
+        """
+        return cls(
+            float(getattr(label_noise, "rate", 0.0) or 0.0),
+            str(getattr(label_noise, "kind", "symmetric")),
+            bool(getattr(label_noise, "validation", True)),
+        )
+
+    def realised(
+        self, y_train: np.ndarray, true_train: np.ndarray, y_val: np.ndarray, true_val: np.ndarray
+    ) -> dict[str, Any] | None:
+        """The settings and the noise the labels really have, or ``None`` without noise.
+
+        Args:
+            y_train: The training labels used.
+            true_train: Their true labels.
+            y_val: The validation labels used.
+            true_val: Their true labels.
+
+        Returns:
+            ``{"rate", "kind", "validation", "realised_train", "realised_validation"}`` (the
+            :class:`~keras_taylorglo.data.DataBundle`'s ``label_noise``), or ``None``.
+        """
+        if self.rate <= 0:
+            return None
+        return {
+            "rate": self.rate,
+            "kind": self.kind,
+            "validation": self.validation,
+            "realised_train": float(np.mean(y_train != true_train)),
+            "realised_validation": float(np.mean(y_val != true_val)) if self.validation else None,
+        }

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .spec import ExpansionSpec, resolve_spec
-from .terms import DEFAULT_INPUTS, _check_int, evaluate
+from .terms import DEFAULT_INPUTS, check_int, evaluate
 
 __all__ = [
     "SHAPE_POINTS",
@@ -131,7 +131,7 @@ def loss_shape(
         >>> bool(0.7 <= y0[loss.argmin()] <= 0.95)
         True
     """
-    num_classes = _check_int("num_classes", num_classes, 2)
+    num_classes = check_int("num_classes", num_classes, 2)
     spec = resolve_spec(spec, order, inputs, trim, convention)
     grid = np.linspace(0.0, 1.0, SHAPE_POINTS) if y0 is None else np.asarray(y0, dtype=np.float64)
     grid = np.atleast_1d(grid)

@@ -19,9 +19,9 @@ import numpy as np
 
 from .terms import (
     DEFAULT_INPUTS,
-    _check_int,
     check_convention,
     check_inputs,
+    check_int,
     check_theta_length,
     multi_indices,
     scales,
@@ -72,7 +72,7 @@ class ExpansionSpec:
         # Normalised in place (the dataclass is frozen, hence object.__setattr__) so that a list
         # of names or a NumPy integer order make the same spec as a tuple and an int.
         object.__setattr__(self, "inputs", check_inputs(self.inputs))
-        object.__setattr__(self, "order", _check_int("order", self.order, 1))
+        object.__setattr__(self, "order", check_int("order", self.order, 1))
         trim = self.trim
         if isinstance(trim, (np.bool_, np.integer, int)) and trim in (0, 1):
             trim = bool(trim)

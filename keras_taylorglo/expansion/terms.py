@@ -23,7 +23,20 @@ DEFAULT_INPUTS: tuple[str, ...] = ("label", "prediction")
 """The paper's inputs (Eq. 5): the one-hot label and the predicted probability."""
 
 
-def _check_int(name: str, value: int, minimum: int) -> int:
+def check_int(name: str, value: int, minimum: int) -> int:
+    """Validates an integer setting (``order``, ``num_inputs``, ...).
+
+    Args:
+        name: The setting's name, for the message.
+        value: Its value.
+        minimum: The smallest value allowed.
+
+    Returns:
+        The value as an ``int``.
+
+    Raises:
+        ValueError: For a bool, a non-integer or a value below ``minimum``.
+    """
     # bool is an int to Python, but `order = true` is a mistake, not 1
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
@@ -109,8 +122,8 @@ def multi_indices(
         >>> multi_indices(2, 3)
         [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (2, 1)]
     """
-    num_inputs = _check_int("num_inputs", num_inputs, 1)
-    order = _check_int("order", order, 1)
+    num_inputs = check_int("num_inputs", num_inputs, 1)
+    order = check_int("order", order, 1)
     if prediction_axis is None:
         prediction_axis = _default_prediction_axis(num_inputs)
     if not 0 <= prediction_axis < num_inputs:
@@ -204,7 +217,7 @@ def check_theta_length(
         (8,)
     """
     if isinstance(num_inputs, (int, np.integer)):
-        m = _check_int("num_inputs", num_inputs, 1)
+        m = check_int("num_inputs", num_inputs, 1)
         described = f"{m} inputs"
     else:
         names = check_inputs(num_inputs)

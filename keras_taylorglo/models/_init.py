@@ -36,7 +36,8 @@ class Initializers:
     def softmax_output(self, num_classes: int) -> Any:
         """The output layer: a Glorot-initialised dense softmax, float32 under a mixed policy too.
 
-        A half-precision softmax loses the small probabilities the losses need (DESIGN.md §4).
+        A half-precision softmax loses the small probabilities the losses need
+        (docs/architecture.md §4).
         """
         return keras.layers.Dense(
             num_classes, activation="softmax", kernel_initializer=self.glorot(), dtype="float32"

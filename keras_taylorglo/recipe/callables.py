@@ -29,7 +29,7 @@ from .schema import (
     DEFAULT_FITNESS,
     MODEL_NAMES,
 )
-from .toml_out import _toml_value
+from .toml_out import toml_value
 
 if TYPE_CHECKING:
     from .core import Recipe
@@ -351,4 +351,4 @@ def _check_builtin_options(checker: _Checker, model: str, options: dict[str, Any
 def _show_default(value: Any) -> str:
     if isinstance(value, tuple):
         value = list(value)
-    return _toml_value(value)
+    return toml_value(value)

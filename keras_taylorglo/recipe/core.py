@@ -20,7 +20,7 @@ else:  # pragma: no cover - Python 3.10 only
 
 from ..errors import RecipeError
 from .checker import _Checker
-from .overrides import _apply_overrides
+from .overrides import apply_overrides
 from .schema import (
     SECTIONS,
     DataConfig,
@@ -33,8 +33,8 @@ from .schema import (
     TrainingConfig,
 )
 from .shipped import DEFAULT_RECIPE, not_found_error, shipped_name, shipped_text
-from .toml_out import _plain, _toml_key, _toml_value
-from .validation import _build_sections
+from .toml_out import plain_values, toml_key, toml_value
+from .validation import build_sections
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Recipe:
         for name in SECTIONS:
             section = getattr(self, name)
             if section is not None:
-                out[name] = _plain(section)
+                out[name] = plain_values(section)
         return out
 
     def to_toml(self) -> str:
@@ -121,9 +121,9 @@ class Recipe:
         lines = [f"# resolved recipe: {self.source}", ""]
         for section, values in self.to_dict().items():
             lines.append(f"[{section}]")
-            width = max(len(_toml_key(k)) for k in values) if values else 0
+            width = max(len(toml_key(k)) for k in values) if values else 0
             for key, value in values.items():
-                lines.append(f"{_toml_key(key).ljust(width)} = {_toml_value(value)}")
+                lines.append(f"{toml_key(key).ljust(width)} = {toml_value(value)}")
             lines.append("")
         return "\n".join(lines)
 
@@ -145,7 +145,7 @@ class Recipe:
         """
         raw = self.to_dict()
         checker = _Checker(self.source, self.base_dir)
-        _apply_overrides(raw, overrides, checker)
+        apply_overrides(raw, overrides, checker)
         return _build(raw, checker, self.source, self.base_dir, self.text, None)
 
 
@@ -230,7 +230,7 @@ def parse_recipe(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise RecipeError(source, "toml", f"invalid TOML: {error}") from None
-    _apply_overrides(raw, overrides, checker)
+    apply_overrides(raw, overrides, checker)
     return _build(raw, checker, source, base, text, default_name)
 
 
@@ -270,5 +270,5 @@ def _build(
     default_name: str | None,
 ) -> Recipe:
     """Validate the raw (overridden) TOML dict section by section into a :class:`Recipe`."""
-    sections = _build_sections(raw, checker, default_name)
+    sections = build_sections(raw, checker, default_name)
     return Recipe(**sections, source=source, base_dir=base_dir, text=text)

@@ -36,7 +36,7 @@ def _parse_override_value(text: str) -> Any:
         return text  # a bare word such as `cpu` or `ray`: take it as a string
 
 
-def _apply_overrides(raw: dict[str, Any], overrides: Sequence[str], checker: _Checker) -> None:
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], checker: _Checker) -> None:
     """Apply ``a.b.c=value`` strings to the raw TOML dict, recording which paths they set."""
     for override in overrides:
         if not isinstance(override, str) or "=" not in override:

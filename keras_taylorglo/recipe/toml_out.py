@@ -17,20 +17,28 @@ from .schema import (
 )
 
 
-def _plain(value: Any) -> Any:
+def plain_values(value: Any) -> Any:
     """Dataclasses to dicts (budgets without their unset key), tuples to lists."""
     if isinstance(value, Budget):
         return {"steps": value.steps} if value.steps is not None else {"epochs": value.epochs}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain_values(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_values(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_values(v) for v in value]
     return value
 
 
-def _toml_key(key: str) -> str:
+def toml_key(key: str) -> str:
+    """A TOML key: bare when it may be, else a quoted string.
+
+    Args:
+        key: The key.
+
+    Returns:
+        The key as TOML text.
+    """
     return key if _BARE_KEY_RE.match(key) else _toml_string(key)
 
 
@@ -55,7 +63,7 @@ def _toml_string(text: str) -> str:
     return "".join(out)
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     """One TOML value on one line (inline tables for dicts, TOML 1.0)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -72,10 +80,10 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
         if not value:
             return "{}"
-        items = ", ".join(f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in value.items())
+        items = ", ".join(f"{toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
         return "{ " + items + " }"
     raise TypeError(f"cannot write {type(value).__name__} as TOML: {value!r}")

@@ -38,7 +38,7 @@ from .schema import (
     ExecutionConfig,
     LossConfig,
 )
-from .toml_out import _plain
+from .toml_out import plain_values
 
 #: A named check: ``rule(checker, field_path, value, sections)`` returns the field's value;
 #: ``sections`` holds the sections already built (``[loss]`` before ``[evolution]``).
@@ -51,7 +51,7 @@ _LATE_RULES = frozenset({"budget"})
 _TYPE_CHECKS = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
-def _build_sections(
+def build_sections(
     raw: dict[str, Any],
     checker: _Checker,
     default_name: str | None,
@@ -110,7 +110,7 @@ def _section(
     ordered = sorted(dataclasses.fields(cls), key=lambda f: f.metadata.get("rule") in _LATE_RULES)
     values = {}
     for f in ordered:
-        value = table[f.name] if f.name in table else _plain(_default(f))
+        value = table[f.name] if f.name in table else plain_values(_default(f))
         values[f.name] = _field(c, f"{path}.{f.name}", value, f, hints[f.name], sections)
     return cls(**values)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import TaylorGLOError
 from .messages import (
+    AnyTask,
     Evaluate,
     Failed,
     Fatal,
@@ -28,7 +29,6 @@ from .messages import (
     Result,
     StartFailed,
     Stop,
-    Task,
     TaskLost,
     WorkerDown,
     WorkerUp,
@@ -45,7 +45,7 @@ class _Slot:
     process: Any = None
     conn: Any = None
     ready: bool = False
-    task: Task | None = None
+    task: AnyTask | None = None
     task_started: float = 0.0
     start_failures: int = 0
     pid: int = 0
@@ -184,7 +184,7 @@ class SlotExecutor:
             for wid, slot in self._slots.items()
         }
 
-    def submit(self, task: Task, worker_id: str) -> None:
+    def submit(self, task: AnyTask, worker_id: str) -> None:
         """Send a task to an idle worker.
 
         Args:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import TaylorGLOError
 from ..outcomes import Outcome, Status
-from .messages import Executor, Fatal, Task, TaskDone, TaskLost, WorkerDown, WorkerUp
+from .messages import AnyTask, Executor, Fatal, TaskDone, TaskLost, WorkerDown, WorkerUp
 
 __all__ = ["JobRunner", "make_executor"]
 
@@ -66,8 +66,8 @@ class JobRunner:
     def __init__(
         self,
         executor: Executor,
-        started: Callable[[Task, str], None],
-        finished: Callable[[Task, str, Outcome, Any], Iterable[Task] | None],
+        started: Callable[[AnyTask, str], None],
+        finished: Callable[[AnyTask, str, Outcome, Any], Iterable[AnyTask] | None],
         worker_event: Callable[[Any], None] | None = None,
         tick: Callable[[], None] | None = None,
     ) -> None:
@@ -76,10 +76,10 @@ class JobRunner:
         self._finished = finished
         self._worker_event = worker_event
         self._tick = tick
-        self.pending: deque[Task] = deque()
-        self.running: dict[int, Task] = {}
+        self.pending: deque[AnyTask] = deque()
+        self.running: dict[int, AnyTask] = {}
 
-    def run(self, tasks: Iterable[Task] = ()) -> None:
+    def run(self, tasks: Iterable[AnyTask] = ()) -> None:
         """Run ``tasks`` (and whatever their results queue) to the end."""
         self.pending.extend(tasks)
         while self.pending or self.running:

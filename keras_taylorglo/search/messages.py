@@ -2,13 +2,14 @@
 
 Two layers, both frozen dataclasses (pickled over a worker's pipe, or returned by a Ray actor):
 
-- driver → worker: :class:`Evaluate` (one attempt, with an analysis task's ``loss``/``select``
-  options) and :class:`Stop`; worker → driver: :class:`Ready` (the evaluator is built; facts
-  of its data), :class:`StartFailed` (it cannot be built: a recipe or data problem no retry
-  fixes), :class:`Result` (an outcome) and :class:`Failed` (the evaluator raised, out of memory
-  and the like: an infrastructure failure, re-run elsewhere).
+- driver → worker: :class:`Evaluate` (a search's attempt, or an analysis's training with its
+  ``loss``/``select`` options) and :class:`Stop`; worker → driver: :class:`Ready` (the
+  evaluator is built; facts of its data), :class:`StartFailed` (it cannot be built: a recipe or
+  data problem no retry fixes), :class:`Result` (an outcome) and :class:`Failed` (the evaluator
+  raised, out of memory and the like: an infrastructure failure, re-run elsewhere).
 - executor → engine or analysis: :class:`WorkerUp`, :class:`TaskDone`, :class:`TaskLost`,
-  :class:`WorkerDown` and :class:`Fatal`, about the :class:`Task` it was given.
+  :class:`WorkerDown` and :class:`Fatal`, about the :data:`AnyTask` it was given: a search's
+  :class:`Task` or an analysis's :class:`Training`.
 
 :class:`Executor` is the contract the job runner (:mod:`.jobs`) drives; :class:`~.executors.
 LocalPool` and :class:`~.ray_executor.RayExecutor` implement it.
@@ -28,9 +29,11 @@ __all__ = [
     "Result",
     "StartFailed",
     "Stop",
+    "AnyTask",
     "Task",
     "TaskDone",
     "TaskLost",
+    "Training",
     "WorkerDown",
     "WorkerUp",
 ]
@@ -40,7 +43,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Task:
-    """One attempt of one candidate, as dispatched to a worker.
+    """One attempt of one candidate of the search, as dispatched to a worker.
 
     Attributes:
         task_id: Unique per dispatch (an infra re-run of the same attempt gets a new id).
@@ -60,19 +63,53 @@ class Task:
     attempt: int
     seed: int
     theta: tuple[float, ...]
+
+    def options(self) -> dict[str, str]:
+        """The evaluate() keywords this task carries beyond (θ, seed): none for an attempt.
+
+        Returns:
+            ``{}``: a search worker scores with its own loss, at the last epoch.
+        """
+        return {}
+
+
+@dataclass(frozen=True)
+class Training:
+    """One full training of the analysis, as dispatched to an analysis worker.
+
+    Attributes:
+        task_id: Unique per dispatch (a re-run of the same training gets a new id).
+        run_index: Which repetition of its loss (run i of every loss shares its seed).
+        rerun: Re-runs of this training before this one (after an exception or a lost worker).
+        seed: The training's seed.
+        theta: The TaylorGLO θ to train with; empty for a baseline.
+        loss: The baseline to train (``"gce:0.7"``, ...); ``""`` for θ or cross-entropy.
+        select: The epoch scored: ``"last"`` or ``"best_validation"``.
+    """
+
+    task_id: int
+    run_index: int
+    rerun: int
+    seed: int
+    theta: tuple[float, ...]
     loss: str = ""
     select: str = "last"
     seed_index: int = 0
 
     def options(self) -> dict[str, str]:
-        """The evaluate() keywords this task carries beyond (θ, seed): none for a search task.
+        """The evaluate() keywords this training carries beyond (θ, seed).
 
         Returns:
-            ``{}`` for the worker's default loss, else ``{"loss": ..., "select": ...}``.
+            ``{}`` for the worker's default loss scored at the last epoch, else
+            ``{"loss": ..., "select": ...}``.
         """
         if not self.loss and self.select == "last":
             return {}
         return {"loss": self.loss, "select": self.select}
+
+
+AnyTask = Task | Training
+"""What an executor runs: a search's attempt or an analysis's training."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +130,7 @@ class WorkerUp:
 class TaskDone:
     """A task finished with an outcome (any candidate status, including failed)."""
 
-    task: Task
+    task: AnyTask
     worker_id: str
     outcome: dict[str, Any]
     received: float = 0.0
@@ -104,7 +141,7 @@ class TaskDone:
 class TaskLost:
     """A task did not finish for reasons outside the candidate (worker died, timeout, OOM)."""
 
-    task: Task
+    task: AnyTask
     worker_id: str
     reason: str
 
@@ -144,7 +181,7 @@ class Evaluate:
     options: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, task: Task) -> Evaluate:
+    def of(cls, task: AnyTask) -> Evaluate:
         """The request for ``task``."""
         return cls(task.task_id, tuple(task.theta), task.seed, task.options())
 
@@ -192,7 +229,7 @@ class Result:
     received: float = 0.0
     finished: float = 0.0
 
-    def event(self, task: Task, worker_id: str) -> TaskDone:
+    def event(self, task: AnyTask, worker_id: str) -> TaskDone:
         """The executor's event for this answer to ``task``."""
         return TaskDone(task, worker_id, self.outcome, self.received, self.finished)
 
@@ -204,7 +241,7 @@ class Failed:
     task_id: int
     reason: str
 
-    def event(self, task: Task, worker_id: str) -> TaskLost:
+    def event(self, task: AnyTask, worker_id: str) -> TaskLost:
         """The executor's event for this answer to ``task``: an infrastructure failure."""
         return TaskLost(task, worker_id, self.reason)
 
@@ -234,7 +271,7 @@ class Executor(Protocol):
         """Workers that are ready and have no task."""
         ...
 
-    def submit(self, task: Task, worker_id: str) -> None:
+    def submit(self, task: AnyTask, worker_id: str) -> None:
         """Hand ``task`` to an idle worker."""
         ...
 

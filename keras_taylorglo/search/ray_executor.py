@@ -29,7 +29,7 @@ from ..errors import ClusterLostError as ClusterLostError
 from ..errors import TaylorGLOError
 from . import executors
 from .executors import SlotExecutor
-from .messages import Evaluate, Failed, Fatal, Ready, Result, StartFailed, Task, WorkerUp
+from .messages import AnyTask, Evaluate, Failed, Fatal, Ready, Result, StartFailed, WorkerUp
 from .worker import WorkerSpec, answer, start_evaluator
 
 # Idle actors are pinged this often (seconds) so that one that died while idle (its node was lost,
@@ -91,7 +91,7 @@ class _ActorSlot:
     device: str = ""
     pid: int = 0
     ready: bool = False
-    task: Task | None = None
+    task: AnyTask | None = None
     task_started: float = 0.0
     start_failures: int = 0
     incarnation: int = 0

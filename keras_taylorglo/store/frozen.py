@@ -5,24 +5,21 @@ Optuna's storages return ``FrozenTrial``: readers use attributes (``gen.best_fit
 cannot change what they were given by accident. Missing numbers are ``None`` (never NaN), θ and
 histories are decoded (lists and dicts), so :meth:`Record.as_dict` is JSON-ready.
 
-Every record is also a read-only :class:`~collections.abc.Mapping` of its fields
-(``gen["best_fitness"]``, ``.get``, ``.keys``, ``.items``, ``dict(gen)``) and compares equal to
-a dict with the same items. That keeps the callers written against the former dict rows working
-while they move to attributes; new code should use the attributes.
+Records are read by attribute only: they are not mappings, and a record equals another record of
+the same kind with the same fields, never a dict (:meth:`Record.as_dict` gives one).
 
 This module is pure Python: it imports nothing of the search, the evaluator or TensorFlow.
 
 Example:
     >>> best = BestRecord(theta=[0.5, -1.0], fitness=0.93, generation=2, candidate=4)
-    >>> best.fitness, best["candidate"]
+    >>> best.fitness, best.candidate
     (0.93, 4)
-    >>> best == {"theta": [0.5, -1.0], "fitness": 0.93, "generation": 2, "candidate": 4}
+    >>> best.as_dict() == {"theta": [0.5, -1.0], "fitness": 0.93, "generation": 2, "candidate": 4}
     True
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,27 +41,14 @@ __all__ = [
 ]
 
 
-class Record(Mapping[str, Any]):
-    """The base of the store's records: a read-only mapping view of the dataclass's fields.
+class Record:
+    """The base of the store's records: frozen dataclasses, read by attribute.
 
-    Subclasses are ``@dataclass(frozen=True, eq=False)``: equality is the mapping's (same keys,
-    equal values), so a record equals the dict row it replaces; records are not hashable (θ is a
-    list).
+    Subclasses are ``@dataclass(frozen=True)``: equal when of the same kind with equal fields.
     """
 
     __slots__ = ()
     __dataclass_fields__: dict[str, Any]
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self.__dataclass_fields__:
-            return getattr(self, key)
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.__dataclass_fields__)
-
-    def __len__(self) -> int:
-        return len(self.__dataclass_fields__)
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a new dict, in declaration order (shallow: θ lists are shared).
@@ -75,7 +59,7 @@ class Record(Mapping[str, Any]):
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class GenerationRecord(Record):
     """One generation begun, with its summary and counts.
 
@@ -122,7 +106,7 @@ class GenerationRecord(Record):
     infra_failures: int
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class CandidateRecord(Record):
     """One candidate: its θ, status and fitness.
 
@@ -143,7 +127,7 @@ class CandidateRecord(Record):
     updated: float
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class ResultRecord(Record):
     """A candidate's final result.
 
@@ -156,7 +140,7 @@ class ResultRecord(Record):
     fitness: float | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class AttemptRecord(Record):
     """One training run of a candidate (infra re-runs are attempts of their own).
 
@@ -299,7 +283,7 @@ class ChosenRecord(Record):
     search_fitness: float | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class WorkerRecord(Record):
     """One worker as the driver last saw it.
 
@@ -330,7 +314,7 @@ class WorkerRecord(Record):
     updated: float
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class EventRecord(Record):
     """One event of the run's event log.
 
@@ -351,7 +335,7 @@ class EventRecord(Record):
     candidate: int | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class BestRecord(Record):
     """The best candidate with a final result (ties: the earliest).
 
@@ -368,7 +352,7 @@ class BestRecord(Record):
     candidate: int
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class ProgressSummary(Record):
     """Totals for a progress line.
 
@@ -394,7 +378,7 @@ class ProgressSummary(Record):
     finalist_planned: int = 0
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class AnalysisRunRecord(Record):
     """One full training of the analysis.
 
@@ -435,7 +419,7 @@ class AnalysisRunRecord(Record):
     history: dict[str, list[float]] | None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class StoreSnapshot(Record):
     """Everything the monitor shows, from one consistent read.
 

@@ -17,6 +17,7 @@ from keras_taylorglo.search.messages import (
     Task,
     TaskDone,
     TaskLost,
+    Training,
 )
 from keras_taylorglo.search.worker import answer, serve
 
@@ -53,7 +54,9 @@ class _Pipe:
 def test_a_task_becomes_a_request_with_its_options():
     search = Task(7, 2, 3, 0, 1234, (0.5, 1.0))
     assert Evaluate.of(search) == Evaluate(7, (0.5, 1.0), 1234, {})
-    analysis = Task(8, -1, 0, 0, 99, (), loss="gce:0.7", select="best_validation")
+    analysis = Training(
+        8, run_index=0, rerun=0, seed=99, theta=(), loss="gce:0.7", select="best_validation"
+    )
     assert Evaluate.of(analysis).options == {"loss": "gce:0.7", "select": "best_validation"}
 
 
