@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_status import cmd_status, describe_chosen, theta_text
 from .errors import TaylorGLOError
 from .stopping import DISK_ERRORS, one_line_warnings, say, stop_on_signals
 
@@ -227,32 +228,9 @@ def _run_search(run: Callable[[], Any], run_dir: Path, note: str = "") -> int:
     if note:
         print(note)
     if chosen is not None:
-        print(f"{_describe_chosen(chosen.as_dict())} in {run_dir}")
-        print(f"θ = [{_theta_text(chosen.theta)}]")
+        print(f"{describe_chosen(chosen.as_dict())} in {run_dir}")
+        print(f"θ = [{theta_text(chosen.theta)}]")
     return 0
-
-
-def _theta_text(theta: Sequence[float]) -> str:
-    return ", ".join(f"{v:.4f}" for v in theta)
-
-
-def _describe_chosen(chosen: dict[str, Any]) -> str:
-    """One line on the chosen loss: a finalist's aggregate, or the best single evaluation."""
-    if chosen["source"] != "finalist":
-        return (
-            f"best fitness {chosen['fitness']:.4f} (generation {chosen['generation']}, "
-            f"candidate {chosen['candidate']})"
-        )
-    origin = (
-        "the CMA-ES mean"
-        if chosen["generation"] is None
-        else f"generation {chosen['generation']}, candidate {chosen['candidate']}, "
-        f"search fitness {chosen['search_fitness']:.4f}"
-    )
-    return (
-        f"chosen loss: finalist {chosen['finalist']}, validation accuracy "
-        f"{chosen['fitness']:.4f} on new seeds ({origin})"
-    )
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -292,76 +270,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    """Print a run's state, generations and best candidate."""
-    from .store import Store
-
-    with Store.open_existing(args.run_dir) as store:
-        status = store.status_json()
-        noise = store.meta().get("label_noise")
-    if noise:
-        status["label_noise"] = noise  # as the first worker realised it (absent: no noise)
-    if args.json:
-        print(json.dumps(status, indent=2))
-        return 0
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{args.run_dir} — {status['state']}, {status['evaluations']} evaluations")
-    for column in ("gen", "best", "mean", "σ", "evals", "cand. failures", "infra"):
-        table.add_column(column, justify="right")
-    for g in status["generations"]:
-        table.add_row(
-            str(g["index"]),
-            _fmt(g["best_fitness"]),
-            _fmt(g["mean_fitness"]),
-            _fmt(g["sigma"], 3),
-            str(g["evaluations"]),
-            str(g["candidate_failures"]),
-            str(g["infra_failures"]),
-        )
-    console = Console()
-    console.print(table)
-    if noise:
-        from keras_taylorglo_tui.format import format_label_noise
-
-        console.print(f"label noise: {format_label_noise(noise)}")
-    best = status.get("best")
-    if status.get("finalists"):
-        console.print(_finalists_table(status["finalists"]))
-    chosen = status.get("chosen")
-    if chosen and chosen["source"] == "finalist":
-        console.print(f"{_describe_chosen(chosen)}: θ = [{_theta_text(chosen['theta'])}]")
-        if best:
-            single = {**best, "source": "best_evaluation"}
-            console.print(f"best single evaluation: {_describe_chosen(single)}")
-    elif best:
-        console.print(
-            f"best fitness {best['fitness']:.4f} (generation {best['generation']}, "
-            f"candidate {best['candidate']}): θ = [{_theta_text(best['theta'])}]"
-        )
-    return 0
-
-
-def _finalists_table(finalists: list[dict[str, Any]]) -> Any:
-    from rich.table import Table
-
-    table = Table(title="finalists (validation accuracy on new seeds)")
-    for column in ("finalist", "from", "search fitness", "status", "fitness", "chosen"):
-        table.add_column(column, justify="right")
-    for f in finalists:
-        origin = "CMA-ES mean" if f["source"] == "mean" else f"{f['generation']}/{f['candidate']}"
-        table.add_row(
-            str(f["finalist"]),
-            origin,
-            _fmt(f["search_fitness"]),
-            f["status"],
-            _fmt(f["fitness"]),
-            "✓" if f["chosen"] else "",
-        )
-    return table
-
-
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Open the Textual monitor (imports Textual, never TensorFlow)."""
     if args.run_dir is not None and Path(args.run_dir).is_dir():
@@ -375,10 +283,6 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     from keras_taylorglo_tui.app import run_monitor
 
     return run_monitor(args.run_dir, runs_root=args.runs)
-
-
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
 
 
 # ------------------------------------------------------------------------------------- parsing

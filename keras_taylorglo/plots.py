@@ -35,16 +35,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PLOT_FILES",
-    "loss_series",
+    "figure",
     "loss_settings",
-    "plot_accuracy_lines",
     "plot_candidates",
     "plot_fitness",
-    "plot_fractions",
     "plot_loss_shapes",
     "plot_run",
     "plot_theta",
     "render_loss_shape_png",
+    "save_png",
 ]
 
 PLOT_FILES = (
@@ -75,7 +74,16 @@ def loss_settings(meta: dict[str, Any]) -> dict[str, Any]:
     return ExpansionSpec.from_meta(meta).as_dict()
 
 
-def _figure(width: float = 6.4, height: float = 4.2) -> Any:
+def figure(width: float = 6.4, height: float = 4.2) -> Any:
+    """A matplotlib figure on the Agg canvas (no display, no pyplot state).
+
+    Args:
+        width: Width in inches.
+        height: Height in inches.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure`.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -84,7 +92,16 @@ def _figure(width: float = 6.4, height: float = 4.2) -> Any:
     return fig
 
 
-def _save(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
+def save_png(fig: Any, path: str | os.PathLike[str] | None) -> bytes:
+    """The figure as PNG bytes, also written to ``path`` (its directory created) when given.
+
+    Args:
+        fig: A figure from :func:`figure`.
+        path: The file to write, or ``None``.
+
+    Returns:
+        The PNG bytes.
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=_DPI)
     data = buffer.getvalue()
@@ -155,7 +172,7 @@ def plot_fitness(
     best = [g.best_fitness for g in rows]
     mean = [g.mean_fitness for g in rows]
     so_far = list(np.maximum.accumulate(best)) if best else []
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     ax.plot(x, mean, color="tab:gray", marker=".", label="generation mean")
     ax.plot(x, best, color="tab:blue", marker=".", label="generation best")
@@ -169,7 +186,7 @@ def plot_fitness(
     ax.grid(alpha=0.3)
     _integer_x(ax)
     ax.legend(loc="best", fontsize="small")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_loss_shapes(
@@ -197,7 +214,7 @@ def plot_loss_shapes(
         spec = ExpansionSpec(**spec)
     gens = list(range(len(thetas))) if generations is None else list(generations)
     cmap, norm = _colour_map(max(gens, default=0) + 1)
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     for g, theta in zip(gens, thetas, strict=True):
         y0, loss = shifted_loss_shape(theta, spec=spec)
@@ -212,7 +229,7 @@ def plot_loss_shapes(
     ax.set_title("Best loss of each generation (binary modality)")
     ax.grid(alpha=0.3)
     _generation_colorbar(fig, ax, cmap, norm)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_theta(
@@ -232,7 +249,7 @@ def plot_theta(
     """
     gens = list(range(len(thetas))) if generations is None else list(generations)
     matrix = np.asarray(thetas, dtype=float).reshape(len(gens), -1)
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     from matplotlib import colormaps
 
@@ -246,7 +263,7 @@ def plot_theta(
     ax.grid(alpha=0.3)
     _integer_x(ax)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small")
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def pca_2d(points: Any) -> Any:
@@ -288,7 +305,7 @@ def plot_candidates(
     Returns:
         The PNG bytes.
     """
-    fig = _figure()
+    fig = figure()
     ax = fig.add_subplot()
     if candidates:
         index = None if best is None else _candidate_index(candidates, best)
@@ -325,7 +342,7 @@ def plot_candidates(
     ax.set_ylabel("principal component 2")
     ax.set_title(f"All {len(candidates)} candidates (PCA of θ)")
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def _candidate_index(candidates: Sequence[CandidateRecord], best: Any) -> int | None:
@@ -339,103 +356,6 @@ def _candidate_index(candidates: Sequence[CandidateRecord], best: Any) -> int | 
             if (c.generation, c.candidate) == (best.generation, best.candidate)
         ),
         None,
-    )
-
-
-def loss_series(block: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """The result sets of a report block, TaylorGLO first, then every baseline.
-
-    Args:
-        block: An analysis report or one of its ``fractions`` entries.
-
-    Returns:
-        ``[(name, summary)]`` with ``mean`` and ``std`` in each summary.
-    """
-    baselines = block.get("baselines") or {
-        "crossentropy": {"name": "cross-entropy", **block["baseline"]}
-    }
-    return [("TaylorGLO", block["taylorglo"])] + [(b["name"], b) for b in baselines.values()]
-
-
-# TaylorGLO and every baseline kind (crossentropy … baikal: 7) get a colour of their own.
-_LOSS_COLOURS = (
-    "tab:red",
-    "tab:blue",
-    "tab:green",
-    "tab:orange",
-    "tab:purple",
-    "tab:brown",
-    "tab:pink",
-    "tab:olive",
-    "tab:cyan",
-    "tab:gray",
-)
-
-
-def plot_accuracy_lines(
-    x: Sequence[float],
-    blocks: Sequence[dict[str, Any]],
-    path: str | os.PathLike[str],
-    xlabel: str,
-    title: str,
-    log_x: bool = False,
-) -> bytes:
-    """Mean test accuracy (± sample std) of every loss against ``x``, one line per loss.
-
-    Args:
-        x: One value per block (a noise rate, a training-set fraction).
-        blocks: Report blocks (:func:`loss_series` reads each), aligned with ``x``.
-        path: The PNG file to write.
-        xlabel: The x axis's label.
-        title: The plot's title.
-        log_x: A logarithmic x axis (training-set fractions).
-
-    Returns:
-        The PNG bytes.
-    """
-    order = sorted(range(len(x)), key=lambda i: x[i])
-    xs = [x[i] for i in order]
-    fig = _figure()
-    ax = fig.add_subplot()
-    names = [name for name, _ in loss_series(blocks[order[0]])]
-    for k, name in enumerate(names):
-        mean, std = [], []
-        for i in order:
-            summary = dict(loss_series(blocks[i])).get(name, {})
-            mean.append(np.nan if summary.get("mean") is None else summary["mean"])
-            std.append(0.0 if summary.get("std") is None else summary["std"])
-        colour = _LOSS_COLOURS[k % len(_LOSS_COLOURS)]
-        ax.errorbar(xs, mean, yerr=std, marker="o", capsize=4, color=colour, label=name)
-    if log_x:
-        ax.set_xscale("log")
-        ax.minorticks_off()
-    ax.set_xticks(xs, [f"{v:g}" for v in xs])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("test accuracy (mean ± std)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
-    return _save(fig, path)
-
-
-def plot_fractions(fractions: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> bytes:
-    """Fig. 6: mean test accuracy (± sample std) against the training-set fraction, every loss.
-
-    Args:
-        fractions: The ``"fractions"`` entries of an analysis report (``fraction``,
-            ``taylorglo``, ``baseline`` and ``baselines`` with ``mean`` and ``std``).
-        path: The PNG file to write.
-
-    Returns:
-        The PNG bytes.
-    """
-    return plot_accuracy_lines(
-        [f["fraction"] for f in fractions],
-        fractions,
-        path,
-        "training-set fraction (data.train_fraction)",
-        "Accuracy against training-set size",
-        log_x=True,
     )
 
 
@@ -466,7 +386,7 @@ def render_loss_shape_png(
     """
     spec = resolve_spec(spec, order, inputs, trim, convention)
     y0, loss = shifted_loss_shape(theta, spec=spec)
-    fig = _figure(4.0, 3.0)
+    fig = figure(4.0, 3.0)
     ax = fig.add_subplot()
     ax.plot(y0, loss, color="tab:red")
     ax.axhline(0.0, color="black", linewidth=0.6, alpha=0.5)
@@ -474,7 +394,7 @@ def render_loss_shape_png(
     ax.set_ylabel("loss − loss($y_0$=1)")
     ax.set_title(title, fontsize="small")
     ax.grid(alpha=0.3)
-    return _save(fig, None)
+    return save_png(fig, None)
 
 
 def generation_bests(store: Any) -> tuple[list[int], list[list[float]]]:

@@ -276,7 +276,7 @@ def write_reports(
     _write_atomic(paths[0], json.dumps(report, indent=2) + "\n")
     _write_atomic(paths[1], report_markdown(report, run_dir))
     if "fractions" in report:
-        from ..plots import plot_fractions
+        from .figures import plot_fractions
 
         paths.append(out / "fig6_fractions.png")
         plot_fractions(report["fractions"], paths[-1])

@@ -146,7 +146,7 @@ def study_markdown(rows: Sequence[dict[str, Any]], title: str) -> str:
     Returns:
         The Markdown text.
     """
-    from ..plots import loss_series
+    from .figures import loss_series
 
     names = [name for name, _ in loss_series(rows[0]["block"])]
     header = ["row", "search (candidates, trainings, wall)", *names]
@@ -186,7 +186,7 @@ def _tally(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> list[str]:
     A row beats a baseline when its p is below :data:`SIGNIFICANCE`; it shows a fragile loss
     when one TaylorGLO training is below cross-entropy's mean.
     """
-    from ..plots import loss_series
+    from .figures import loss_series
 
     out = []
     for name in names[1:]:
@@ -240,7 +240,7 @@ def write_study(
         tmp.write_text(text)
         os.replace(tmp, path)  # a crash never leaves half a study
     if by in ("noise", "fraction", "budget"):
-        from ..plots import plot_accuracy_lines
+        from .figures import plot_accuracy_lines
 
         xlabel = {
             "noise": "label-noise rate",

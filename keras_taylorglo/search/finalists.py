@@ -16,14 +16,14 @@ This module imports no TensorFlow.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..outcomes import Outcome, Status
 from .jobs import JobRunner
+from .messages import FinalistTask
 from .trial import Attempt, FitnessRules, Trial, finalist_seed
 
-__all__ = ["FinalistStage", "FinalistTask", "pick_finalists"]
+__all__ = ["FinalistStage", "pick_finalists"]
 
 
 def pick_finalists(store: Any, count: int) -> list[dict[str, Any]]:
@@ -69,35 +69,6 @@ def pick_finalists(store: Any, count: int) -> list[dict[str, Any]]:
             }
         )
     return picks
-
-
-@dataclass(frozen=True)
-class FinalistTask:
-    """One finalist training, as dispatched to a worker.
-
-    Attributes:
-        task_id: Unique per dispatch.
-        finalist: The finalist's rank.
-        seed_index: Its seed slot, from 0.
-        seed: The slot's seed (:func:`~.trial.finalist_seed`, the same for every finalist).
-        theta: The finalist's θ.
-        budget: ``"partial"`` or ``"full"`` (``evolution.finalists.budget``).
-    """
-
-    task_id: int
-    finalist: int
-    seed_index: int
-    seed: int
-    theta: tuple[float, ...]
-    budget: str = "partial"
-
-    def options(self) -> dict[str, str]:
-        """The evaluate() keywords beyond (θ, seed): the budget, when it is not the partial one.
-
-        Returns:
-            ``{}`` or ``{"budget": "full"}``.
-        """
-        return {} if self.budget == "partial" else {"budget": self.budget}
 
 
 class FinalistStage:

@@ -25,6 +25,7 @@ __all__ = [
     "Executor",
     "Failed",
     "Fatal",
+    "FinalistTask",
     "Ready",
     "Result",
     "StartFailed",
@@ -52,8 +53,6 @@ class Task:
         attempt: Attempt number within its seed slot (0-based).
         seed: The attempt's seed (see :func:`~.trial.attempt_seed`).
         theta: The candidate's parameters.
-        loss: An analysis task's loss (``""`` for the search's).
-        select: An analysis task's selection.
         seed_index: The attempt's seed slot (0-based).
     """
 
@@ -63,6 +62,7 @@ class Task:
     attempt: int
     seed: int
     theta: tuple[float, ...]
+    seed_index: int = 0
 
     def options(self) -> dict[str, str]:
         """The evaluate() keywords this task carries beyond (θ, seed): none for an attempt.
@@ -94,7 +94,6 @@ class Training:
     theta: tuple[float, ...]
     loss: str = ""
     select: str = "last"
-    seed_index: int = 0
 
     def options(self) -> dict[str, str]:
         """The evaluate() keywords this training carries beyond (θ, seed).
@@ -108,8 +107,37 @@ class Training:
         return {"loss": self.loss, "select": self.select}
 
 
-AnyTask = Task | Training
-"""What an executor runs: a search's attempt or an analysis's training."""
+@dataclass(frozen=True)
+class FinalistTask:
+    """One training of a finalist of the search (:mod:`.finalists`), as dispatched to a worker.
+
+    Attributes:
+        task_id: Unique per dispatch.
+        finalist: The finalist's rank.
+        seed_index: Its seed slot, from 0.
+        seed: The slot's seed (:func:`~.trial.finalist_seed`, the same for every finalist).
+        theta: The finalist's θ.
+        budget: ``"partial"`` or ``"full"`` (``evolution.finalists.budget``).
+    """
+
+    task_id: int
+    finalist: int
+    seed_index: int
+    seed: int
+    theta: tuple[float, ...]
+    budget: str = "partial"
+
+    def options(self) -> dict[str, str]:
+        """The evaluate() keywords beyond (θ, seed): the budget, when it is not the partial one.
+
+        Returns:
+            ``{}`` or ``{"budget": "full"}``.
+        """
+        return {} if self.budget == "partial" else {"budget": self.budget}
+
+
+AnyTask = Task | Training | FinalistTask
+"""What an executor runs: a search's attempt, a finalist's training or an analysis's training."""
 
 
 @dataclass(frozen=True)

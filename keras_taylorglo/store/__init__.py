@@ -5,12 +5,15 @@ read it. The database is in WAL mode, so readers never block the writer and alwa
 consistent snapshot; every writer method is ONE transaction, so a driver killed at any moment
 leaves either all or nothing of each change (the basis of exact resume).
 
-The rooms, by role: :mod:`.schema` (tables, version, value encoding), :mod:`.lock` (the run lock),
-:mod:`.base` (the connection and its transactions), :mod:`.journal` (the engine's writes),
-:mod:`.analysis_runs` (the analysis's table), :mod:`.queries` (read views for status, the monitor,
-resume and the analysis), :mod:`.frozen` (the frozen records the read views return),
-:mod:`.states` (the run's and the workers' states); :class:`Store` (:mod:`.core`) puts them
-together. The package imports nothing of the search, the evaluator or TensorFlow.
+The rooms, by role: :mod:`.schema` (tables, version, value encoding, the upgrade from schema 1),
+:mod:`.lock` (the run lock), :mod:`.base` (the connection and its transactions),
+:mod:`.diagnosis` (SQLite's errors and the disk's state as one line), :mod:`.journal` (the
+engine's writes), :mod:`.analysis_runs` (the analysis's table), :mod:`.finalists` (the finalist
+stage's tables), :mod:`.queries` (read views for resume and the analysis), :mod:`.views` (the
+composite views of status, the monitor and the progress line), :mod:`.frozen` (the frozen records
+the read views return), :mod:`.states` (the run's and the workers' states); :class:`Store`
+(:mod:`.core`) puts them together. The package imports nothing of the search, the evaluator or
+TensorFlow.
 
 Example: :mod:`.core` (create a store, journal a generation, read the best back).
 """

@@ -11,7 +11,6 @@ This module imports no TensorFlow.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import socket
@@ -22,6 +21,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import StoreError
+from .diagnosis import (
+    PASS_THROUGH,
+    damaged_message,
+    is_writable,
+    newer_schema_message,
+    require_writable,
+    sqlite_code,
+    store_error,
+)
 from .schema import (
     APPLICATION_ID,
     DB_NAME,
@@ -62,13 +70,13 @@ class StoreBase:
                 f"{self.run_dir} is not a keras-taylorglo run directory (no {DB_NAME} in it)"
             )
         if not readonly:
-            _require_writable(self.run_dir, self.path)
+            require_writable(self.run_dir, self.path)
         try:
             conn = self._connect(readonly)
             user_version = conn.execute("PRAGMA user_version").fetchone()[0]
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise _store_error(self.path, exc) from exc
+            raise store_error(self.path, exc) from exc
         if app_id != APPLICATION_ID:
             conn.close()
             raise StoreError(
@@ -77,7 +85,7 @@ class StoreBase:
         if user_version > SCHEMA_VERSION:
             # Read before any table: a newer layout may have changed the meta table itself.
             conn.close()
-            raise StoreError(_newer_schema(self.path, user_version))
+            raise StoreError(newer_schema_message(self.path, user_version))
         self._conn = conn
         try:
             if not readonly:
@@ -92,14 +100,14 @@ class StoreBase:
             version = self._meta_value("schema_version")
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise _store_error(self.path, exc) from exc
+            raise store_error(self.path, exc) from exc
         except StoreError:
             self.close()
             raise
         if version not in READABLE_VERSIONS:
             self.close()
             if isinstance(version, int) and version > SCHEMA_VERSION:
-                raise StoreError(_newer_schema(self.path, version))
+                raise StoreError(newer_schema_message(self.path, version))
             raise StoreError(
                 f"{self.path} has store schema version {version!r}; this keras-taylorglo reads "
                 f"versions {', '.join(map(str, READABLE_VERSIONS))}"
@@ -141,7 +149,7 @@ class StoreBase:
         else:
             # as_uri() percent-encodes the path, so "?" or "#" in a directory name is safe
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
-            if not _writable(self.run_dir) and not Path(f"{self.path}-wal").exists():
+            if not is_writable(self.run_dir) and not Path(f"{self.path}-wal").exists():
                 uri += "&immutable=1"
             conn = sqlite3.connect(uri, uri=True, timeout=10.0, check_same_thread=False)
         conn.isolation_level = None  # transactions are explicit (BEGIN ... COMMIT)
@@ -152,7 +160,7 @@ class StoreBase:
     def _quick_check(self, conn: sqlite3.Connection) -> None:
         rows = [r[0] for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
         if rows != ["ok"]:
-            raise StoreError(_damaged(self.path, "; ".join(rows)))
+            raise StoreError(damaged_message(self.path, "; ".join(rows)))
 
     def check(self) -> None:
         """Reads every page of the store once (``PRAGMA quick_check``); raises if one is damaged.
@@ -336,9 +344,9 @@ class StoreBase:
                 if conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
-                if _code(exc) in _PASS_THROUGH:
+                if sqlite_code(exc) in PASS_THROUGH:
                     raise  # the caller's own mistake (a constraint), not the disk's
-                raise _store_error(self.path, exc, writing=True) from exc
+                raise store_error(self.path, exc, writing=True) from exc
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -351,7 +359,7 @@ class StoreBase:
                 try:
                     yield conn
                 except sqlite3.DatabaseError as exc:
-                    raise _store_error(self.path, exc) from exc
+                    raise store_error(self.path, exc) from exc
                 return
             try:
                 conn.execute("BEGIN")
@@ -362,7 +370,7 @@ class StoreBase:
             except sqlite3.DatabaseError as exc:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-                raise _store_error(self.path, exc) from exc
+                raise store_error(self.path, exc) from exc
 
     def _meta_value(self, key: str, default: Any = None) -> Any:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -397,118 +405,3 @@ def _recipe_meta(recipe: Any) -> dict[str, Any]:
         "trim": loss.trim,
         "convention": loss.convention,
     }
-
-
-# ------------------------------------------------------------------------- what went wrong
-
-# SQLite's primary result codes (sqlite3.h); ``sqlite_errorcode`` exists from Python 3.11.
-_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL = 8, 10, 11, 13
-_SQLITE_CANTOPEN, _SQLITE_CONSTRAINT, _SQLITE_NOTADB = 14, 19, 26
-_PASS_THROUGH = (_SQLITE_CONSTRAINT,)
-
-
-def _code(exc: sqlite3.Error) -> int | None:
-    """The primary SQLite result code of ``exc`` (from its message on Python 3.10)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return int(code) & 0xFF
-    text = str(exc).lower()
-    for words, value in (
-        ("disk is full", _SQLITE_FULL),
-        ("malformed", _SQLITE_CORRUPT),
-        ("not a database", _SQLITE_NOTADB),
-        ("readonly database", _SQLITE_READONLY),
-        ("disk i/o error", _SQLITE_IOERR),
-        ("unable to open", _SQLITE_CANTOPEN),
-        ("constraint failed", _SQLITE_CONSTRAINT),
-    ):
-        if words in text:
-            return value
-    return None
-
-
-def _store_error(path: Path, exc: sqlite3.Error, writing: bool = False) -> StoreError:
-    """One line for a SQLite error: what is wrong with which file, and what to do."""
-    code = _code(exc)
-    run_dir = path.parent
-    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-        return StoreError(_damaged(path, str(exc)))
-    if code == _SQLITE_FULL:
-        return StoreError(
-            f"{run_dir}: the store cannot be written: the disk is full ({exc}); the run is "
-            f"resumable with `keras-taylorglo resume {run_dir}` once there is space"
-        )
-    if code in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN) and writing:
-        # A running search's write: what it wrote stands, so the run is resumable (a disk that
-        # turned read-only mid-search, a failing device), whatever the directory is now.
-        return StoreError(
-            f"{run_dir}: the store cannot be written ({exc}: {_disk_cause(run_dir)}); the run is "
-            f"resumable with `keras-taylorglo resume {run_dir}` once the disk is fixed"
-        )
-    if code in (_SQLITE_READONLY, _SQLITE_IOERR, _SQLITE_CANTOPEN) and not _writable(run_dir):
-        return StoreError(_not_writable(run_dir))
-    return StoreError(f"{path}: {exc}")
-
-
-def _damaged(path: Path, detail: str) -> str:
-    return (
-        f"{path} is not a keras-taylorglo store or is damaged ({' '.join(detail.split())[:120]}); "
-        "nothing was changed: restore it from a copy, or start a new search elsewhere"
-    )
-
-
-def _newer_schema(path: Path, version: int) -> str:
-    return (
-        f"{path} was written by a newer keras-taylorglo (store schema version {version}; this "
-        f"one reads version {SCHEMA_VERSION}): upgrade with `pip install -U keras-taylorglo`"
-    )
-
-
-def _writable(run_dir: Path) -> bool:
-    # access() also says no for a read-only mount; root passes permission bits, as it may.
-    return os.access(run_dir, os.W_OK | os.X_OK)
-
-
-def _disk_cause(run_dir: Path) -> str:
-    """Why the file system may refuse writes: read-only, full, or neither that we can see.
-
-    The mount flags do not say it all: ext4 turning itself read-only after an error
-    (``errors=remount-ro``) still reports a writable mount to ``statvfs`` and ``access``. Only
-    a write tells, so a small file is made and removed (on an error path only).
-    """
-    try:
-        info = os.statvfs(run_dir)
-    except OSError:
-        return "its file system cannot be inspected"
-    if info.f_flag & os.ST_RDONLY:
-        return "read-only file system"
-    if info.f_bavail == 0:
-        return "no space left on the device"
-    probe = Path(run_dir) / f".write-probe-{os.getpid()}"
-    try:
-        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except OSError as exc:
-        return {
-            errno.EROFS: "read-only file system",
-            errno.ENOSPC: "no space left on the device",
-            errno.EDQUOT: "the disk quota is exceeded",
-            errno.EACCES: "permission denied",
-            errno.EPERM: "permission denied",
-        }.get(exc.errno, f"the device reported an error ({exc.strerror})")
-    with contextlib.suppress(OSError):
-        probe.unlink()
-    return "the device reported an error"
-
-
-def _not_writable(run_dir: Path) -> str:
-    why = "read-only file system" if "read-only" in _disk_cause(run_dir) else "permission denied"
-    return (
-        f"{run_dir} is not writable ({why}); nothing was changed: fix its permissions, or copy "
-        "the run directory somewhere writable and resume it there"
-    )
-
-
-def _require_writable(run_dir: Path, path: Path) -> None:
-    """Refuse to open for writing where the first write would fail half-way."""
-    if not _writable(run_dir) or not os.access(path, os.W_OK):
-        raise StoreError(_not_writable(run_dir))

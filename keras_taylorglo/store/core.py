@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from .analysis_runs import AnalysisRuns
 from .journal import Journal
-from .queries import Queries
+from .views import Views
 
 __all__ = ["Store"]
 
 
-class Store(Journal, AnalysisRuns, Queries):
+class Store(Journal, AnalysisRuns, Views):
     """The SQLite experiment store of one run directory.
 
     Use :meth:`create` (new run) or :meth:`open` (existing run) rather than the constructor.
