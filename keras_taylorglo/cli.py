@@ -93,7 +93,8 @@ def _deep_check(recipe: Any) -> None:
     import time
 
     from .errors import RecipeError
-    from .recipe import DEFAULT_FITNESS, is_callable_spec, resolve_callable
+    from .plugins import is_callable_spec, resolve_callable
+    from .recipe import DEFAULT_FITNESS
 
     start = time.perf_counter()
     if recipe.evaluation.fitness != DEFAULT_FITNESS:

@@ -568,7 +568,8 @@ def test_an_existing_interrupted_run_is_not_replaced_without_overwrite(tmp_path,
 
 def _load_inputs(run_dir: Path):
     """The generated module as a worker loads it: by file, relative to the run directory."""
-    from keras_taylorglo.recipe import check_callables, load_recipe, resolve_callable
+    from keras_taylorglo.plugins import resolve_callable
+    from keras_taylorglo.recipe import check_callables, load_recipe
 
     recipe = load_recipe(run_dir / "recipe.toml")
     check_callables(recipe)

@@ -20,8 +20,8 @@ allows, is written once there), :mod:`.checker` (error context and typed field c
 metadata, then the checks across fields), :mod:`.overrides` (``--set``), :mod:`.toml_out` (the
 TOML writer), :mod:`.callables` (the validate-time check of ``module:function`` names),
 :mod:`.core` (:class:`Recipe` and the loaders), :mod:`.shipped` (the recipes shipped in the
-package, found by name). The loader of ``module:function`` names is :mod:`keras_taylorglo.plugins`
-(:func:`resolve_callable` is re-exported here).
+package, found by name). The loader of ``module:function`` names is
+:mod:`keras_taylorglo.plugins`.
 
 This package imports no TensorFlow or Keras: validating a recipe is instant.
 
@@ -40,7 +40,6 @@ Example:
 
 from __future__ import annotations
 
-from ..plugins import is_callable_spec, resolve_callable
 from .callables import check_callables
 from .core import Recipe, load_default_recipe, load_recipe, parse_recipe
 from .schema import (
@@ -101,9 +100,7 @@ __all__ = [
     "ScheduleConfig",
     "TrainingConfig",
     "check_callables",
-    "is_callable_spec",
     "load_default_recipe",
     "load_recipe",
     "parse_recipe",
-    "resolve_callable",
 ]

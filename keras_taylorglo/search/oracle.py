@@ -1,4 +1,4 @@
-"""The CMA-ES oracle of a TaylorGLO search (pycma); re-exports the invariant pre-screen.
+"""The CMA-ES oracle of a TaylorGLO search (pycma).
 
 The oracle decides which θ to try and never runs anything: ``ask`` gives a generation's
 candidates, ``tell`` takes their fitnesses (higher is better; CMA-ES is told ``1 - fitness``),
@@ -21,12 +21,9 @@ from typing import Any
 
 import numpy as np
 
-# The pre-screen is maths of the expansion and lives next to it; importers of this module keep
-# finding it here.
-from ..expansion import invariant_check
 from .trial import tell_value
 
-__all__ = ["Oracle", "invariant_check"]
+__all__ = ["Oracle"]
 
 _STATE_VERSION = 1
 

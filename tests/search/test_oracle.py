@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from keras_taylorglo.expansion import invariant_check
 from keras_taylorglo.presets import PAPER_MNIST
-from keras_taylorglo.search.oracle import Oracle, invariant_check
+from keras_taylorglo.search.oracle import Oracle
 
 ROOT = Path(__file__).resolve().parents[2]
 
