@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from keras_taylorglo.errors import RecipeError, TaylorGLOError
+from keras_taylorglo.plugins import is_callable_spec, resolve_callable
 from keras_taylorglo.recipe import (
     Budget,
     Recipe,
-    is_callable_spec,
     load_default_recipe,
     load_recipe,
     parse_recipe,
-    resolve_callable,
 )
 from keras_taylorglo.recipe.schema import AbortConfig
 from keras_taylorglo.recipe.schema import spec as field_spec
