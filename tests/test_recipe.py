@@ -120,7 +120,7 @@ def test_the_default_recipe_is_the_shipped_digits_recipe():
     assert default == load_recipe(ROOT / "recipes" / "digits.toml") == load_recipe("digits")
     assert default.source == "<default recipe>"
     assert default.execution.devices == "cpu"
-    assert (default.evolution.population, default.evolution.generations) == (8, 6)
+    assert (default.evolution.population, default.evolution.generations) == (8, 4)
     assert default.training.partial == Budget(steps=150)
 
 
@@ -726,7 +726,7 @@ def test_every_schema_default_passes_its_own_field_checks(tmp_path: Path):
             built = _section(cls, {}, checker, name, {"loss": LossConfig()})
             assert built == cls(), cls.__name__
             checked += len(dataclasses.fields(cls))
-    assert checked == 49  # every field of every section and nested table
+    assert checked == 56  # every field of every section and nested table
 
 
 @dataclasses.dataclass(frozen=True)
