@@ -121,7 +121,7 @@ def test_the_default_recipe_is_the_shipped_digits_recipe():
     assert default.source == "<default recipe>"
     assert default.execution.devices == "cpu"
     assert (default.evolution.population, default.evolution.generations) == (8, 4)
-    assert default.training.partial == Budget(steps=150)
+    assert default.training.partial == Budget(steps=500)
 
 
 # ------------------------------------------------------------------------------- defaults, API
