@@ -215,7 +215,7 @@ def add_analysis_parsers(subparsers: Any) -> None:
         default="run",
         choices=("noise", "fraction", "budget", "run"),
         help="rows and x axis: each run's label-noise rate, one run's --train-fractions, each "
-        "run's search trainings (finalists included), or runs (default; no plot)",
+        "run's search trainings (finalists included), or runs side by side (default)",
     )
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.set_defaults(func=study_main)

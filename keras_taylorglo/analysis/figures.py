@@ -56,6 +56,7 @@ def plot_accuracy_lines(
     xlabel: str,
     title: str,
     log_x: bool = False,
+    labels: Sequence[str] | None = None,
 ) -> bytes:
     """Mean test accuracy (± sample std) of every loss against ``x``, one line per loss.
 
@@ -66,6 +67,8 @@ def plot_accuracy_lines(
         xlabel: The x axis's label.
         title: The plot's title.
         log_x: A logarithmic x axis (training-set fractions).
+        labels: Names for the x ticks, aligned with ``x`` (runs side by side), instead of the
+            values.
 
     Returns:
         The PNG bytes.
@@ -82,11 +85,19 @@ def plot_accuracy_lines(
             mean.append(np.nan if summary.get("mean") is None else summary["mean"])
             std.append(0.0 if summary.get("std") is None else summary["std"])
         colour = _LOSS_COLOURS[k % len(_LOSS_COLOURS)]
-        ax.errorbar(xs, mean, yerr=std, marker="o", capsize=4, color=colour, label=name)
+        if labels is None:
+            ax.errorbar(xs, mean, yerr=std, marker="o", capsize=4, color=colour, label=name)
+        else:  # separate runs: no line between them, each loss a little apart from the next
+            shift = (k - (len(names) - 1) / 2) * 0.08
+            at = [v + shift for v in xs]
+            ax.errorbar(at, mean, yerr=std, fmt="o", capsize=3, color=colour, label=name)
     if log_x:
         ax.set_xscale("log")
         ax.minorticks_off()
-    ax.set_xticks(xs, [f"{v:g}" for v in xs])
+    ticks = [f"{v:g}" for v in xs] if labels is None else [labels[i] for i in order]
+    ax.set_xticks(
+        xs, ticks, rotation=0 if labels is None else 30, ha="center" if labels is None else "right"
+    )
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (mean ± std)")
     ax.set_title(title)

@@ -4,8 +4,8 @@
 ``analysis/report.json`` and store, and writes ``study.md`` (one row per run or fraction: the
 search's budget and wall time, every loss's mean test accuracy with the one-tailed Welch p that
 TaylorGLO is greater, TaylorGLO's lowest run, and how many rows beat each baseline at p < 0.01),
-``study.json`` and, for ``noise``, ``fraction`` and ``budget``, ``study.png`` (one line per loss,
-with error bars). It trains nothing: run ``search`` and ``analyze`` first.
+``study.json`` and ``study.png`` (one line per loss, with error bars, against the axis; runs
+side by side for ``run``). It trains nothing: run ``search`` and ``analyze`` first.
 
 Example:
     >>> rows = collect_study(["runs/noise_sym20", "runs/noise_sym40"], by="noise")  # doctest: +SKIP
@@ -212,7 +212,7 @@ def _tally(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> list[str]:
 def write_study(
     run_dirs: Sequence[str | os.PathLike[str]], by: str, out_dir: str | os.PathLike[str]
 ) -> list[Path]:
-    """Write ``study.md``, ``study.json`` and (``noise``, ``fraction``, ``budget``) ``study.png``.
+    """Write ``study.md``, ``study.json`` and ``study.png``.
 
     Args:
         run_dirs: Analysed run directories.
@@ -239,21 +239,23 @@ def write_study(
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text)
         os.replace(tmp, path)  # a crash never leaves half a study
-    if by in ("noise", "fraction", "budget"):
-        from .figures import plot_accuracy_lines
+    from .figures import plot_accuracy_lines
 
-        xlabel = {
-            "noise": "label-noise rate",
-            "fraction": "training-set fraction",
-            "budget": "the search's trainings (partial trainings and finalists)",
-        }[by]
-        paths.append(out / "study.png")
-        plot_accuracy_lines(
-            [r["x"] for r in rows],
-            [r["block"] for r in rows],
-            paths[-1],
-            xlabel,
-            title,
-            log_x=by in ("fraction", "budget"),
-        )
+    xlabel = {
+        "noise": "label-noise rate",
+        "fraction": "training-set fraction",
+        "budget": "the search's trainings (partial trainings and finalists)",
+        "run": "run",
+    }[by]
+    paths.append(out / "study.png")
+    runs = by == "run"  # runs side by side, named on the x axis
+    plot_accuracy_lines(
+        list(range(len(rows))) if runs else [r["x"] for r in rows],
+        [r["block"] for r in rows],
+        paths[-1],
+        xlabel,
+        title,
+        log_x=by in ("fraction", "budget"),
+        labels=[r["name"] for r in rows] if runs else None,
+    )
     return paths
