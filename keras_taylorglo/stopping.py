@@ -24,6 +24,7 @@ __all__ = [
     "interrupt_on_sigint",
     "one_line_warnings",
     "say",
+    "sigint_deferred",
     "stop_on_signals",
 ]
 
@@ -147,3 +148,33 @@ def interrupt_on_sigint() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if replace:
             signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Start child processes meanwhile with SIGINT ignored, holding the driver's own Ctrl-C.
+
+    The terminal sends Ctrl-C to the whole process group, so a child still starting up (a worker,
+    the TensorBoard renderer) used to print a ``KeyboardInterrupt`` traceback from its import
+    machinery. ``multiprocessing``'s spawn resets the signal mask of its children, so blocking
+    alone does not reach them; an ignored disposition does (``exec`` keeps it, and Python then
+    installs no ``KeyboardInterrupt`` handler), until the child sets its own. The driver blocks
+    SIGINT while its handler says "ignore": a Ctrl-C arriving meanwhile stays pending (the kernel
+    never discards a blocked signal) and is delivered to the restored handler when the mask is
+    restored, so the driver still stops. The main thread only; elsewhere, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # Starting multiprocessing's resource tracker unblocks SIGINT in this thread (it blocks and
+    # unblocks it around its own start): have it running before the mask is set.
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import struct
@@ -28,11 +27,11 @@ import threading
 import time
 import types
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .expansion import ExpansionSpec
+from .stopping import sigint_deferred
 
 __all__ = ["TB_DIR", "EventWriter", "SearchLogger", "png_size"]
 
@@ -296,10 +295,11 @@ class _Renderer:
     """A child process that renders loss-shape PNGs (matplotlib) for :class:`SearchLogger`.
 
     It is started with ``spawn`` and holds only its end of the pipe, so it exits by itself
-    when the driver dies (its ``recv`` sees end-of-file). It starts with SIGINT blocked, then
-    ignores it: Ctrl-C in the terminal reaches the whole process group, and the driver, which
-    handles it, stops the renderer with :meth:`close` (a ``KeyboardInterrupt`` traceback from the
-    renderer would otherwise land on the terminal).
+    when the driver dies (its ``recv`` sees end-of-file). It starts with SIGINT ignored
+    (:func:`~keras_taylorglo.stopping.sigint_deferred`) and keeps ignoring it: Ctrl-C in the
+    terminal reaches the whole process group, and the driver, which handles it, stops the
+    renderer with :meth:`close` (a ``KeyboardInterrupt`` traceback from the renderer would
+    otherwise land on the terminal).
     """
 
     def __init__(self) -> None:
@@ -310,7 +310,7 @@ class _Renderer:
         self._process = ctx.Process(
             target=_render_loop, args=(child,), name="taylorglo-tensorboard", daemon=True
         )
-        with _sigint_deferred():  # inherited through exec: pending while the child starts up
+        with sigint_deferred():  # it starts with SIGINT ignored; the driver's own is held
             self._process.start()
         child.close()
 
@@ -346,31 +346,9 @@ class _Renderer:
             self._process.join(5.0)
 
 
-@contextlib.contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Block SIGINT in this thread for the duration (the main thread only; elsewhere, nothing).
-
-    A child started meanwhile inherits the blocked mask through ``fork`` and ``exec``, so a
-    Ctrl-C during its start-up stays pending until the child ignores SIGINT itself
-    (:func:`_render_loop`). Blocking rather than ignoring keeps the driver's own Ctrl-C: one that
-    arrives while the child starts is delivered here when the mask is restored (an ignored one
-    was lost, and the search ran on).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _render_loop(conn: Any) -> None:
     """The renderer process: one PNG per request until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver stops us (see _Renderer)
-    # Started with SIGINT blocked (_sigint_deferred): a Ctrl-C pending since then is dropped now.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     from .plots import render_loss_shape_png
 
     while True:

@@ -20,6 +20,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from ..errors import TaylorGLOError
+from ..stopping import sigint_deferred
 from .messages import (
     AnyTask,
     Evaluate,
@@ -372,7 +373,8 @@ class LocalPool(SlotExecutor):
             name=f"taylorglo-{worker_id}",
             daemon=True,
         )
-        process.start()
+        with sigint_deferred():  # a Ctrl-C while the worker starts waits until it ignores SIGINT
+            process.start()
         child_conn.close()
         slot.process, slot.conn = process, parent_conn
         slot.ready, slot.task, slot.pid = False, None, process.pid or 0

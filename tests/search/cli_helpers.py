@@ -54,3 +54,25 @@ def wait_for(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = N
             raise AssertionError(f"process ended early: {proc.communicate()}")
         time.sleep(0.02)
     raise AssertionError("condition not reached in time")
+
+
+def cmdline(pid: int) -> bytes:
+    """A process's command line as /proc shows it (empty once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (workers, the TensorBoard renderer, ...), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
