@@ -276,12 +276,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .search.progress import ProgressDisplay
     from .search.runs import resume_search
     from .store import RunState, Store
+    from .store.locate import require_run_dir
 
-    if Store.exists(args.run_dir):
-        with Store.open_existing(args.run_dir) as store:
-            finished = store.state() == RunState.FINISHED
-    else:
-        finished = False  # resume_search says there is no run here
+    with Store.open_existing(require_run_dir(args.run_dir)) as store:
+        finished = store.state() == RunState.FINISHED
     _quiet_tensorflow()  # inherited by the worker processes
     return _run_search(
         lambda: resume_search(args.run_dir, display=ProgressDisplay(), overrides=args.overrides),
@@ -295,8 +293,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Print a run's state, generations and best candidate."""
     from .store import Store
+    from .store.locate import require_run_dir
 
-    with Store.open_existing(args.run_dir) as store:
+    with Store.open_existing(require_run_dir(args.run_dir)) as store:
         status = store.status_json()
         noise = store.meta().get("label_noise")
     if noise:
@@ -364,14 +363,14 @@ def _finalists_table(finalists: list[dict[str, Any]]) -> Any:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Open the Textual monitor (imports Textual, never TensorFlow)."""
-    if args.run_dir is not None and Path(args.run_dir).is_dir():
+    if args.run_dir is not None:
         from .store import Store
+        from .store.locate import require_run_dir
 
-        if Store.exists(args.run_dir):
-            # Before the screen is drawn: a damaged page or a newer store is one line here,
-            # not a crash inside the app (~3 ms for a store of 2,800 attempts).
-            with Store.open_existing(args.run_dir) as store:
-                store.check()
+        # Before the screen is drawn: no run, a damaged page or a newer store is one line
+        # here, not a crash inside the app (~3 ms for a store of 2,800 attempts).
+        with Store.open_existing(require_run_dir(args.run_dir)) as store:
+            store.check()
     from keras_taylorglo_tui.app import run_monitor
 
     return run_monitor(args.run_dir, runs_root=args.runs)

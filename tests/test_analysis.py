@@ -24,7 +24,7 @@ from scipy import stats
 
 from keras_taylorglo import analysis
 from keras_taylorglo.errors import TaylorGLOError
-from keras_taylorglo.records import derive_seed
+from keras_taylorglo.outcomes import derive_seed
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from keras_taylorglo.cli import main
-from keras_taylorglo.records import Outcome
+from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.store import Store
 
 NOISE = {

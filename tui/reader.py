@@ -28,6 +28,7 @@ import numpy as np
 from keras_taylorglo.errors import StoreError
 from keras_taylorglo.store import RunState, Store, WorkerState
 from keras_taylorglo.store.frozen import GenerationRecord, WorkerRecord
+from keras_taylorglo.store.locate import require_run_dir
 
 from .view_rows import (
     AttemptRow,
@@ -60,14 +61,10 @@ def open_run(run_dir: str | os.PathLike[str]) -> Store:
         The store.
 
     Raises:
-        StoreError: if ``run_dir`` does not exist or holds no keras-taylorglo store.
+        StoreError: if ``run_dir`` holds no keras-taylorglo store (the one message of
+            :func:`keras_taylorglo.store.locate.no_run_error`, as every command gives it).
     """
-    path = Path(run_dir)
-    if not path.exists():
-        raise StoreError(f"{run_dir} does not exist; give a run directory made by `search`")
-    if not path.is_dir():
-        raise StoreError(f"{run_dir} is not a directory; give a run directory made by `search`")
-    return Store.open(path, readonly=True)
+    return Store.open(require_run_dir(run_dir), readonly=True)
 
 
 def find_runs(runs_root: str | os.PathLike[str]) -> list[RunSummary]:

@@ -105,8 +105,9 @@ def plot_main(args: argparse.Namespace) -> int:
         0.
     """
     from ..plots import plot_run
+    from ..store.locate import require_run_dir
 
-    for path in plot_run(args.run_dir, args.out):
+    for path in plot_run(require_run_dir(args.run_dir), args.out):
         print(path)
     return 0
 
@@ -121,8 +122,9 @@ def export_main(args: argparse.Namespace) -> int:
         0.
     """
     from ..store import Store
+    from ..store.locate import require_run_dir
 
-    with Store.open_existing(args.run_dir) as store:
+    with Store.open_existing(require_run_dir(args.run_dir)) as store:
         best = store.chosen()
         meta = store.meta()
     if best is None:
@@ -140,8 +142,11 @@ def study_main(args: argparse.Namespace) -> int:
     Returns:
         0.
     """
+    from ..store.locate import require_run_dir
     from .study import write_study
 
+    for run_dir in args.run_dirs:
+        require_run_dir(run_dir)  # before "no analysis yet", which would send it to analyze
     for path in write_study(args.run_dirs, args.by, args.out):
         print(path)
     return 0

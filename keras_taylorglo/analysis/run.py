@@ -46,10 +46,13 @@ def _progress_bar(total: int, done: int, enabled: bool) -> Any:
 
 
 def _advance(bar: Any, job: Job, status: str, accuracy: float | None) -> None:
+    from ..baselines import baseline_label as human_label
+
     bar.update(bar.done + 1, force=True)
     acc = "—" if accuracy is None else f"{accuracy:.4f}"
+    name = "TaylorGLO" if job.theta else human_label(job.loss)  # the table's names
     bar.log(
-        f"analysis {bar.done}/{bar.total}: {job.label} run {job.run_index} "
+        f"analysis {bar.done}/{bar.total}: {name} run {job.run_index} "
         f"(fraction {job.fraction:g}) {status}, test accuracy {acc}"
     )
 
@@ -288,14 +291,14 @@ def run_analysis(
     """
     from ..baselines import parse_baselines
     from ..store import RunLock, Store
+    from ..store.locate import require_run_dir
 
     run_dir = Path(run_dir)
     if runs < 1:
         raise TaylorGLOError(f"--runs must be at least 1; got {runs}")
     specs = parse_baselines(baselines if isinstance(baselines, str) else ",".join(baselines))
     select = parse_select(select)
-    if not Store.exists(run_dir):
-        raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")
+    require_run_dir(run_dir)
     out = run_dir / ANALYSIS_DIR if out_dir is None else Path(out_dir)
     with RunLock(run_dir), Store.open(run_dir) as store:
         selections = select_candidates(store, candidates)

@@ -67,6 +67,51 @@ def _sets_name(experiment: Any, overrides: Sequence[str]) -> bool:
     return any(str(o).split("=", 1)[0].strip() == "experiment.name" for o in overrides)
 
 
+class _Keywords:
+    """The ``section.key=value`` strings a :class:`Search` makes of its keywords, by keyword.
+
+    They are applied as ``--set`` overrides are, so the recipe's validation says what is wrong;
+    :meth:`reword` then names the keyword the value came in (``evolution={...}: populaton: …``)
+    instead of ``--set``, which a Python user never typed.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self._origins: list[tuple[str, str, str]] = []  # (dotted key, keyword, its prefix)
+
+    def add(
+        self, items: Sequence[str], keyword: str, prefix: str = "", first: bool = False
+    ) -> None:
+        """Add ``items`` that came in ``keyword`` (its keys are relative to ``prefix``)."""
+        origins = [(item.split("=", 1)[0].strip(), keyword, prefix) for item in items]
+        if first:
+            self.items[:0], self._origins[:0] = list(items), origins
+        else:
+            self.items += items
+            self._origins += origins
+
+    def reword(self, error: RecipeError) -> RecipeError:
+        """``error`` with the keyword in place of ``--set`` (other errors as they are)."""
+        if error.file != "--set":
+            return error
+        field = error.field
+        found = [
+            (keyword, prefix)
+            for key, keyword, prefix in self._origins
+            if key == field or field.startswith(key + ".") or key.startswith(field + ".")
+        ]
+        if not found:
+            return error
+        keyword, prefix = found[-1]  # a later value overrides an earlier one
+        message = str(error)
+        details = message[len(f"{error.file}: {error.field}: {error.problem}") :]
+        problem = error.problem
+        if prefix:
+            field = field[len(prefix) :] if field.startswith(prefix) else field
+            problem = problem.replace(f"'{prefix}", "'")  # did you mean 'population'?
+        return RecipeError(keyword, field, problem + details)
+
+
 #: How the shared checks name each split: by the argument it came in.
 _ARGUMENTS = {"train": "data", "val": "validation_data", "test": "test_data"}
 
@@ -246,7 +291,6 @@ def _refuse_existing(run_dir: Path, overwrite: bool) -> None:
 
 
 def _require_run(run_dir: Path) -> None:
-    from ..store import Store
+    from ..store.locate import require_run_dir
 
-    if not Store.exists(run_dir):
-        raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")
+    require_run_dir(run_dir)  # the command line's own message

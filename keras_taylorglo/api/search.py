@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TaylorGLOError
+from ..errors import RecipeError, TaylorGLOError
 from ..recipe import SECTIONS  # a Search's keyword sections are the recipe's (the TOML's tables)
 from ..stopping import interrupt_on_sigint
 from .checks import (
@@ -27,6 +27,7 @@ from .checks import (
     _check_sizes,
     _data_kind,
     _hold_out,
+    _Keywords,
     _mapping,
     _model_kind,
     _probe_model,
@@ -166,35 +167,42 @@ class Search:
             raise TaylorGLOError("data_options: 'dataset' is set by data=, not here")
         base = _base_recipe(recipe)
         own_data = self._data_kind in ("arrays", "function")
-        items: list[str] = []
+        keywords = _Keywords()
         if own_data and recipe is None:
             # The default recipe trains on half of digits; your arrays are all meant to be used.
-            items.append("data.train_fraction=1.0")
+            keywords.add(["data.train_fraction=1.0"], "data")
         if self._model_kind in ("function", "instance") and model_options is None:
-            items.append("model.options={}")  # the base model's options are not your function's
+            # The base model's options are not your function's.
+            keywords.add(["model.options={}"], "model")
         if self._model_kind == "name":
-            items.append(f"model.name={_toml(self._model, 'model')}")
+            keywords.add([f"model.name={_toml(self._model, 'model')}"], f"model={self._model!r}")
         if self._data_kind == "name":
-            items.append(f"data.dataset={_toml(self._data, 'data')}")
+            keywords.add([f"data.dataset={_toml(self._data, 'data')}"], f"data={self._data!r}")
         for name, table in sections.items():
             if table is not None:
-                items += _flatten(name, _mapping(name, table))
+                keywords.add(_flatten(name, _mapping(name, table)), f"{name}={{...}}", f"{name}.")
         if data_options is not None:
-            items += _flatten("data", _mapping("data_options", data_options))
+            table = _mapping("data_options", data_options)
+            keywords.add(_flatten("data", table), "data_options={...}", "data.")
         if model_options is not None:
-            options = _mapping("model_options", model_options)
-            items.append(f"model.options={_toml(dict(options), 'model_options')}")
-        user_items = list(overrides)
+            options = _toml(dict(_mapping("model_options", model_options)), "model_options")
+            keywords.add([f"model.options={options}"], "model_options={...}", "model.options.")
         if isinstance(overrides, str):
             raise TaylorGLOError('overrides: expected a list of "section.key=value" strings')
+        user_items = list(overrides)
+        keywords.add(user_items, "overrides=[...]")
         # The default recipe's name ("digits") would mislead; a recipe's own name stays (--out).
         named = recipe is None and run_dir is not None and not _sets_name(experiment, user_items)
         if named:
             name = _NAME.sub("_", Path(run_dir).resolve().name).lstrip("._-")
             if name:
-                items.insert(0, f"experiment.name={_toml(name[:100], 'run_dir')}")
-        self.recipe = base.with_overrides([*items, *user_items])
-        _check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
+                item = f"experiment.name={_toml(name[:100], 'run_dir')}"
+                keywords.add([item], f"run_dir={os.fspath(run_dir)!r}", first=True)
+        try:
+            self.recipe = base.with_overrides(keywords.items)
+            _check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
+        except RecipeError as error:
+            raise keywords.reword(error) from None
         from ..search.runs import default_run_dir
 
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.recipe)

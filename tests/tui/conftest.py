@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.presets import PAPER_MNIST
-from keras_taylorglo.records import Outcome
 from keras_taylorglo.store import RunLock, Store
 
 HERE = Path(__file__).parent

@@ -23,8 +23,9 @@ import pytest
 from conftest import T0, write_synthetic_run
 from rich.console import Console
 
-from keras_taylorglo.records import Outcome
+from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.store import Store
+from keras_taylorglo.store.locate import no_run_error
 from keras_taylorglo_tui import widgets
 from keras_taylorglo_tui.app import MonitorApp, run_monitor
 from keras_taylorglo_tui.format import (
@@ -369,7 +370,7 @@ async def test_picker_survives_a_run_deleted_after_listing(tmp_path):
         await pilot.pause()
         assert app.screen is picker  # still on the picker, not a traceback
         messages = [n.message for n in app._notifications]
-        assert any("does not exist" in m for m in messages), messages
+        assert str(no_run_error(root / "gone")) in messages, messages
 
 
 def test_run_monitor_refuses_missing_or_foreign_run_dirs(tmp_path, capsys):
@@ -384,8 +385,8 @@ def test_run_monitor_refuses_missing_or_foreign_run_dirs(tmp_path, capsys):
     assert run_monitor(None, runs_root=str(tmp_path / "empty-root")) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 4 and all(line.startswith("error: ") for line in lines)
-    assert "nope does not exist" in lines[0]
-    assert "not a keras-taylorglo run directory" in lines[1]
+    assert lines[0] == f"error: {no_run_error(tmp_path / 'nope')}"
+    assert lines[1] == f"error: {no_run_error(foreign)}"
     assert "not a keras-taylorglo store" in lines[2]
     assert "no runs under" in lines[3]
 
