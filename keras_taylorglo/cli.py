@@ -70,11 +70,13 @@ def _parse_theta(text: str) -> list[float]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate recipes (their functions and model options too) and print each one resolved."""
+    from .data.precheck import check_data_extras
     from .recipe import check_callables, load_recipe
 
     for i, path in enumerate(args.recipe):
         recipe = load_recipe(path, args.overrides)
         check_callables(recipe, args.overrides)
+        check_data_extras(recipe.data, recipe.source)  # mnist5k without its extra, say
         if args.deep:
             _deep_check(recipe)
         if len(args.recipe) > 1:
@@ -150,10 +152,12 @@ def _one_line(exc: BaseException) -> str:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score one loss (θ, a preset, or cross-entropy) with the recipe's training budget."""
+    from .data.precheck import check_data_extras
     from .recipe import DEFAULT_FITNESS, check_callables, load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     check_callables(recipe, args.overrides)  # before seconds of TensorFlow start-up
+    check_data_extras(recipe.data, recipe.source)
     custom_fitness = recipe.evaluation.fitness != DEFAULT_FITNESS
     if not custom_fitness:  # a module:function fitness is called as it is: no TensorFlow
         from ._quiet import import_tensorflow

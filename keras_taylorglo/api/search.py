@@ -203,6 +203,10 @@ class Search:
             _check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
         except RecipeError as error:
             raise keywords.reword(error) from None
+        if self._data_kind in ("name", "section", "none"):
+            from ..data.precheck import check_data_extras
+
+            check_data_extras(self.recipe.data, "Search")  # mnist5k without its extra, say
         from ..search.runs import default_run_dir
 
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.recipe)
