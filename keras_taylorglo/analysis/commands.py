@@ -32,7 +32,7 @@ def analyze_main(args: argparse.Namespace) -> int:
 
     Args:
         args: ``run_dir``, ``runs``, ``candidates``, ``json``, ``out``, ``train_fractions``,
-            ``baselines``, ``select``.
+            ``baselines``, ``select``, ``overrides`` (``--set``).
 
     Returns:
         0.
@@ -52,6 +52,7 @@ def analyze_main(args: argparse.Namespace) -> int:
         progress=True,
         baselines=baselines,
         select=parse_select(args.select),
+        overrides=args.overrides,
     )
     out = args.out or Path(args.run_dir) / ANALYSIS_DIR
     for line in missing_results(report):
@@ -188,6 +189,15 @@ def add_analysis_parsers(subparsers: Any) -> None:
         metavar="last|best_validation",
         help="score each training's last weights (default, the paper's protocol) or its "
         "best-validation epoch's (early stopping), for every loss alike",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change the full training or where it runs, e.g. --set training.full.steps=100 "
+        "(only training.full.*, training.schedule.*, execution.*; repeatable)",
     )
     p.add_argument("--out", type=Path, help="report directory (default RUN_DIR/analysis)")
     p.add_argument("--json", action="store_true", help="print the report JSON")

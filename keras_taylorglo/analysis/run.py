@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TaylorGLOError
 from ..outcomes import Status
+from .overrides import check_overrides, full_training, variant
 from .plan import (
     ANALYSIS_DIR,
     CROSSENTROPY,
@@ -57,13 +58,14 @@ def _advance(bar: Any, job: Job, status: str, accuracy: float | None) -> None:
     )
 
 
-def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
+def _recipe_for_fraction(store: Any, fraction: float | None, extra: Sequence[str] = ()) -> Any:
     from ..recipe import parse_recipe
 
     meta = store.meta()
     source = meta.get("recipe_source", "<store>")
     base_dir = meta.get("base_dir") or str(Path(source).parent)
     overrides = [] if fraction is None else [f"data.train_fraction={float(fraction)!r}"]
+    overrides += extra  # analyze --set (checked: the full training and where it runs only)
     return parse_recipe(
         store.recipe_text(), source=source, overrides=overrides, base_dir=Path(base_dir)
     )
@@ -146,6 +148,7 @@ def build_report(
     with_fractions: bool = False,
     baselines: Sequence[str] = (CROSSENTROPY,),
     select: str = "last",
+    variant: str = "",
 ) -> dict[str, Any]:
     """The analysis report from the store's finished trainings.
 
@@ -157,6 +160,7 @@ def build_report(
         with_fractions: Add the ``"fractions"`` key (``--train-fractions`` was given).
         baselines: Canonical baseline specs, cross-entropy first.
         select: ``"last"`` or ``"best_validation"``: which trainings' results are reported.
+        variant: Which full training's results (``analyze --set``; ``""``: the recipe's).
 
     Returns:
         The report dict (see the package docstring for the contract).
@@ -170,7 +174,8 @@ def build_report(
     def results(label: str, theta: Sequence[float] | None, fraction: float) -> dict[str, Any]:
         accs, statuses = [], {}
         for i in range(runs):
-            job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select)
+            theta_ = None if theta is None else tuple(theta)
+            job = Job(label, theta_, fraction, i, 0, select, variant)
             row = rows.get(job.key)
             if row is not None:
                 accs.append(row.test_accuracy or 0.0)
@@ -261,6 +266,7 @@ def run_analysis(
     pool_factory: Any = None,
     baselines: Sequence[str] | str = (CROSSENTROPY,),
     select: str = "last",
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run (or finish) an analysis and write ``report.json`` and ``report.md``.
 
@@ -280,6 +286,9 @@ def run_analysis(
             trained. Every baseline runs through the same path, seeds, budget and optimizer.
         select: ``"last"`` (the paper's protocol) or ``"best_validation"`` (every training,
             TaylorGLO's and the baselines', scored at its best-validation epoch).
+        overrides: ``--set`` items for the full training (``training.full.*``,
+            ``training.schedule.*``) or where it runs (``execution.*``); the report then records
+            them (``overrides``) and what the full training used (``full_training``).
 
     Returns:
         The report dict.
@@ -298,15 +307,17 @@ def run_analysis(
         raise TaylorGLOError(f"--runs must be at least 1; got {runs}")
     specs = parse_baselines(baselines if isinstance(baselines, str) else ",".join(baselines))
     select = parse_select(select)
+    items = check_overrides(overrides)
     require_run_dir(run_dir)
     out = run_dir / ANALYSIS_DIR if out_dir is None else Path(out_dir)
     with RunLock(run_dir), Store.open(run_dir) as store:
         selections = select_candidates(store, candidates)
-        recipe = _recipe_for_fraction(store, None)
+        recipe = _recipe_for_fraction(store, None, items)
+        tag = variant(_recipe_for_fraction(store, None), recipe)
         own = recipe.data.train_fraction if recipe.data is not None else 1.0
         wanted = list(fractions) if fractions else [own]
         thetas = [s["theta"] for s in selections]
-        jobs = plan_jobs(thetas, wanted, runs, recipe.experiment.seed, specs, select)
+        jobs = plan_jobs(thetas, wanted, runs, recipe.experiment.seed, specs, select, tag)
         done = _final_rows(store)
         todo = [j for j in jobs if j.key not in done]
         bar = _progress_bar(len(jobs), len(jobs) - len(todo), enabled=progress)
@@ -315,13 +326,14 @@ def run_analysis(
                 group = [j for j in todo if j.fraction == fraction]
                 if not group:
                     continue
-                fr_recipe = _recipe_for_fraction(store, fraction) if fractions else recipe
+                fr_recipe = _recipe_for_fraction(store, fraction, items) if fractions else recipe
                 _run_jobs(store, group, bar, _analysis_pool(fr_recipe, pool_factory))
         finally:
             bar.stop()
-        report = build_report(
-            store, selections, wanted, runs, bool(fractions), baselines=specs, select=select
-        )
+        report = build_report(store, selections, wanted, runs, bool(fractions), specs, select, tag)
+    if items:  # a plain analysis reports exactly what it always did
+        report["overrides"] = items
+        report["full_training"] = full_training(recipe)
     write_reports(report, out, run_dir)
     return report
 

@@ -101,9 +101,11 @@ WORKER_STATES: tuple[WorkerState, ...] = tuple(WorkerState)
 ANALYSIS_LABELS: tuple[str, ...] = ("taylorglo", "baseline")
 """The two fixed labels of an analysis training (baselines may also use their spec)."""
 # Other baselines are stored under their canonical spec ("gce:0.7", "label_smoothing:0.1",
-# "baikal"); a training scored at its best-validation epoch adds "@best_validation".
+# "baikal"); a training scored at its best-validation epoch adds "@best_validation", and one
+# with another full training than the recipe's (`analyze --set`) adds "#<what differs>".
 ANALYSIS_LABEL_RE = re.compile(
-    r"^(?:taylorglo|baseline|baikal|(?:label_smoothing|gce):[0-9.e+-]+)(?:@best_validation)?$"
+    r"^(?:taylorglo|baseline|baikal|(?:label_smoothing|gce):[0-9.e+-]+)(?:@best_validation)?"
+    r"(?:#[A-Za-z0-9_.=;,\[\]+-]+)?$"
 )
 
 FINALIST_TABLES = """
