@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._devices import check_probabilities as _check_probabilities
 from ._devices import choose_strategy as _choose_strategy
-from ._devices import dtype_policy, resolve_jit_compile, with_loss_scale
+from ._devices import dtype_policy, resolve_jit_compile
 from ._reinit import _layer_variables, _reinit_plan, _reinitialize
+from .optimizers import add_weight_decay, make_optimizer
 from .outcomes import Outcome, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -265,37 +266,10 @@ class Evaluator:
         return TaylorGLOLoss(theta=None, spec=ExpansionSpec.from_config(self.recipe.loss))
 
     def _make_optimizer(self) -> Any:
-        keras = self._keras
-        t = self.recipe.training
-        if t.optimizer == "adam":
-            # Adam: decoupled decay (AdamW), the usual meaning of weight decay for Adam.
-            inner = keras.optimizers.Adam(
-                learning_rate=t.learning_rate, weight_decay=t.weight_decay or None
-            )
-        else:
-            momentum = 0.0 if t.optimizer == "sgd" else t.momentum
-            inner = keras.optimizers.SGD(
-                learning_rate=t.learning_rate,
-                momentum=momentum,
-                nesterov=t.optimizer == "nesterov",
-            )
-        # mixed_float16: dynamic loss scaling. Its scale is among `optimizer.variables`, so
-        # reset() gives every candidate the initial scale, not the last candidate's.
-        return with_loss_scale(inner, t.precision)
+        return make_optimizer(self.recipe.training)
 
     def _add_weight_decay(self) -> None:
-        """Coupled weight decay for SGD, as the literature's (PyTorch) recipes mean it.
-
-        Keras's ``weight_decay`` argument is decoupled: with momentum 0.9 it is about 10x weaker
-        than ``grad += wd * w``. An L2 regulariser of ``wd / 2`` on every trainable variable
-        adds exactly ``wd * w`` to each gradient, inside the same compiled step.
-        """
-        t = self.recipe.training
-        if t.optimizer == "adam" or not t.weight_decay:
-            return
-        l2 = self._keras.regularizers.L2(t.weight_decay / 2.0)
-        for variable in self.model.trainable_variables:
-            variable.regularizer = l2
+        add_weight_decay(self.model, self.recipe.training)
 
     def _count_traces(self) -> None:
         """Wrap the loss so that each trace of the train step increments ``trace_count``."""
