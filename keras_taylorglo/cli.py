@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .cli_validate import cmd_validate
 from .errors import TaylorGLOError
 from .stopping import DISK_ERRORS, one_line_warnings, say, stop_on_signals
 
@@ -66,88 +67,6 @@ def _parse_theta(text: str) -> list[float]:
 
 
 # ---------------------------------------------------------------------------------- subcommands
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate recipes (their functions and model options too) and print each one resolved."""
-    from .data.precheck import check_data_extras
-    from .recipe import check_callables, load_recipe
-
-    for i, path in enumerate(args.recipe):
-        recipe = load_recipe(path, args.overrides)
-        check_callables(recipe, args.overrides)
-        check_data_extras(recipe.data, recipe.source)  # mnist5k without its extra, say
-        if args.deep:
-            _deep_check(recipe)
-        if len(args.recipe) > 1:
-            print(f"{'' if i == 0 else chr(10)}# {path}")
-        print(recipe.to_toml(), end="")
-    return 0
-
-
-def _deep_check(recipe: Any) -> None:
-    """Build the recipe's data set and model once, as a worker would; one summary line on stderr.
-
-    Raises:
-        TaylorGLOError: Any problem, as one line naming the recipe file and the field.
-    """
-    import time
-
-    from .errors import RecipeError
-    from .recipe import DEFAULT_FITNESS, is_callable_spec, resolve_callable
-
-    start = time.perf_counter()
-    if recipe.evaluation.fitness != DEFAULT_FITNESS:
-        # The workers call only the fitness function: importing it is what they would do first.
-        resolve_callable(
-            recipe.evaluation.fitness, recipe.base_dir, "evaluation.fitness", recipe.source
-        )
-        print(f"deep check: imported {recipe.evaluation.fitness}", file=sys.stderr)
-        return
-    _quiet_tensorflow()
-    from ._quiet import import_tensorflow
-
-    import_tensorflow()  # quietly, before a user module imports it
-    # Imported here first, so that a failing import names this recipe file (the loaders would
-    # import them again from sys.modules).
-    for field, spec in (("data.dataset", recipe.data.dataset), ("model.name", recipe.model.name)):
-        if is_callable_spec(spec):
-            resolve_callable(spec, recipe.base_dir, field, recipe.source)
-    from .data import load_dataset
-    from .models import build_model
-
-    seed = recipe.experiment.seed
-    try:
-        data = load_dataset(recipe.data, recipe.base_dir, seed=seed)
-    except TaylorGLOError:
-        raise
-    except Exception as exc:  # the user's data function raised
-        raise RecipeError(
-            recipe.source, "data.dataset", f"building the data set failed: {_one_line(exc)}"
-        ) from None
-    try:
-        model = build_model(
-            recipe.model, data.input_shape, data.num_classes, recipe.base_dir, seed, recipe.source
-        )
-    except TaylorGLOError:
-        raise
-    except Exception as exc:  # the user's model builder raised
-        raise RecipeError(
-            recipe.source, "model.name", f"building the model failed: {_one_line(exc)}"
-        ) from None
-    shape = "×".join(str(d) for d in data.input_shape)
-    print(
-        f"deep check: data set {recipe.data.dataset}: {data.num_train} train / "
-        f"{data.num_validation} validation / {data.num_test} test, {shape}, "
-        f"{data.num_classes} classes; model {recipe.model.name}: "
-        f"{model.count_params():,} parameters ({time.perf_counter() - start:.1f} s)",
-        file=sys.stderr,
-    )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:300]
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -333,15 +252,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     if status.get("finalists"):
         console.print(_finalists_table(status["finalists"]))
     chosen = status.get("chosen")
+    # soft_wrap: a θ line is one line whatever the width (a script reading a pipe gets it whole)
     if chosen and chosen["source"] == "finalist":
-        console.print(f"{_describe_chosen(chosen)}: θ = [{_theta_text(chosen['theta'])}]")
+        theta = _theta_text(chosen["theta"])
+        console.print(f"{_describe_chosen(chosen)}: θ = [{theta}]", soft_wrap=True)
         if best:
             single = {**best, "source": "best_evaluation"}
-            console.print(f"best single evaluation: {_describe_chosen(single)}")
+            console.print(f"best single evaluation: {_describe_chosen(single)}", soft_wrap=True)
     elif best:
         console.print(
             f"best fitness {best['fitness']:.4f} (generation {best['generation']}, "
-            f"candidate {best['candidate']}): θ = [{_theta_text(best['theta'])}]"
+            f"candidate {best['candidate']}): θ = [{_theta_text(best['theta'])}]",
+            soft_wrap=True,
         )
     return 0
 
@@ -419,7 +341,7 @@ def build_parser(with_analysis: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="also build the data set and the model once, as a worker would (imports TensorFlow)",
     )
-    p.set_defaults(func=cmd_validate)
+    p.set_defaults(func=cmd_validate)  # cli_validate.py
 
     p = sub.add_parser("evaluate", help="score one loss with a partial (or full) training")
     _add_recipe_args(p)
