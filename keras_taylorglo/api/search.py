@@ -164,38 +164,12 @@ class Search:
         if data_options is not None and "dataset" in dict(_mapping("data_options", data_options)):
             raise TaylorGLOError("data_options: 'dataset' is set by data=, not here")
         base = _base_recipe(recipe)
-        own_data = self._data_kind in ("arrays", "function")
-        keywords = _Keywords()
-        if own_data and recipe is None:
-            # The default recipe trains on half of digits; your arrays are all meant to be used.
-            keywords.add(["data.train_fraction=1.0"], "data")
-        if self._model_kind in ("function", "instance") and model_options is None:
-            # The base model's options are not your function's.
-            keywords.add(["model.options={}"], "model")
-        if self._model_kind == "name":
-            keywords.add([f"model.name={_toml(self._model, 'model')}"], f"model={self._model!r}")
-        if self._data_kind == "name":
-            keywords.add([f"data.dataset={_toml(self._data, 'data')}"], f"data={self._data!r}")
-        for name, table in sections.items():
-            if table is not None:
-                keywords.add(_flatten(name, _mapping(name, table)), f"{name}={{...}}", f"{name}.")
-        if data_options is not None:
-            table = _mapping("data_options", data_options)
-            keywords.add(_flatten("data", table), "data_options={...}", "data.")
-        if model_options is not None:
-            options = _toml(dict(_mapping("model_options", model_options)), "model_options")
-            keywords.add([f"model.options={options}"], "model_options={...}", "model.options.")
         if isinstance(overrides, str):
             raise TaylorGLOError('overrides: expected a list of "section.key=value" strings')
         user_items = list(overrides)
-        keywords.add(user_items, "overrides=[...]")
-        # The default recipe's name ("digits") would mislead; a recipe's own name stays (--out).
-        named = recipe is None and run_dir is not None and not _sets_name(experiment, user_items)
-        if named:
-            name = _NAME.sub("_", Path(run_dir).resolve().name).lstrip("._-")
-            if name:
-                item = f"experiment.name={_toml(name[:100], 'run_dir')}"
-                keywords.add([item], f"run_dir={os.fspath(run_dir)!r}", first=True)
+        keywords = self._keywords(
+            recipe, sections, model_options, data_options, user_items, experiment, run_dir
+        )
         try:
             self.recipe = base.with_overrides(keywords.items)
             _check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
@@ -220,6 +194,48 @@ class Search:
         if self._arrays and _can_probe(self._model_kind):
             _probe_model(self._model, self._model_kind, self._arrays, num_classes, self.recipe)
         _refuse_existing(self.run_dir, self.overwrite)
+
+    def _keywords(
+        self,
+        recipe: Any,
+        sections: Mapping[str, Any],
+        model_options: Mapping[str, Any] | None,
+        data_options: Mapping[str, Any] | None,
+        user_items: list[str],
+        experiment: Any,
+        run_dir: Any,
+    ) -> _Keywords:
+        """The overrides this Search's keywords make of the base recipe, by keyword."""
+        own_data = self._data_kind in ("arrays", "function")
+        keywords = _Keywords()
+        if own_data and recipe is None:
+            # The default recipe trains on half of digits; your arrays are all meant to be used.
+            keywords.add(["data.train_fraction=1.0"], "data")
+        if self._model_kind in ("function", "instance") and model_options is None:
+            # The base model's options are not your function's.
+            keywords.add(["model.options={}"], "model")
+        if self._model_kind == "name":
+            keywords.add([f"model.name={_toml(self._model, 'model')}"], f"model={self._model!r}")
+        if self._data_kind == "name":
+            keywords.add([f"data.dataset={_toml(self._data, 'data')}"], f"data={self._data!r}")
+        for name, table in sections.items():
+            if table is not None:
+                keywords.add(_flatten(name, _mapping(name, table)), f"{name}={{...}}", f"{name}.")
+        if data_options is not None:
+            table = _mapping("data_options", data_options)
+            keywords.add(_flatten("data", table), "data_options={...}", "data.")
+        if model_options is not None:
+            options = _toml(dict(_mapping("model_options", model_options)), "model_options")
+            keywords.add([f"model.options={options}"], "model_options={...}", "model.options.")
+        keywords.add(user_items, "overrides=[...]")
+        # The default recipe's name ("digits") would mislead; a recipe's own name stays (--out).
+        named = recipe is None and run_dir is not None and not _sets_name(experiment, user_items)
+        if named:
+            name = _NAME.sub("_", Path(run_dir).resolve().name).lstrip("._-")
+            if name:
+                item = f"experiment.name={_toml(name[:100], 'run_dir')}"
+                keywords.add([item], f"run_dir={os.fspath(run_dir)!r}", first=True)
+        return keywords
 
     def run(self, progress: bool = True) -> SearchResult:
         """Write the run directory and run the search to its end (blocks).
