@@ -100,6 +100,7 @@ def test_reader_eta_and_elapsed_of_a_running_run(running_run, frozen_clock):
     assert (snap.evaluations, snap.planned) == (52, 56)
     # 6 finished generations of 55 s each for 8 evaluations: 4 remaining * 55/8 s
     assert snap.eta == pytest.approx(4 * 55 / 8)
+    assert snap.run_dir == str(run_dir)  # the header names it
     busy = [w for w in snap.workers if w.state == "busy"]
     assert [w.task for w in busy] == ["g6 c4 a0", "g6 c5 a0"]
     assert busy[0].for_seconds == pytest.approx(400 - (5 + 6 * 60 + 30))
