@@ -110,6 +110,18 @@ workers = 2
 """
 
 
+def workers_ready(run_dir: Path) -> bool:
+    """Whether both workers of the run have started (the store's workers table says so)."""
+    from keras_taylorglo.store import Store, WorkerState
+
+    try:
+        with Store.open(run_dir, readonly=True) as store:
+            states = [w.state for w in store.workers()]
+    except Exception:  # noqa: BLE001 - not created yet, or being written: not ready
+        return False
+    return len(states) == 2 and WorkerState.STARTING not in states
+
+
 def test_after_ctrl_c_the_progress_line_is_on_the_screen_once(tmp_path):
     (tmp_path / "slow_fitness.py").write_text(
         "import time\n\n\ndef slow(theta, seed):\n    time.sleep(0.2)\n"
@@ -127,10 +139,13 @@ def test_after_ctrl_c_the_progress_line_is_on_the_screen_once(tmp_path):
     data, interrupted, deadline = b"", False, time.monotonic() + 90
     try:
         while time.monotonic() < deadline:
-            # Once evaluations come back the workers are up (they ignore SIGINT then; one still
-            # being spawned would print Python's KeyboardInterrupt traceback, not ours).
-            plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", data)
-            if not interrupted and re.search(rb" [1-9][0-9]*/200 evals ", plain):
+            # Once every worker is up (they ignore SIGINT then; one still being spawned would
+            # print Python's KeyboardInterrupt traceback between two redraws, not our line).
+            if (
+                not interrupted
+                and b" evals " in data
+                and workers_ready(tmp_path / "runs" / "ctrl-c")
+            ):
                 os.write(fd, b"\x03")  # Ctrl-C, as typed: the terminal echoes ^C
                 interrupted = True
             if select.select([fd], [], [], 0.1)[0]:
