@@ -364,9 +364,9 @@ class Search:
             items.append(f'model.name="{MODEL_SPEC}"')
         if "data" in functions:
             items.append(f'data.dataset="{DATA_SPEC}"')
-        text = rebased_recipe(self.recipe, run_dir).totoml_value()
+        text = rebased_recipe(self.recipe, run_dir).to_toml()
         recipe = parse_recipe(
             text, source=str(self.run_dir / "recipe.toml"), overrides=items, base_dir=run_dir
         )
-        write_atomic(run_dir / "recipe.toml", recipe.totoml_value())
+        write_atomic(run_dir / "recipe.toml", recipe.to_toml())
         return recipe
