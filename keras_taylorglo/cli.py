@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .cli_status import cmd_status, describe_chosen, theta_text
+from .cli_validate import cmd_validate
 from .errors import TaylorGLOError
 from .stopping import DISK_ERRORS, one_line_warnings, say, stop_on_signals
 
@@ -69,93 +70,14 @@ def _parse_theta(text: str) -> list[float]:
 # ---------------------------------------------------------------------------------- subcommands
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate recipes (their functions and model options too) and print each one resolved."""
-    from .recipe import check_callables, load_recipe
-
-    for i, path in enumerate(args.recipe):
-        recipe = load_recipe(path, args.overrides)
-        check_callables(recipe, args.overrides)
-        if args.deep:
-            _deep_check(recipe)
-        if len(args.recipe) > 1:
-            print(f"{'' if i == 0 else chr(10)}# {path}")
-        print(recipe.to_toml(), end="")
-    return 0
-
-
-def _deep_check(recipe: Any) -> None:
-    """Build the recipe's data set and model once, as a worker would; one summary line on stderr.
-
-    Raises:
-        TaylorGLOError: Any problem, as one line naming the recipe file and the field.
-    """
-    import time
-
-    from .errors import RecipeError
-    from .plugins import is_callable_spec, resolve_callable
-    from .recipe import DEFAULT_FITNESS
-
-    start = time.perf_counter()
-    if recipe.evaluation.fitness != DEFAULT_FITNESS:
-        # The workers call only the fitness function: importing it is what they would do first.
-        resolve_callable(
-            recipe.evaluation.fitness, recipe.base_dir, "evaluation.fitness", recipe.source
-        )
-        print(f"deep check: imported {recipe.evaluation.fitness}", file=sys.stderr)
-        return
-    _quiet_tensorflow()
-    from ._quiet import import_tensorflow
-
-    import_tensorflow()  # quietly, before a user module imports it
-    # Imported here first, so that a failing import names this recipe file (the loaders would
-    # import them again from sys.modules).
-    for field, spec in (("data.dataset", recipe.data.dataset), ("model.name", recipe.model.name)):
-        if is_callable_spec(spec):
-            resolve_callable(spec, recipe.base_dir, field, recipe.source)
-    from .data import load_dataset
-    from .models import build_model
-
-    seed = recipe.experiment.seed
-    try:
-        data = load_dataset(recipe.data, recipe.base_dir, seed=seed)
-    except TaylorGLOError:
-        raise
-    except Exception as exc:  # the user's data function raised
-        raise RecipeError(
-            recipe.source, "data.dataset", f"building the data set failed: {_one_line(exc)}"
-        ) from None
-    try:
-        model = build_model(
-            recipe.model, data.input_shape, data.num_classes, recipe.base_dir, seed, recipe.source
-        )
-    except TaylorGLOError:
-        raise
-    except Exception as exc:  # the user's model builder raised
-        raise RecipeError(
-            recipe.source, "model.name", f"building the model failed: {_one_line(exc)}"
-        ) from None
-    shape = "×".join(str(d) for d in data.input_shape)
-    print(
-        f"deep check: data set {recipe.data.dataset}: {data.num_train} train / "
-        f"{data.num_validation} validation / {data.num_test} test, {shape}, "
-        f"{data.num_classes} classes; model {recipe.model.name}: "
-        f"{model.count_params():,} parameters ({time.perf_counter() - start:.1f} s)",
-        file=sys.stderr,
-    )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:300]
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score one loss (θ, a preset, or cross-entropy) with the recipe's training budget."""
+    from .data.precheck import check_data_extras
     from .recipe import DEFAULT_FITNESS, check_callables, load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
     check_callables(recipe, args.overrides)  # before seconds of TensorFlow start-up
+    check_data_extras(recipe.data, recipe.source)
     custom_fitness = recipe.evaluation.fitness != DEFAULT_FITNESS
     if not custom_fitness:  # a module:function fitness is called as it is: no TensorFlow
         from ._quiet import import_tensorflow
@@ -255,12 +177,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .search.progress import ProgressDisplay
     from .search.runs import resume_search
     from .store import RunState, Store
+    from .store.locate import require_run_dir
 
-    if Store.exists(args.run_dir):
-        with Store.open_existing(args.run_dir) as store:
-            finished = store.state() == RunState.FINISHED
-    else:
-        finished = False  # resume_search says there is no run here
+    with Store.open_existing(require_run_dir(args.run_dir)) as store:
+        finished = store.state() == RunState.FINISHED
     _quiet_tensorflow()  # inherited by the worker processes
     return _run_search(
         lambda: resume_search(args.run_dir, display=ProgressDisplay(), overrides=args.overrides),
@@ -273,14 +193,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     """Open the Textual monitor (imports Textual, never TensorFlow)."""
-    if args.run_dir is not None and Path(args.run_dir).is_dir():
+    if args.run_dir is not None:
         from .store import Store
+        from .store.locate import require_run_dir
 
-        if Store.exists(args.run_dir):
-            # Before the screen is drawn: a damaged page or a newer store is one line here,
-            # not a crash inside the app (~3 ms for a store of 2,800 attempts).
-            with Store.open_existing(args.run_dir) as store:
-                store.check()
+        # Before the screen is drawn: no run, a damaged page or a newer store is one line
+        # here, not a crash inside the app (~3 ms for a store of 2,800 attempts).
+        with Store.open_existing(require_run_dir(args.run_dir)) as store:
+            store.check()
     from keras_taylorglo_tui.app import run_monitor
 
     return run_monitor(args.run_dir, runs_root=args.runs)
@@ -321,7 +241,7 @@ def build_parser(with_analysis: bool = True) -> argparse.ArgumentParser:
         action="store_true",
         help="also build the data set and the model once, as a worker would (imports TensorFlow)",
     )
-    p.set_defaults(func=cmd_validate)
+    p.set_defaults(func=cmd_validate)  # cli_validate.py
 
     p = sub.add_parser("evaluate", help="score one loss with a partial (or full) training")
     _add_recipe_args(p)

@@ -48,8 +48,9 @@ def describe_chosen(chosen: dict[str, Any]) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     """Print a run's state, generations and best candidate."""
     from .store import Store
+    from .store.locate import require_run_dir
 
-    with Store.open_existing(args.run_dir) as store:
+    with Store.open_existing(require_run_dir(args.run_dir)) as store:
         status = store.status_json()
         noise = store.meta().get("label_noise")
     if noise:
@@ -83,15 +84,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     if status.get("finalists"):
         console.print(finalists_table(status["finalists"]))
     chosen = status.get("chosen")
+    # soft_wrap: a θ line is one line whatever the width (a script reading a pipe gets it whole)
     if chosen and chosen["source"] == "finalist":
-        console.print(f"{describe_chosen(chosen)}: θ = [{theta_text(chosen['theta'])}]")
+        theta = theta_text(chosen["theta"])
+        console.print(f"{describe_chosen(chosen)}: θ = [{theta}]", soft_wrap=True)
         if best:
             single = {**best, "source": "best_evaluation"}
-            console.print(f"best single evaluation: {describe_chosen(single)}")
+            console.print(f"best single evaluation: {describe_chosen(single)}", soft_wrap=True)
     elif best:
         console.print(
             f"best fitness {best['fitness']:.4f} (generation {best['generation']}, "
-            f"candidate {best['candidate']}): θ = [{theta_text(best['theta'])}]"
+            f"candidate {best['candidate']}): θ = [{theta_text(best['theta'])}]",
+            soft_wrap=True,
         )
     return 0
 

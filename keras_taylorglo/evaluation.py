@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._devices import check_probabilities, choose_strategy, dtype_policy, resolve_jit_compile
-from ._optimizer import add_weight_decay, make_optimizer
 from ._reinit import layer_variables, reinit_plan, reinitialize
+from .optimizers import add_weight_decay, make_optimizer
 from .outcomes import Outcome, Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -231,8 +231,8 @@ class Evaluator:
             self.model = self._build_model(self.recipe.experiment.seed)
             check_probabilities(self.model, self.data, self.recipe)
             self.loss = self._make_loss()
-            self.optimizer = make_optimizer(self._keras, self.recipe.training)
-            add_weight_decay(self._keras, self.model, self.recipe.training)
+            self.optimizer = make_optimizer(self.recipe.training)
+            add_weight_decay(self.model, self.recipe.training)
             self.optimizer.build(self.model.trainable_variables)
             self.model.compile(
                 optimizer=self.optimizer,

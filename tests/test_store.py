@@ -107,7 +107,7 @@ def test_create_from_a_recipe_object(tmp_path):
 
 
 def test_open_missing_or_foreign(tmp_path):
-    with pytest.raises(StoreError, match="is not a keras-taylorglo run directory"):
+    with pytest.raises(StoreError, match="no keras-taylorglo run here"):
         Store.open(tmp_path)
     foreign = tmp_path / "experiment.sqlite"
     conn = sqlite3.connect(foreign)

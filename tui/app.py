@@ -104,7 +104,7 @@ def run_monitor(run_dir: str | None, runs_root: str = "runs") -> int:
 
     Example:
         >>> run_monitor("no/such/run")  # doctest: +SKIP
-        error: no/such/run does not exist; give a run directory made by `search`
+        error: no/such/run: no keras-taylorglo run here (it does not exist; …)
         2
     """
     if run_dir is not None:

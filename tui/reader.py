@@ -26,12 +26,16 @@ from typing import Any
 import numpy as np
 
 from keras_taylorglo.errors import StoreError
+from keras_taylorglo.outcomes import Status
 from keras_taylorglo.store import RunState, Store, WorkerState
 from keras_taylorglo.store.frozen import GenerationRecord, WorkerRecord
+from keras_taylorglo.store.locate import require_run_dir
 
+from .format import format_about
 from .view_rows import (
     AttemptRow,
     CandidateRow,
+    FinalistRow,
     GenerationDetail,
     GenerationRow,
     LossSettings,
@@ -60,14 +64,10 @@ def open_run(run_dir: str | os.PathLike[str]) -> Store:
         The store.
 
     Raises:
-        StoreError: if ``run_dir`` does not exist or holds no keras-taylorglo store.
+        StoreError: if ``run_dir`` holds no keras-taylorglo store (the one message of
+            :func:`keras_taylorglo.store.locate.no_run_error`, as every command gives it).
     """
-    path = Path(run_dir)
-    if not path.exists():
-        raise StoreError(f"{run_dir} does not exist; give a run directory made by `search`")
-    if not path.is_dir():
-        raise StoreError(f"{run_dir} is not a directory; give a run directory made by `search`")
-    return Store.open(path, readonly=True)
+    return Store.open(require_run_dir(run_dir), readonly=True)
 
 
 def find_runs(runs_root: str | os.PathLike[str]) -> list[RunSummary]:
@@ -205,29 +205,53 @@ class RunReader:
         return max(0.0, end - float(created))
 
     @staticmethod
-    def _eta(
-        state: str,
-        gens: list[GenerationRecord],
-        evaluations: int,
-        planned: int,
-        elapsed: float | None,
-    ) -> float | None:
-        if state != RunState.RUNNING or planned <= 0:
+    def _eta(state: str, gens: list[GenerationRecord], remaining: int | None) -> float | None:
+        """Seconds left: ``remaining`` partial trainings at the pace of the finished generations.
+
+        ``None`` (shown as ``—``) while no generation has finished: an estimate from the first
+        evaluations alone said 8:33 for a search that took 2:12 in all. ``remaining`` is
+        ``None`` when the work left is not partial trainings (full-budget finalists).
+        """
+        if state != RunState.RUNNING or remaining is None:
             return None
-        remaining = planned - evaluations
         if remaining <= 0:
             return 0.0
         # seconds per evaluation over finished generations (gaps between a crash and a resume
-        # do not count); before the first one finishes, over the time elapsed so far
+        # do not count)
         done = [g for g in gens if g.finished is not None and g.evaluations]
-        if done:
-            seconds = sum(g.finished - g.started for g in done)
-            per_eval = seconds / sum(g.evaluations for g in done)
-        elif evaluations and elapsed:
-            per_eval = elapsed / evaluations
-        else:
+        if not done:
             return None
-        return remaining * per_eval
+        seconds = sum(g.finished - g.started for g in done)
+        return remaining * seconds / sum(g.evaluations for g in done)
+
+    def _finalists(self, meta: dict[str, Any]) -> tuple[list[FinalistRow], int, int]:
+        """The finalist stage: its rows, and its trainings done and planned (0, 0 without one)."""
+        settings = meta.get("finalists") or {}
+        count, seeds = int(settings.get("count") or 0), int(settings.get("seeds") or 0)
+        if not count:
+            return [], 0, 0
+        stage = meta.get("finalist_stage") or {}
+        seeds = int(stage.get("seeds") or seeds)
+        done: dict[int, int] = {}
+        for run in self.store.finalist_runs(finished=True):
+            if run.status != Status.INFRA:  # an infra failure is re-run, not a result
+                done[run.finalist] = done.get(run.finalist, 0) + 1
+        rows = [
+            FinalistRow(
+                finalist=f.finalist,
+                origin=format_about(f.generation, f.candidate) or "CMA-ES mean",
+                search_fitness=f.search_fitness,
+                status=f.status,
+                done=done.get(f.finalist, 0),
+                planned=seeds,
+                fitness=f.fitness,
+                chosen=f.chosen,
+            )
+            for f in self.store.finalists()
+        ]
+        # Before the stage begins, the engine's plan: the top `count` and the CMA-ES mean.
+        planned = len(rows) * seeds if rows else (count + 1) * seeds
+        return rows, sum(done.values()), planned
 
     def _generation_rows(
         self, gens: list[GenerationRecord], loss: LossSettings
@@ -282,6 +306,12 @@ class RunReader:
         planned = int(meta.get("planned_evaluations") or 0)
         elapsed = self._elapsed(meta, state, gens, now)
         evaluations = snap.evaluations
+        finalists, finals_done, finals_planned = self._finalists(meta)
+        remaining = None if planned <= 0 else planned - evaluations
+        if remaining is not None and finals_planned:
+            full = (meta.get("finalists") or {}).get("budget") == "full"
+            remaining = None if full else remaining + finals_planned - finals_done
+        chosen = self.store.chosen() if finalists else None
         # "for how long" only means something while the search runs
         workers = [
             self._worker_row(w, now if state == RunState.RUNNING else None) for w in snap.workers
@@ -294,7 +324,7 @@ class RunReader:
             elapsed=elapsed,
             evaluations=evaluations,
             planned=planned,
-            eta=self._eta(state, gens, evaluations, planned, elapsed),
+            eta=self._eta(state, gens, remaining),
             best=snap.best,
             generations=rows,
             workers=workers,
@@ -302,6 +332,11 @@ class RunReader:
             loss=loss,
             shapes=shapes,
             label_noise=meta.get("label_noise") or None,
+            run_dir=str(self.run_dir),
+            finalists=finalists,
+            chosen=chosen if chosen is not None and chosen.source == "finalist" else None,
+            finalists_done=finals_done,
+            finalists_planned=finals_planned,
         )
 
     @staticmethod
@@ -309,6 +344,10 @@ class RunReader:
         task = ""
         if w.state == WorkerState.BUSY and w.generation is not None:
             task = f"g{w.generation} c{w.candidate} a{w.attempt}"
+        elif w.state == WorkerState.BUSY and w.candidate is not None:
+            # A finalist training: the store's row holds its rank and seed slot
+            # (keras_taylorglo.store.finalists.start_finalist_run).
+            task = f"f{w.candidate} s{w.attempt}"
         last = ""
         if w.last_status:
             last = w.last_status

@@ -31,6 +31,7 @@ from .widgets import (
     CandidateLossPlot,
     CandidatesTable,
     EventsPanel,
+    FinalistsPanel,
     GenerationsTable,
     LossPlot,
     RunHeader,
@@ -133,6 +134,7 @@ class MonitorScreen(_PollingScreen):
         with Horizontal(id="top"):
             with Vertical(id="left"):
                 yield GenerationsTable(id="generations")
+                yield FinalistsPanel(id="finalists")
             with Vertical(id="right", classes="show-accuracy"):
                 yield AccuracyPlot(id="accuracy")
                 yield LossPlot(id="loss")
@@ -144,6 +146,7 @@ class MonitorScreen(_PollingScreen):
     def on_mount(self) -> None:
         """Titles the panels, focuses the table and starts the refresh."""
         self.query_one("#generations").border_title = "Generations"
+        self.query_one("#finalists").border_title = "Finalists · new seeds"
         accuracy = self.query_one("#accuracy")
         accuracy.border_title = "Accuracy per generation"
         accuracy.border_subtitle = (
@@ -163,6 +166,7 @@ class MonitorScreen(_PollingScreen):
         self.snapshot = data
         self.query_one(RunHeader).show(data)
         self.query_one(GenerationsTable).show(data.generations)
+        self.query_one(FinalistsPanel).show(data.finalists)
         self.query_one(AccuracyPlot).show(data.generations)
         self.query_one(LossPlot).show(data)
         self.query_one(WorkersPanel).show(data.workers)
@@ -390,7 +394,11 @@ HELP_TEXT = """\
   [b]Accuracy[/b]     generation best (green), mean (blue), all-time best (yellow) (paper Fig. 2).
   [b]Loss shape[/b]   each generation's best loss for a true class 0 as y0 goes 0→1, shifted
                to 0 at y0 = 1, blue (early) → red (late) (Fig. 3a); [b]p[/b]: θ (Fig. 3b).
-  [b]Workers[/b]      device, candidate/attempt it runs (g c a), for how long, last result.
+  [b]Finalists[/b]    after the last generation (evolution.finalists): the top candidates
+               and the CMA-ES mean trained again on new seeds; search fitness, seeds
+               done/planned, fitness over them; ✓ marks the chosen loss.
+  [b]Workers[/b]      device, what it runs (g3 c5 a0: generation, candidate, attempt;
+               f2 s1: finalist 2, its seed 1), for how long, last result.
   [b]Events[/b]       new bests, retries, aborts, divergences, failures, worker deaths.
   [b]Candidates[/b]   θ, status, fitness and attempts of each candidate of a generation;
                an attempt "a1 r2" is attempt 1 re-run twice after infrastructure failures.

@@ -19,11 +19,12 @@ from typing import Any, TypeVar
 import numpy as np
 
 from keras_taylorglo.expansion import ExpansionSpec, shifted_loss_shape
-from keras_taylorglo.store.frozen import BestRecord, EventRecord
+from keras_taylorglo.store.frozen import BestRecord, ChosenRecord, EventRecord
 
 __all__ = [
     "AttemptRow",
     "CandidateRow",
+    "FinalistRow",
     "GenerationDetail",
     "GenerationRow",
     "LossSettings",
@@ -190,6 +191,31 @@ class WorkerRow:
 
 
 @dataclass(frozen=True)
+class FinalistRow:
+    """One finalist of the finalist stage, as the finalists panel shows it.
+
+    Args:
+        finalist: its rank (from 0).
+        origin: where it came from: ``"g3 c5"`` (a candidate) or ``"CMA-ES mean"``.
+        search_fitness: its fitness in the search (``None`` for the CMA-ES mean).
+        status: the finalist's status (``pending``, ``running``, or its final status).
+        done: its trainings on new seeds that ended with a result.
+        planned: the trainings it gets (``evolution.finalists.seeds``).
+        fitness: its aggregate over those trainings, once it has one.
+        chosen: whether it is the chosen loss.
+    """
+
+    finalist: int
+    origin: str
+    search_fitness: float | None
+    status: str
+    done: int
+    planned: int
+    fitness: float | None
+    chosen: bool
+
+
+@dataclass(frozen=True)
 class MonitorSnapshot:
     """Everything the main screen shows, from one consistent read of the store.
 
@@ -210,6 +236,13 @@ class MonitorSnapshot:
         shapes: generation index -> shifted loss shape of its best θ (``(y0, loss)``).
         label_noise: the run's label noise as its workers realised it (the store's meta, see
             :func:`format_label_noise`), or ``None``.
+        run_dir: the run directory, as it was given to the monitor.
+        finalists: the finalist stage's finalists in rank order (empty before it begins, and
+            in a run without one).
+        chosen: the chosen finalist once the stage has chosen (``None`` until then, and in a
+            run without finalists: ``best`` is then the loss the run hands over).
+        finalists_done: finalist trainings that ended with a result.
+        finalists_planned: finalist trainings the stage plans (0 in a run without one).
     """
 
     name: str
@@ -227,6 +260,11 @@ class MonitorSnapshot:
     loss: LossSettings
     shapes: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     label_noise: dict[str, Any] | None = None
+    run_dir: str = ""
+    finalists: list[FinalistRow] = field(default_factory=list)
+    chosen: ChosenRecord | None = None
+    finalists_done: int = 0
+    finalists_planned: int = 0
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def analyze_main(args: argparse.Namespace) -> int:
 
     Args:
         args: ``run_dir``, ``runs``, ``candidates``, ``json``, ``out``, ``train_fractions``,
-            ``baselines``, ``select``.
+            ``baselines``, ``select``, ``overrides`` (``--set``).
 
     Returns:
         0.
@@ -53,6 +53,7 @@ def analyze_main(args: argparse.Namespace) -> int:
         progress=True,
         baselines=baselines,
         select=parse_select(args.select),
+        overrides=args.overrides,
     )
     out = args.out or Path(args.run_dir) / ANALYSIS_DIR
     for line in missing_results(report):
@@ -106,8 +107,9 @@ def plot_main(args: argparse.Namespace) -> int:
         0.
     """
     from ..plots import plot_run
+    from ..store.locate import require_run_dir
 
-    for path in plot_run(args.run_dir, args.out):
+    for path in plot_run(require_run_dir(args.run_dir), args.out):
         print(path)
     return 0
 
@@ -122,8 +124,9 @@ def export_main(args: argparse.Namespace) -> int:
         0.
     """
     from ..store import Store
+    from ..store.locate import require_run_dir
 
-    with Store.open_existing(args.run_dir) as store:
+    with Store.open_existing(require_run_dir(args.run_dir)) as store:
         best = store.chosen()
         meta = store.meta()
     if best is None:
@@ -141,8 +144,11 @@ def study_main(args: argparse.Namespace) -> int:
     Returns:
         0.
     """
+    from ..store.locate import require_run_dir
     from .study import write_study
 
+    for run_dir in args.run_dirs:
+        require_run_dir(run_dir)  # before "no analysis yet", which would send it to analyze
     for path in write_study(args.run_dirs, args.by, args.out):
         print(path)
     return 0
@@ -185,6 +191,15 @@ def add_analysis_parsers(subparsers: Any) -> None:
         metavar="last|best_validation",
         help="score each training's last weights (default, the paper's protocol) or its "
         "best-validation epoch's (early stopping), for every loss alike",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="change the full training or where it runs, e.g. --set training.full.steps=100 "
+        "(only training.full.*, training.schedule.*, execution.*; repeatable)",
     )
     p.add_argument("--out", type=Path, help="report directory (default RUN_DIR/analysis)")
     p.add_argument("--json", action="store_true", help="print the report JSON")

@@ -241,6 +241,8 @@ class Job:
         run_index: Which repetition, from 0 (the pairing key).
         seed: The training seed (:func:`analysis_seed`).
         select: ``"last"`` or ``"best_validation"`` (:data:`SELECTIONS`).
+        variant: A full training other than the search's recipe's (``analyze --set``, see
+            :func:`keras_taylorglo.analysis.overrides.variant`); ``""`` for the recipe's own.
     """
 
     label: str
@@ -249,6 +251,7 @@ class Job:
     run_index: int
     seed: int
     select: str = "last"
+    variant: str = ""
 
     @property
     def loss(self) -> str:
@@ -257,8 +260,13 @@ class Job:
 
     @property
     def store_label(self) -> str:
-        """The store's label: the loss's label, with ``@best_validation`` for that selection."""
-        return self.label if self.select == "last" else f"{self.label}@{self.select}"
+        """The store's label: the loss's label, with its selection and full training.
+
+        ``@best_validation`` marks that selection, ``#<variant>`` another full training than the
+        recipe's (kept apart from the recipe's own trainings).
+        """
+        label = self.label if self.select == "last" else f"{self.label}@{self.select}"
+        return f"{label}#{self.variant}" if self.variant else label
 
     @property
     def key(self) -> tuple[str, str, float, int]:
@@ -286,6 +294,7 @@ def plan_jobs(
     experiment_seed: int,
     baselines: Sequence[str] = (CROSSENTROPY,),
     select: str = "last",
+    variant: str = "",
 ) -> list[Job]:
     """Every training of an analysis, in the order they are dispatched.
 
@@ -299,6 +308,7 @@ def plan_jobs(
         experiment_seed: ``experiment.seed``.
         baselines: Canonical baseline specs (:func:`keras_taylorglo.baselines.parse_baselines`).
         select: ``"last"`` or ``"best_validation"``.
+        variant: The full training's variant (:attr:`Job.variant`).
 
     Returns:
         The jobs.
@@ -308,9 +318,8 @@ def plan_jobs(
         for i in range(runs):
             seed = analysis_seed(experiment_seed, i)
             for theta in thetas:
-                jobs.append(
-                    Job("taylorglo", tuple(float(v) for v in theta), fraction, i, seed, select)
-                )
+                theta = tuple(float(v) for v in theta)
+                jobs.append(Job("taylorglo", theta, fraction, i, seed, select, variant))
             for spec in baselines:
-                jobs.append(Job(baseline_label(spec), None, fraction, i, seed, select))
+                jobs.append(Job(baseline_label(spec), None, fraction, i, seed, select, variant))
     return jobs

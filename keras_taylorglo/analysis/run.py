@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TaylorGLOError
 from ..outcomes import Status
+from .overrides import check_overrides, full_training, variant
 from .plan import (
     ANALYSIS_DIR,
     CROSSENTROPY,
@@ -47,21 +48,25 @@ def _progress_bar(total: int, done: int, enabled: bool) -> Any:
 
 
 def _advance(bar: Any, job: Job, status: str, accuracy: float | None) -> None:
+    from ..baselines import baseline_label as human_label
+
     bar.update(bar.done + 1, force=True)
     acc = "—" if accuracy is None else f"{accuracy:.4f}"
+    name = "TaylorGLO" if job.theta else human_label(job.loss)  # the table's names
     bar.log(
-        f"analysis {bar.done}/{bar.total}: {job.label} run {job.run_index} "
+        f"analysis {bar.done}/{bar.total}: {name} run {job.run_index} "
         f"(fraction {job.fraction:g}) {status}, test accuracy {acc}"
     )
 
 
-def _recipe_for_fraction(store: Any, fraction: float | None) -> Any:
+def _recipe_for_fraction(store: Any, fraction: float | None, extra: Sequence[str] = ()) -> Any:
     from ..recipe import parse_recipe
 
     meta = store.meta()
     source = meta.get("recipe_source", "<store>")
     base_dir = meta.get("base_dir") or str(Path(source).parent)
     overrides = [] if fraction is None else [f"data.train_fraction={float(fraction)!r}"]
+    overrides += extra  # analyze --set (checked: the full training and where it runs only)
     return parse_recipe(
         store.recipe_text(), source=source, overrides=overrides, base_dir=Path(base_dir)
     )
@@ -143,6 +148,7 @@ def _results(
     rows: dict[tuple[str, str, float, int], AnalysisRunRecord],
     runs: int,
     select: str,
+    variant: str,
     label: str,
     theta: Sequence[float] | None,
     fraction: float,
@@ -150,7 +156,7 @@ def _results(
     """The summary (:func:`~.stats.summarize`) of one loss's finished trainings, with statuses."""
     accs, statuses = [], {}
     for i in range(runs):
-        job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select)
+        job = Job(label, None if theta is None else tuple(theta), fraction, i, 0, select, variant)
         row = rows.get(job.key)
         if row is not None:
             accs.append(row.test_accuracy or 0.0)
@@ -221,6 +227,7 @@ def build_report(
     with_fractions: bool = False,
     baselines: Sequence[str] = (CROSSENTROPY,),
     select: str = "last",
+    variant: str = "",
 ) -> dict[str, Any]:
     """The analysis report from the store's finished trainings.
 
@@ -232,6 +239,7 @@ def build_report(
         with_fractions: Add the ``"fractions"`` key (``--train-fractions`` was given).
         baselines: Canonical baseline specs, cross-entropy first.
         select: ``"last"`` or ``"best_validation"``: which trainings' results are reported.
+        variant: Which full training's results (``analyze --set``; ``""``: the recipe's).
 
     Returns:
         The report dict (see the package docstring for the contract).
@@ -239,7 +247,7 @@ def build_report(
     rows = _final_rows(store)
     meta = store.meta()
     seeds = [analysis_seed(int(meta.get("seed", 0)), i) for i in range(runs)]
-    results = functools.partial(_results, rows, runs, select)
+    results = functools.partial(_results, rows, runs, select, variant)
     blocks = [_fraction_block(results, selections, baselines, f) for f in fractions]
     first = blocks[0]
     report: dict[str, Any] = {
@@ -279,6 +287,7 @@ def run_analysis(
     pool_factory: Any = None,
     baselines: Sequence[str] | str = (CROSSENTROPY,),
     select: str = "last",
+    overrides: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Run (or finish) an analysis and write ``report.json`` and ``report.md``.
 
@@ -298,6 +307,9 @@ def run_analysis(
             trained. Every baseline runs through the same path, seeds, budget and optimizer.
         select: ``"last"`` (the paper's protocol) or ``"best_validation"`` (every training,
             TaylorGLO's and the baselines', scored at its best-validation epoch).
+        overrides: ``--set`` items for the full training (``training.full.*``,
+            ``training.schedule.*``) or where it runs (``execution.*``); the report then records
+            them (``overrides``) and what the full training used (``full_training``).
 
     Returns:
         The report dict.
@@ -309,22 +321,24 @@ def run_analysis(
     """
     from ..baselines import parse_baselines
     from ..store import RunLock, Store
+    from ..store.locate import require_run_dir
 
     run_dir = Path(run_dir)
     if runs < 1:
         raise TaylorGLOError(f"--runs must be at least 1; got {runs}")
     specs = parse_baselines(baselines if isinstance(baselines, str) else ",".join(baselines))
     select = parse_select(select)
-    if not Store.exists(run_dir):
-        raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")
+    items = check_overrides(overrides)
+    require_run_dir(run_dir)
     out = run_dir / ANALYSIS_DIR if out_dir is None else Path(out_dir)
     with RunLock(run_dir), Store.open(run_dir) as store:
         selections = select_candidates(store, candidates)
-        recipe = _recipe_for_fraction(store, None)
+        recipe = _recipe_for_fraction(store, None, items)
+        tag = variant(_recipe_for_fraction(store, None), recipe)
         own = recipe.data.train_fraction if recipe.data is not None else 1.0
         wanted = list(fractions) if fractions else [own]
         thetas = [s["theta"] for s in selections]
-        jobs = plan_jobs(thetas, wanted, runs, recipe.experiment.seed, specs, select)
+        jobs = plan_jobs(thetas, wanted, runs, recipe.experiment.seed, specs, select, tag)
         done = _final_rows(store)
         todo = [j for j in jobs if j.key not in done]
         bar = _progress_bar(len(jobs), len(jobs) - len(todo), enabled=progress)
@@ -333,13 +347,14 @@ def run_analysis(
                 group = [j for j in todo if j.fraction == fraction]
                 if not group:
                     continue
-                fr_recipe = _recipe_for_fraction(store, fraction) if fractions else recipe
+                fr_recipe = _recipe_for_fraction(store, fraction, items) if fractions else recipe
                 _run_jobs(store, group, bar, _analysis_pool(fr_recipe, pool_factory))
         finally:
             bar.stop()
-        report = build_report(
-            store, selections, wanted, runs, bool(fractions), baselines=specs, select=select
-        )
+        report = build_report(store, selections, wanted, runs, bool(fractions), specs, select, tag)
+    if items:  # a plain analysis reports exactly what it always did
+        report["overrides"] = items
+        report["full_training"] = full_training(recipe)
     write_reports(report, out, run_dir)
     return report
 

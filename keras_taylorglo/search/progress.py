@@ -3,6 +3,12 @@
 On a terminal (or in a notebook cell, which Rich renders too) it is a live Rich progress bar;
 elsewhere (a log file, a scheduler's output) it is a plain line per step, so a long unattended
 run still says where it is without filling the log with redraws.
+
+The live line stays one line, and :data:`MARGIN` columns short of the terminal's width: Ctrl-C
+makes the terminal echo ``^C`` at the cursor, and on a full-width line that wraps it, so the
+next redraw would leave the old line above the new one (the line printed twice). Its ETA says
+``—`` until the first ``eta_after`` steps are done (a search: its first generation), since an
+estimate from the first evaluation alone was off by a factor of four.
 """
 
 from __future__ import annotations
@@ -15,6 +21,47 @@ __all__ = ["ProgressBar", "ProgressDisplay"]
 # The live line is redrawn at most this often: the store is read for every redraw.
 _REFRESH_S = 0.25
 
+MARGIN = 3
+"""Columns the live line leaves free at the right: room for the ``^C`` a terminal echoes."""
+
+
+def _columns(unit: str) -> list[Any]:
+    """The live line's columns: what, bar, done/total, unit, elapsed, ETA (after ``eta_after``)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.table import Column
+    from rich.text import Text
+
+    class EtaColumn(ProgressColumn):
+        """Rich's time remaining, or ``—`` until the first ``eta_after`` steps are done."""
+
+        remaining = TimeRemainingColumn()
+
+        def render(self, task: Any) -> Any:
+            first, after = task.fields.get("first", 0), task.fields.get("eta_after", 0)
+            if task.completed - first < max(after, 1) and not task.finished:
+                return Text("—", style="progress.remaining")
+            return self.remaining.render(task)
+
+    # The description takes the width left (the line is expanded to its constrained width) and
+    # gives way with an ellipsis; the bar and the numbers keep their widths.
+    what = Column(no_wrap=True, overflow="ellipsis", ratio=1)
+    return [
+        TextColumn("[bold]{task.description}", table_column=what),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn(unit),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        EtaColumn(),
+    ]
+
 
 class ProgressBar:
     """A Rich progress bar of ``done`` of ``total`` steps, or log lines when not on a terminal.
@@ -24,6 +71,7 @@ class ProgressBar:
         console: A :class:`rich.console.Console` (default: one on stderr).
         live: Force the live bar on or off (default: only on a terminal).
         enabled: ``False`` shows nothing at all (``progress=False`` of the Python API).
+        eta_after: Steps to be done (since :meth:`start`) before an ETA is shown.
 
     Example:
         >>> bar = ProgressBar("trainings", live=False, enabled=False)
@@ -34,11 +82,17 @@ class ProgressBar:
     """
 
     def __init__(
-        self, unit: str, console: Any = None, live: bool | None = None, enabled: bool = True
+        self,
+        unit: str,
+        console: Any = None,
+        live: bool | None = None,
+        enabled: bool = True,
+        eta_after: int = 1,
     ) -> None:
         from rich.console import Console
 
         self.unit = unit
+        self.eta_after = eta_after
         self.console = console or Console(stderr=True)
         self.enabled = enabled
         self.live = enabled and (self.console.is_terminal if live is None else live)
@@ -55,28 +109,24 @@ class ProgressBar:
         self.started = time.monotonic()
         if not self.live:
             return
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.constrain import Constrain
+        from rich.progress import Progress
 
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn(self.unit),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=self.console,
-            transient=False,
+        console = self.console
+
+        class Line(Progress):
+            """One line that leaves :data:`MARGIN` columns free (see the module docstring)."""
+
+            def get_renderable(self) -> Any:
+                return Constrain(super().get_renderable(), max(20, console.width - MARGIN))
+
+        self._progress = Line(
+            *_columns(self.unit), console=self.console, transient=False, expand=True
         )
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total, completed=done)
+        self._task = self._progress.add_task(
+            description, total=total, completed=done, first=done, eta_after=self.eta_after
+        )
 
     def due(self, force: bool = False) -> bool:
         """Whether a redraw is due now (at most a few a second): ask before an expensive read.
@@ -130,6 +180,7 @@ class ProgressDisplay:
     def __init__(self, console: Any = None, live: bool | None = None) -> None:
         self.bar = ProgressBar("evals", console=console, live=live)
         self.generations = 0
+        self.population = 0
 
     @property
     def console(self) -> Any:
@@ -153,7 +204,8 @@ class ProgressDisplay:
             finalist_trainings: Trainings of the finalist stage after the last generation (they
                 count as steps of the bar, after the evaluations).
         """
-        self.generations = generations
+        self.generations, self.population = generations, population
+        self.bar.eta_after = population  # an ETA from less than a generation is a guess
         self.bar.start(generations * population + finalist_trainings, description="search")
         self.update(store, force=True)
 

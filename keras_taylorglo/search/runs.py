@@ -166,6 +166,7 @@ def resume_search(
     """
     from ..recipe import check_callables, parse_recipe
     from ..store import RunLock, Store
+    from ..store.locate import require_run_dir
 
     run_dir = Path(run_dir)
     for item in overrides:
@@ -174,8 +175,7 @@ def resume_search(
                 f"--set: resume may only change execution.* (got {item!r}; the rest of the "
                 "recipe is the store's, so that the resumed search is the same search)"
             )
-    if not Store.exists(run_dir):
-        raise TaylorGLOError(f"{run_dir}: no keras-taylorglo run here (no experiment.sqlite)")
+    require_run_dir(run_dir)
     with RunLock(run_dir):
         store = Store.open(run_dir)
         try:

@@ -66,9 +66,9 @@ class StoreBase:
         self._lock = threading.RLock()
         self._conn = None  # type: ignore[assignment]
         if not self.path.is_file():
-            raise StoreError(
-                f"{self.run_dir} is not a keras-taylorglo run directory (no {DB_NAME} in it)"
-            )
+            from .locate import no_run_error  # the one message every command gives
+
+            raise no_run_error(self.run_dir)
         if not readonly:
             require_writable(self.run_dir, self.path)
         try:

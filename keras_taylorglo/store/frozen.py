@@ -187,7 +187,7 @@ class AttemptRecord(Record):
     seed_index: int
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class FinalistRecord(Record):
     """One finalist: a candidate (or the CMA-ES mean) re-scored on new seeds after the search.
 
@@ -216,7 +216,7 @@ class FinalistRecord(Record):
     updated: float
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class FinalistRunRecord(Record):
     """One training of a finalist (as :class:`AttemptRecord`, for the finalist stage).
 
@@ -259,7 +259,7 @@ class FinalistRunRecord(Record):
     error: str
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class ChosenRecord(Record):
     """The loss a run hands its user: the best finalist, or else the best single evaluation.
 

@@ -101,10 +101,13 @@ WORKER_STATES: tuple[WorkerState, ...] = tuple(WorkerState)
 ANALYSIS_LABELS: tuple[str, ...] = ("taylorglo", "baseline")
 """The two fixed labels of an analysis training (baselines may also use their spec)."""
 # Other baselines are stored under their canonical spec ("gce:0.7", "label_smoothing:0.1",
-# "baikal"); a training scored at its best-validation epoch adds "@best_validation".
+# "sce:0.1:1", "nce_rce:1:1", "poly1:1", "baikal"); a training scored at its best-validation
+# epoch adds "@best_validation", and one with another full training than the recipe's
+# (`analyze --set`) adds "#<what differs>".
 ANALYSIS_LABEL_RE = re.compile(
     r"^(?:taylorglo|baseline|baikal|(?:label_smoothing|gce|poly1):[0-9.e+-]+"
-    r"|(?:sce|nce_rce):[0-9.e+-]+:[0-9.e+-]+)(?:@best_validation)?$"
+    r"|(?:sce|nce_rce):[0-9.e+-]+:[0-9.e+-]+)(?:@best_validation)?"
+    r"(?:#[A-Za-z0-9_.=;,\[\]+-]+)?$"
 )
 
 FINALIST_TABLES = """

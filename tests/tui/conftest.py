@@ -207,3 +207,48 @@ workers = 2
     )
     assert out.returncode == 0, out.stderr
     return run_dir
+
+
+def add_finalist_stage(store: Store, chosen: bool = True, seeds: int = 3) -> None:
+    """Adds a finalist stage to a finished synthetic run, through the store's writer API.
+
+    The two best candidates and the CMA-ES mean are trained on ``seeds`` new seeds each. With
+    ``chosen`` the stage is over and finalist 1 (the runner-up, which held up better) is chosen;
+    without, the last finalist's last training is still running on ``w1``.
+    """
+    settings = {"count": 2, "seeds": seeds, "budget": "partial"}
+    store.update_meta(finalists=settings)
+    ranked = sorted(store.candidates(), key=lambda c: (-(c.fitness or 0.0), c.generation))
+    top = [
+        {
+            "theta": c.theta,
+            "source": "candidate",
+            "generation": c.generation,
+            "candidate": c.candidate,
+            "search_fitness": c.fitness,
+        }
+        for c in ranked[:2]
+    ]
+    mean = {"theta": [0.5] * 8, "source": "mean", "generation": None, "candidate": None}
+    store.begin_finalists([*top, mean], {**settings, "aggregate": "mean"})
+    start = store.generations()[-1].finished + 5
+    fitness = {0: (0.71, 0.52, 0.70), 1: (0.73, 0.72, 0.74), 2: (0.66, 0.69, 0.65)}
+    for rank in range(3):
+        for slot in range(seeds):
+            worker = f"w{slot % 2}"
+            t = start + 10 * (rank * seeds + slot)
+            run = store.start_finalist_run(rank, slot, 900 + slot, worker, "cpu:0", started=t)
+            if not chosen and (rank, slot) == (2, seeds - 1):
+                return  # still running
+            value = fitness[rank][slot % 3]
+            last = slot == seeds - 1
+            store.finish_finalist_run(
+                run,
+                Outcome("ok", value, value, 150, 5.0),
+                finalist_status="ok" if last else None,
+                finalist_fitness=float(np.mean(fitness[rank][:seeds])) if last else None,
+                ended=t + 8,
+            )
+    store.choose_finalist(1)
+    store.set_state("finished")
+    store.update_meta(finished=start + 10 * 3 * seeds + 10)

@@ -25,6 +25,7 @@ from rich.console import Console
 
 from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.store import Store
+from keras_taylorglo.store.locate import no_run_error
 from keras_taylorglo_tui import widgets
 from keras_taylorglo_tui.app import MonitorApp, run_monitor
 from keras_taylorglo_tui.format import (
@@ -99,6 +100,7 @@ def test_reader_eta_and_elapsed_of_a_running_run(running_run, frozen_clock):
     assert (snap.evaluations, snap.planned) == (52, 56)
     # 6 finished generations of 55 s each for 8 evaluations: 4 remaining * 55/8 s
     assert snap.eta == pytest.approx(4 * 55 / 8)
+    assert snap.run_dir == str(run_dir)  # the header names it
     busy = [w for w in snap.workers if w.state == "busy"]
     assert [w.task for w in busy] == ["g6 c4 a0", "g6 c5 a0"]
     assert busy[0].for_seconds == pytest.approx(400 - (5 + 6 * 60 + 30))
@@ -369,7 +371,7 @@ async def test_picker_survives_a_run_deleted_after_listing(tmp_path):
         await pilot.pause()
         assert app.screen is picker  # still on the picker, not a traceback
         messages = [n.message for n in app._notifications]
-        assert any("does not exist" in m for m in messages), messages
+        assert str(no_run_error(root / "gone")) in messages, messages
 
 
 def test_run_monitor_refuses_missing_or_foreign_run_dirs(tmp_path, capsys):
@@ -384,8 +386,8 @@ def test_run_monitor_refuses_missing_or_foreign_run_dirs(tmp_path, capsys):
     assert run_monitor(None, runs_root=str(tmp_path / "empty-root")) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 4 and all(line.startswith("error: ") for line in lines)
-    assert "nope does not exist" in lines[0]
-    assert "not a keras-taylorglo run directory" in lines[1]
+    assert lines[0] == f"error: {no_run_error(tmp_path / 'nope')}"
+    assert lines[1] == f"error: {no_run_error(foreign)}"
     assert "not a keras-taylorglo store" in lines[2]
     assert "no runs under" in lines[3]
 

@@ -7,6 +7,7 @@ method and never read the store themselves; the screens decide when to read.
 
 from keras_taylorglo_tui.widgets.candidates import CandidateDetail, CandidatesTable
 from keras_taylorglo_tui.widgets.events import EventsPanel
+from keras_taylorglo_tui.widgets.finalists import FinalistsPanel
 from keras_taylorglo_tui.widgets.generations import GenerationsTable
 from keras_taylorglo_tui.widgets.header import RunHeader
 from keras_taylorglo_tui.widgets.plots import AccuracyPlot, CandidateLossPlot, LossPlot
@@ -18,6 +19,7 @@ __all__ = [
     "CandidateLossPlot",
     "CandidatesTable",
     "EventsPanel",
+    "FinalistsPanel",
     "GenerationsTable",
     "LossPlot",
     "RunHeader",

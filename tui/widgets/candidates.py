@@ -26,21 +26,50 @@ STATUS_STYLES = {
 """How each candidate/attempt status is coloured."""
 
 
-def theta_text(theta: tuple[float, ...], digits: int = 2) -> str:
-    """θ as one compact line.
+WRAP_MARK = "↩"
+"""Ends a θ line that goes on below: the θ column wraps rather than cut values off."""
+
+_COLUMNS = (
+    ("#", "candidate"),
+    ("status", "status"),
+    ("fitness", "fitness"),
+    ("attempts", "attempts"),
+    ("θ", "theta"),
+)
+
+
+def theta_text(theta: tuple[float, ...], digits: int = 2, width: int | None = None) -> str:
+    """θ as compact lines of at most ``width`` characters, each but the last ending in ``↩``.
 
     Args:
         theta: the values.
         digits: digits after the point.
+        width: the column's width (``None``: one line).
 
     Returns:
-        The values joined by spaces.
+        The values joined by spaces, wrapped between values.
 
     Example:
         >>> theta_text((1.0, -0.5))
         '1.00 -0.50'
+        >>> print(theta_text((11.9, -4.02, 6.98, 8.58), width=14))
+        11.90 -4.02 ↩
+        6.98 8.58
     """
-    return " ".join(f"{v:.{digits}f}" for v in theta)
+    values = [f"{v:.{digits}f}" for v in theta]
+    if width is None:
+        return " ".join(values)
+    lines: list[str] = []
+    line = ""
+    for i, value in enumerate(values):
+        # A line may end after any value but the last, so it keeps room for " ↩".
+        room = width if i == len(values) - 1 else width - 2
+        if line and len(line) + 1 + len(value) > room:
+            lines.append(f"{line} {WRAP_MARK}")
+            line = value
+        else:
+            line = f"{line} {value}" if line else value
+    return "\n".join([*lines, line])
 
 
 class CandidatesTable(DataTable):
@@ -54,43 +83,73 @@ class CandidatesTable(DataTable):
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._cells: dict[int, tuple] = {}
+        self._detail: GenerationDetail | None = None
+        self._theta_width: int | None = None
 
     def on_mount(self) -> None:
         """Adds the columns."""
-        for label, key in (
-            ("#", "candidate"),
-            ("status", "status"),
-            ("fitness", "fitness"),
-            ("attempts", "attempts"),
-            ("θ", "theta"),
-        ):
+        for label, key in _COLUMNS:
             self.add_column(label, key=key)
+
+    def on_resize(self) -> None:
+        """Wraps θ again for the new width."""
+        if self._detail is not None:
+            self.show(self._detail)
+
+    def _width_for_theta(self, rows: list[tuple[Text, ...]]) -> int | None:
+        """What is left of the table's width for θ once the other columns have theirs."""
+        width = self.scrollable_content_region.width
+        if width <= 0:
+            return None  # not laid out yet: one line now, wrapped on the first resize
+        pad = 2 * self.cell_padding
+        others = sum(
+            max(len(label), *(row[i].cell_len for row in rows)) + pad
+            for i, (label, _) in enumerate(_COLUMNS[:-1])
+        )
+        return max(12, width - others - pad - 2)  # 2: room for a vertical scrollbar
 
     def show(self, detail: GenerationDetail) -> None:
         """Brings the rows up to date (in place, so the cursor stays).
 
+        θ wraps between values (each continued line ends in ``↩``) when it does not fit the
+        width the other columns leave; a new width re-wraps every row.
+
         Args:
             detail: the generation and its candidates.
         """
+        self._detail = detail
         best = detail.generation.best_candidate
+        rows = []
         for c in detail.candidates:
             mark = " ●" if c.index == best and c.fitness is not None else "  "
-            cells = (
-                Text(f"{c.index:>2}") + Text(mark, style="bold red"),
-                Text(c.status, style=STATUS_STYLES.get(c.status, "")),
-                Text(format_fitness(c.fitness)),
-                Text(c.attempts_text),
-                Text(theta_text(c.theta), style="dim"),
+            rows.append(
+                (
+                    Text(f"{c.index:>2}") + Text(mark, style="bold red"),
+                    Text(c.status, style=STATUS_STYLES.get(c.status, "")),
+                    Text(format_fitness(c.fitness)),
+                    Text(c.attempts_text),
+                )
             )
+        width = self._width_for_theta(rows)
+        if width != self._theta_width:  # every θ is wrapped anew: rows are rebuilt
+            self._theta_width, cursor = width, self.cursor_row
+            self.clear()
+            self._cells = {}
+        else:
+            cursor = None
+        for c, cells in zip(detail.candidates, rows, strict=True):
+            theta = Text(theta_text(c.theta, width=width), style="dim")
+            cells = (*cells, theta)
             old = self._cells.get(c.index)
             if old is None:
-                self.add_row(*cells, key=str(c.index))
+                self.add_row(*cells, key=str(c.index), height=len(theta.plain.split("\n")))
             elif old != cells:
-                keys = ("candidate", "status", "fitness", "attempts", "theta")
-                for key, new, before in zip(keys, cells, old, strict=True):
+                for (_, key), new, before in zip(_COLUMNS, cells, old, strict=True):
                     if new != before:  # widen the column for "0.5933" after "—"
                         self.update_cell(str(c.index), key, new, update_width=True)
             self._cells[c.index] = cells
+        if cursor is not None and self.row_count:
+            self.move_cursor(row=min(cursor, self.row_count - 1))
 
     def selected_candidate(self) -> int | None:
         """The candidate under the cursor, or ``None`` for an empty table."""

@@ -1,6 +1,7 @@
-"""The run header: experiment, recipe, state, elapsed time, evaluations, ETA and best so far.
+"""The run header: experiment, run directory, recipe, state, elapsed, evaluations, ETA, best.
 
-A run whose data has label noise gets a third line saying how much was realised.
+A run with a finalist stage gets a line for the chosen loss; one whose data has label noise, a
+line saying how much was realised.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from textual.widgets import Static
 
 from keras_taylorglo.store import RunState
 
-from ..format import format_duration, format_fitness, format_label_noise
+from ..format import format_about, format_duration, format_fitness, format_label_noise
 from ..view_rows import MonitorSnapshot
 
 STATE_STYLES = {
@@ -22,7 +23,12 @@ STATE_STYLES = {
 
 
 class RunHeader(Static):
-    """Two lines about the whole run (three when its data has label noise).
+    """Two lines about the whole run: which run, and how far (more for finalists, label noise).
+
+    The first line names the experiment, the run directory, the recipe and the state. A run
+    with a finalist stage gets a line for the loss it hands over: the chosen finalist once the
+    stage has chosen, with the best single evaluation beside it. A run whose data has label
+    noise gets a line saying how much was realised.
 
     Example:
         >>> header = RunHeader(id="run-header")
@@ -38,6 +44,9 @@ class RunHeader(Static):
         """
         line1 = Text()
         line1.append(snapshot.name, style="bold")
+        if snapshot.run_dir:
+            line1.append("  ")
+            line1.append(snapshot.run_dir)
         line1.append("  ")
         line1.append(snapshot.recipe, style="dim")
         line1.append("  ")
@@ -49,17 +58,40 @@ class RunHeader(Static):
         line2.append(format_duration(snapshot.elapsed))
         line2.append("  evaluations ", style="dim")
         line2.append(f"{snapshot.evaluations}/{snapshot.planned or '?'}")
+        if snapshot.finalists_planned:
+            line2.append("  finalists ", style="dim")
+            line2.append(f"{snapshot.finalists_done}/{snapshot.finalists_planned}")
         line2.append("  ETA ", style="dim")
         line2.append(format_duration(snapshot.eta))
-        line2.append("  best ", style="dim")
-        best = snapshot.best
-        if best is None:
-            line2.append("—")
-        else:
-            line2.append(format_fitness(best.fitness), style="bold green")
-            line2.append(f" (g{best.generation} c{best.candidate})", style="dim")
         lines = [line1, line2]
+        if snapshot.finalists_planned:
+            lines.append(_best(snapshot))  # the loss handed over gets a line of its own
+        else:
+            line2.append("  ").append_text(_best(snapshot))
         noise = format_label_noise(snapshot.label_noise)
         if noise:
             lines.append(Text("label noise: ", style="dim").append(noise))
         self.update(Text("\n").join(lines))
+
+
+def _best(snapshot: MonitorSnapshot) -> Text:
+    """``best 0.93 (g3 c5)``; with a chosen finalist, ``chosen …  best single evaluation …``."""
+    line = Text()
+    chosen, best = snapshot.chosen, snapshot.best
+    if chosen is not None:
+        line.append("chosen ", style="dim")
+        line.append(format_fitness(chosen.fitness), style="bold green")
+        origin = format_about(chosen.generation, chosen.candidate) or "CMA-ES mean"
+        line.append(f" (finalist {chosen.finalist}: {origin}, on new seeds)", style="dim")
+        line.append("  best single evaluation ", style="dim")
+    elif snapshot.finalists_planned:
+        line.append("best single evaluation ", style="dim")
+    else:
+        line.append("best ", style="dim")
+    if best is None:
+        return line.append("—")
+    line.append(format_fitness(best.fitness), style="green" if chosen else "bold green")
+    line.append(f" (g{best.generation} c{best.candidate})", style="dim")
+    if snapshot.finalists_planned and chosen is None:
+        line.append("  finalists: not chosen yet", style="dim")
+    return line
