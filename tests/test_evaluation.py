@@ -56,7 +56,9 @@ def test_three_candidates_one_trace_and_real_training(evaluator):
         assert 0.0 <= outcome.fitness <= 1.0
         assert outcome.fitness == outcome.val_accuracy == outcome.history["val_accuracy"][-1]
         assert 0 < outcome.train_seconds <= outcome.seconds
-    # The paper's loss learns the digits well above chance (10 classes) in 40 steps.
+    # The paper's loss learns the digits well above chance (10 classes) in 40 steps: 0.72 and
+    # 0.84 here, the same with oneDNN's kernels on or off or held to SSE4.1 (at this learning
+    # rate it neither saturates nor diverges; the bound is far from what any CPU gives).
     assert first.fitness > 0.3 and third.fitness > 0.3
 
 
@@ -244,7 +246,8 @@ def test_mirrored_strategy_on_two_logical_cpus(data_dir):
         from keras_taylorglo.recipe import load_recipe
         from keras_taylorglo.evaluation import Evaluator
         recipe = load_recipe({str(DIGITS)!r}, [
-            {"data.data_dir=" + json.dumps(str(data_dir))!r}, "training.partial.steps=30"])
+            {"data.data_dir=" + json.dumps(str(data_dir))!r}, "training.partial.steps=30",
+            "training.learning_rate=0.001"])  # the paper's θ saturates at 0.01 on digits
         ev = Evaluator(recipe)
         out = ev.evaluate({list(PAPER_MNIST)!r}, seed=0)
         out2 = ev.evaluate({[0.5 * v for v in PAPER_MNIST]!r}, seed=1)
@@ -302,6 +305,7 @@ def test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta(data_dir,
             "auto_on_cpu": Evaluator(recipe()).jit_compile,
             "status": [first.status, second.status, third.status],
             "fitness": [first.fitness, second.fitness, third.fitness],
+            "loss": [first.history["loss"], second.history["loss"], third.history["loss"]],
             "first": after_first, "end": (ev.trace_count, compiled())}}))
         """
     )
@@ -320,10 +324,12 @@ def test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta(data_dir,
     traces, modules = result["first"]
     assert traces >= 1 and modules, "the train step was not XLA-compiled"
     assert result["end"] == result["first"], "a new θ retraced or recompiled the train step"
-    # The new θ took effect (it is not a constant baked into the program), and the same
-    # (θ, seed) trains identically again.
-    fitness = result["fitness"]
-    assert fitness[1] != fitness[0] and fitness[2] == fitness[0]
+    # The new θ took effect (it is not a constant baked into the program): half the θ gives
+    # other loss values (two accuracies on 300 images may tie on some CPU; the losses cannot).
+    # The same (θ, seed) trains identically again.
+    loss, fitness = result["loss"], result["fitness"]
+    assert loss[1] != loss[0]
+    assert loss[2] == loss[0] and fitness[2] == fitness[0]
 
 
 @pytest.mark.slow
