@@ -30,6 +30,7 @@ from keras_taylorglo.search.trial import derive_seed
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import analysis_fns  # noqa: E402
+from in_process import run_cli  # noqa: E402
 
 RECIPE = """
 [experiment]
@@ -48,17 +49,13 @@ devices = "cpu"
 workers = 2
 """
 
+# The analysis as a process of its own: for the tests that SIGKILL it midway.
 COMMAND = [sys.executable, "-m", "keras_taylorglo.analysis"]
 
 
 def run(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*COMMAND, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+    """``keras-taylorglo ARGS`` in this process (tests/in_process.py); its workers run apart."""
+    return run_cli(*args, env=env)
 
 
 def rows(run_dir: Path) -> list[tuple]:
@@ -78,13 +75,7 @@ def searched(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("search")
     shutil.copy(HERE / "analysis_fns.py", tmp / "analysis_fns.py")
     (tmp / "recipe.toml").write_text(RECIPE)
-    out = subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo", "search", str(tmp / "recipe.toml")]
-        + ["--out", str(tmp / "run")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run("search", str(tmp / "recipe.toml"), "--out", str(tmp / "run"))
     assert out.returncode == 0, out.stderr
     return tmp
 
@@ -458,19 +449,14 @@ def test_export_python_line_and_json(run_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_export_line_builds_a_working_loss(run_dir: Path) -> None:
-    """The exported line is real Python for the library (the loss needs Keras: imported here)."""
+    """The exported line is real Python for the library (the loss needs Keras: imported here,
+    in this process, where the suite's Keras tests have it loaded already)."""
+    from keras_taylorglo import TaylorGLOLoss
+
     line = run("export", str(run_dir)).stdout.strip()
-    code = (
-        "import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
-        "from keras_taylorglo import TaylorGLOLoss\n"
-        f"loss = {line}\n"
-        "print(list(map(float, loss.theta.numpy())))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == pytest.approx(
-        best_theta(run_dir), rel=1e-6
-    )
+    loss = eval(line, {"TaylorGLOLoss": TaylorGLOLoss})  # noqa: S307 (our own output)
+    assert isinstance(loss, TaylorGLOLoss)
+    assert list(map(float, loss.theta.numpy())) == pytest.approx(best_theta(run_dir), rel=1e-6)
 
 
 # -------------------------------------------------------------------------------- baselines
