@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import ray  # the [ray] extra (CI installs it)
+from in_process import run_cli
 from store_query import query
 
 from keras_taylorglo.errors import TaylorGLOError
@@ -81,13 +82,8 @@ def make_ray_executor(recipe_path: Path, env: dict | None = None, overrides=()):
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+    """``keras-taylorglo ARGS`` in this process (tests/in_process.py): the local pool's runs."""
+    return run_cli(*args, env=env)
 
 
 def store_status(run_dir: Path) -> dict:
