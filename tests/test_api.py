@@ -286,12 +286,12 @@ def test_a_script_with_its_model_in_main_runs_and_the_cli_reads_the_run(tmp_path
     assert json.loads((run_dir / "analysis" / "report.json").read_text()) == report
 
 
-# Long enough that the stop comes mid-search (it is sent once 2 attempts are done), short
-# enough that the resume which finishes it stays cheap.
-GENERATIONS = 10
+# Long enough that the stop comes mid-search (it is sent once 2 of the 12 attempts are done, and
+# the script stops within a second and two attempts), short enough that the resume which finishes
+# it stays cheap (10 generations took 16 s a test, most of it the resume).
+GENERATIONS = 3
 
 
-@pytest.mark.slow
 def _start_ignoring_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -300,6 +300,7 @@ def _start_default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # whatever this test process inherited
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inherited", ["default", "ignored"])
 def test_the_stop_button_leaves_a_resumable_run(tmp_path, inherited):
     # "ignored": the script starts as a background job of a non-interactive shell does
