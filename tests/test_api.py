@@ -249,38 +249,6 @@ def _finished_attempts(run_dir: Path) -> int:
         return 0  # the store is being created
 
 
-@pytest.mark.slow
-def test_a_script_with_its_model_in_main_runs_and_the_cli_reads_the_run(tmp_path):
-    """The model function and arrays exist only in the script's __main__: workers run them."""
-    run_dir = tmp_path / "mine"
-    out = subprocess.run(
-        [PYTHON, str(ROOT / "tests" / "api_script.py"), str(run_dir), "2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=_env(),
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    printed = json.loads(out.stdout.strip().splitlines()[-1])
-    assert printed["state"] == "finished" and printed["loss"] == "TaylorGLOLoss"
-    result = ktg.resume(run_dir, progress=False)  # a finished run: nothing to redo
-    assert result.state == "finished" and list(result.best.theta) == printed["theta"]
-
-    status = cli("status", run_dir, "--json")
-    assert status.returncode == 0, status.stderr
-    info = json.loads(status.stdout)
-    assert info["state"] == "finished" and info["evaluations"] == 8
-    assert info["best"]["theta"] == printed["theta"]
-
-    analysis = cli("analyze", run_dir, "--runs", "2", "--json")
-    assert analysis.returncode == 0, analysis.stderr
-    report = json.loads(analysis.stdout)
-    assert report["runs"] == 2 and len(report["taylorglo"]["accuracies"]) == 2
-    assert report["taylorglo"]["theta"] == printed["theta"]
-    assert json.loads((run_dir / "analysis" / "report.json").read_text()) == report
-
-
 # Long enough that the stop comes mid-search (it is sent once 2 of the 12 attempts are done, and
 # the script stops within a second and two attempts), short enough that the resume which finishes
 # it stays cheap (10 generations took 16 s a test, most of it the resume).
@@ -295,13 +263,9 @@ def _start_default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # whatever this test process inherited
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("inherited", ["default", "ignored"])
-def test_the_stop_button_leaves_a_resumable_run(tmp_path, inherited):
-    # "ignored": the script starts as a background job of a non-interactive shell does
-    # (`python script.py &`, CI runners): with SIGINT ignored, Python installs no
-    # KeyboardInterrupt handler, so before Search.run() handled SIGINT itself the stop was
-    # dropped and the search ran to its end (only in full-suite runs started that way).
+def _stopped_and_resumed(tmp_path: Path, preexec) -> tuple[Path, ktg.SearchResult]:
+    """tests/api_script.py (its model and arrays only in its __main__), stopped with SIGINT as
+    a notebook's stop button does once 2 attempts are done, then resumed with ``ktg.resume``."""
     run_dir = tmp_path / "mine"
     proc = subprocess.Popen(
         [PYTHON, str(ROOT / "tests" / "api_script.py"), str(run_dir), str(GENERATIONS)],
@@ -310,7 +274,7 @@ def test_the_stop_button_leaves_a_resumable_run(tmp_path, inherited):
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
-        preexec_fn=_start_ignoring_sigint if inherited == "ignored" else _start_default_sigint,
+        preexec_fn=preexec,
     )
     deadline = time.monotonic() + 300
     while _finished_attempts(run_dir) < 2:
@@ -330,6 +294,46 @@ def test_the_stop_button_leaves_a_resumable_run(tmp_path, inherited):
     assert 0.0 < result.best.fitness <= 1.0
     info = json.loads(cli("status", run_dir, "--json").stdout)
     assert info["state"] == "finished" and info["evaluations"] == 4 * GENERATIONS
+    return run_dir, result
+
+
+@pytest.mark.slow
+def test_a_script_with_its_model_in_main_stops_resumes_and_the_cli_reads_the_run(tmp_path):
+    """The model function and arrays exist only in the script's __main__: the workers of the
+    resume run them, and the command line reads and analyses the run.
+
+    (Once two tests: this script run to its end, and the stop button. The script's own run to
+    its end, result.best_loss() included, is the example script's test below.)
+    """
+    run_dir, result = _stopped_and_resumed(tmp_path, _start_default_sigint)
+    theta = list(result.best.theta)
+    again = ktg.resume(run_dir, progress=False)  # a finished run: nothing to redo
+    assert again.state == "finished" and list(again.best.theta) == theta
+    loss = result.best_loss()
+    assert type(loss).__name__ == "TaylorGLOLoss"
+    np.testing.assert_allclose(np.asarray(loss.theta), theta, rtol=1e-6)
+
+    status = cli("status", run_dir, "--json")
+    assert status.returncode == 0, status.stderr
+    info = json.loads(status.stdout)
+    assert info["state"] == "finished" and info["evaluations"] == 4 * GENERATIONS
+    assert info["best"]["theta"] == theta
+
+    analysis = cli("analyze", run_dir, "--runs", "2", "--json")
+    assert analysis.returncode == 0, analysis.stderr
+    report = json.loads(analysis.stdout)
+    assert report["runs"] == 2 and len(report["taylorglo"]["accuracies"]) == 2
+    assert report["taylorglo"]["theta"] == theta
+    assert json.loads((run_dir / "analysis" / "report.json").read_text()) == report
+
+
+@pytest.mark.slow
+def test_the_stop_button_leaves_a_resumable_run_where_sigint_was_ignored(tmp_path):
+    # The script starts as a background job of a non-interactive shell does (`python script.py
+    # &`, CI runners): with SIGINT ignored, Python installs no KeyboardInterrupt handler, so
+    # before Search.run() handled SIGINT itself the stop was dropped and the search ran to its
+    # end (only in full-suite runs started that way).
+    _stopped_and_resumed(tmp_path, _start_ignoring_sigint)
 
 
 # ------------------------------------------------------------------------------- examples
