@@ -2,7 +2,9 @@
 
 Nothing here is importable by the workers: the model function and the arrays exist only in this
 process, and there is no ``if __name__ == "__main__":`` guard. Run as
-``python tests/api_script.py RUN_DIR [generations]``; prints the result as one JSON line.
+``python tests/api_script.py RUN_DIR [generations [FITNESS]]``; prints the result as one JSON
+line. A ``FITNESS`` such as ``fitness_fns:sphere`` (on ``PYTHONPATH``) replaces the trainings by
+that function: for a test of the script's signals, not of its model.
 """
 
 import json
@@ -38,7 +40,7 @@ search = ktg.Search(
     run_dir=sys.argv[1],
     evolution={"population": 4, "generations": int(sys.argv[2]) if len(sys.argv) > 2 else 2},
     training={"partial": {"steps": 20}, "full": {"steps": 40}},
-    evaluation={"abort": {"threshold": 0.0}},
+    evaluation={"abort": {"threshold": 0.0}, **({"fitness": sys.argv[3]} if sys.argv[3:] else {})},
     execution={"workers": 2, "devices": "cpu"},
 )
 result = search.run()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from in_process import environment, run_cli
 
 import keras_taylorglo as ktg
 from keras_taylorglo.store import Store
@@ -104,14 +105,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def cli(*args: object, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [PYTHON, "-m", "keras_taylorglo", *map(str, args)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=_env(),
-    )
+    """``keras-taylorglo ARGS`` in this process (tests/in_process.py); its workers run apart."""
+    return run_cli(*args, cwd=ROOT, env={"TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
 def _import_file(path: Path):
@@ -255,44 +250,12 @@ def _finished_attempts(run_dir: Path) -> int:
         return 0  # the store is being created
 
 
-@pytest.mark.slow
-def test_a_script_with_its_model_in_main_runs_and_the_cli_reads_the_run(tmp_path):
-    """The model function and arrays exist only in the script's __main__: workers run them."""
-    run_dir = tmp_path / "mine"
-    out = subprocess.run(
-        [PYTHON, str(ROOT / "tests" / "api_script.py"), str(run_dir), "2"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=_env(),
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    printed = json.loads(out.stdout.strip().splitlines()[-1])
-    assert printed["state"] == "finished" and printed["loss"] == "TaylorGLOLoss"
-    result = ktg.resume(run_dir, progress=False)  # a finished run: nothing to redo
-    assert result.state == "finished" and list(result.best.theta) == printed["theta"]
-
-    status = cli("status", run_dir, "--json")
-    assert status.returncode == 0, status.stderr
-    info = json.loads(status.stdout)
-    assert info["state"] == "finished" and info["evaluations"] == 8
-    assert info["best"]["theta"] == printed["theta"]
-
-    analysis = cli("analyze", run_dir, "--runs", "2", "--json")
-    assert analysis.returncode == 0, analysis.stderr
-    report = json.loads(analysis.stdout)
-    assert report["runs"] == 2 and len(report["taylorglo"]["accuracies"]) == 2
-    assert report["taylorglo"]["theta"] == printed["theta"]
-    assert json.loads((run_dir / "analysis" / "report.json").read_text()) == report
+# Long enough that the stop comes mid-search (it is sent once 2 of the 12 attempts are done, and
+# the script stops within a second and two attempts), short enough that the resume which finishes
+# it stays cheap (10 generations took 16 s a test, most of it the resume).
+GENERATIONS = 3
 
 
-# Long enough that the stop comes mid-search (it is sent once 2 attempts are done), short
-# enough that the resume which finishes it stays cheap.
-GENERATIONS = 10
-
-
-@pytest.mark.slow
 def _start_ignoring_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -301,21 +264,32 @@ def _start_default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # whatever this test process inherited
 
 
-@pytest.mark.parametrize("inherited", ["default", "ignored"])
-def test_the_stop_button_leaves_a_resumable_run(tmp_path, inherited):
-    # "ignored": the script starts as a background job of a non-interactive shell does
-    # (`python script.py &`, CI runners): with SIGINT ignored, Python installs no
-    # KeyboardInterrupt handler, so before Search.run() handled SIGINT itself the stop was
-    # dropped and the search ran to its end (only in full-suite runs started that way).
+# Where tests/search/fitness_fns.py is found by the script, its workers and the resume's.
+FITNESS_FNS = str(ROOT / "tests" / "search")
+
+
+def _stopped_and_resumed(
+    tmp_path: Path, preexec, fitness: str | None = None
+) -> tuple[Path, ktg.SearchResult]:
+    """tests/api_script.py (its model and arrays only in its __main__), stopped with SIGINT as
+    a notebook's stop button does once 2 attempts are done, then resumed with ``ktg.resume``.
+
+    With ``fitness`` (a tests/search/fitness_fns.py function) the script's search trains
+    nothing: 40 attempts of 0.2 s each, so the stop still comes mid-search, and no TensorFlow
+    in the workers of the search and of the resume.
+    """
     run_dir = tmp_path / "mine"
+    generations = GENERATIONS if fitness is None else 10
+    args = [str(run_dir), str(generations), *([fitness] if fitness else [])]
+    env = _env() if fitness is None else _env(PYTHONPATH=FITNESS_FNS, TG_FITNESS_SLEEP="0.2")
     proc = subprocess.Popen(
-        [PYTHON, str(ROOT / "tests" / "api_script.py"), str(run_dir), str(GENERATIONS)],
+        [PYTHON, str(ROOT / "tests" / "api_script.py"), *args],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
-        preexec_fn=_start_ignoring_sigint if inherited == "ignored" else _start_default_sigint,
+        env=env,
+        preexec_fn=preexec,
     )
     deadline = time.monotonic() + 300
     while _finished_attempts(run_dir) < 2:
@@ -330,11 +304,58 @@ def test_the_stop_button_leaves_a_resumable_run(tmp_path, inherited):
         f"ktg.resume({str(run_dir)!r}) or `keras-taylorglo resume {run_dir}`"
     )
     assert ktg.SearchResult.from_run_dir(run_dir).state == "interrupted"
-    result = ktg.resume(run_dir, progress=False)  # unpickles build() from the script's __main__
+    with environment({"PYTHONPATH": FITNESS_FNS} if fitness else {}):
+        sys.path.insert(0, FITNESS_FNS)  # the driver checks the fitness function first
+        try:
+            # Unpickles build() from the script's __main__ (trained unless ``fitness``).
+            result = ktg.resume(run_dir, progress=False)
+        finally:
+            sys.path.remove(FITNESS_FNS)
     assert result.state == "finished"
     assert 0.0 < result.best.fitness <= 1.0
     info = json.loads(cli("status", run_dir, "--json").stdout)
+    assert info["state"] == "finished" and info["evaluations"] == 4 * generations
+    return run_dir, result
+
+
+@pytest.mark.slow
+def test_a_script_with_its_model_in_main_stops_resumes_and_the_cli_reads_the_run(tmp_path):
+    """The model function and arrays exist only in the script's __main__: the workers of the
+    resume run them, and the command line reads and analyses the run.
+
+    (Once two tests: this script run to its end, and the stop button. The script's own run to
+    its end, result.best_loss() included, is the example script's test below.)
+    """
+    run_dir, result = _stopped_and_resumed(tmp_path, _start_default_sigint)
+    theta = list(result.best.theta)
+    again = ktg.resume(run_dir, progress=False)  # a finished run: nothing to redo
+    assert again.state == "finished" and list(again.best.theta) == theta
+    loss = result.best_loss()
+    assert type(loss).__name__ == "TaylorGLOLoss"
+    np.testing.assert_allclose(np.asarray(loss.theta), theta, rtol=1e-6)
+
+    status = cli("status", run_dir, "--json")
+    assert status.returncode == 0, status.stderr
+    info = json.loads(status.stdout)
     assert info["state"] == "finished" and info["evaluations"] == 4 * GENERATIONS
+    assert info["best"]["theta"] == theta
+
+    analysis = cli("analyze", run_dir, "--runs", "2", "--json")
+    assert analysis.returncode == 0, analysis.stderr
+    report = json.loads(analysis.stdout)
+    assert report["runs"] == 2 and len(report["taylorglo"]["accuracies"]) == 2
+    assert report["taylorglo"]["theta"] == theta
+    assert json.loads((run_dir / "analysis" / "report.json").read_text()) == report
+
+
+@pytest.mark.slow
+def test_the_stop_button_leaves_a_resumable_run_where_sigint_was_ignored(tmp_path):
+    # The script starts as a background job of a non-interactive shell does (`python script.py
+    # &`, CI runners): with SIGINT ignored, Python installs no KeyboardInterrupt handler, so
+    # before Search.run() handled SIGINT itself the stop was dropped and the search ran to its
+    # end (only in full-suite runs started that way). What is under test is the script's signal
+    # handling, not its model: the search scores a custom fitness (no TensorFlow workers).
+    _stopped_and_resumed(tmp_path, _start_ignoring_sigint, fitness="fitness_fns:sphere")
 
 
 # ------------------------------------------------------------------------------- examples
@@ -690,20 +711,32 @@ def saved_models(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "imports",
-    ["import keras_taylorglo\nimport keras", "import keras\nimport keras_taylorglo"],
-    ids=["package-first", "keras-first"],
-)
-def test_importing_the_package_is_enough_to_load_a_saved_model(saved_models, imports):
-    loaded = _python(LOAD.format(imports=imports), *saved_models)
-    assert loaded.returncode == 0, loaded.stderr[-2000:]
-    assert loaded.stdout.split() == [
-        "TaylorGLOLoss",
-        *"[11.9039, -4.024, 6.9796, 8.5834, -1.6677, 11.6064, 12.6684, -3.4674]".split(),
-        "GCELoss",
-        "0.7",
-    ]
+def test_importing_the_package_is_enough_to_load_a_saved_model(saved_models):
+    # Both import orders, each in a fresh interpreter; the two start together (two cores).
+    orders = {
+        "package-first": "import keras_taylorglo\nimport keras",
+        "keras-first": "import keras\nimport keras_taylorglo",
+    }
+    procs = {
+        name: subprocess.Popen(
+            [PYTHON, "-c", LOAD.format(imports=imports), *map(str, saved_models)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+            cwd=ROOT,
+        )
+        for name, imports in orders.items()
+    }
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, (name, err[-2000:])
+        assert out.split() == [
+            "TaylorGLOLoss",
+            *"[11.9039, -4.024, 6.9796, 8.5834, -1.6677, 11.6064, 12.6684, -3.4674]".split(),
+            "GCELoss",
+            "0.7",
+        ], name
 
 
 def test_importing_the_package_imports_no_tensorflow():

@@ -253,37 +253,78 @@ def test_validate_is_quick_and_imports_no_tensorflow(tmp_path):
 # -------------------------------------------------------------------------------- --deep
 
 
-@pytest.mark.slow
-def test_validate_deep_builds_the_data_and_the_model(tmp_path):
-    ok = custom_model(tmp_path, "my_models:small_cnn", "options = { filters = 4 }")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = [sys.executable, "-m", "keras_taylorglo", "validate", "--deep"]
-    start = time.monotonic()
-    out = subprocess.run([*run, str(ok)], capture_output=True, text=True, timeout=180, env=env)
-    assert out.returncode == 0, out.stderr
-    assert "[model]" in out.stdout  # the resolved recipe on stdout, the check on stderr
-    assert "deep check: data set my_data:make_data: 80 train / 40 validation / 40 test" in (
-        out.stderr
-    )
-    assert "4 classes; model my_models:small_cnn:" in out.stderr and "parameters" in out.stderr
-    assert "Traceback" not in out.stderr and "I0000" not in out.stderr
-    assert time.monotonic() - start < 170
+# The two tests that read what a fresh process prints to the terminal (TensorFlow's start-up
+# lines go to its file descriptor 2) start their processes together when the module starts, so
+# that they run beside the in-process tests instead of one after the other.
+
+FRESH = {
+    "deep": "test_validate_deep_builds_the_data_and_the_model",
+    "quiet": "test_tensorflow_starts_quietly_even_where_jax_set_its_log_level",
+}
 
 
-def test_tensorflow_starts_quietly_even_where_jax_set_its_log_level():
-    """JAX sets TF_CPP_MIN_LOG_LEVEL=1 in the process that imports it (Keras imports it wherever
-    it is installed), and a Python search's workers inherit that: they printed TensorFlow's
-    start-up INFO lines, the very lines level 1 asks TensorFlow to hide."""
-    script = (
+@pytest.fixture(scope="module", autouse=True)
+def fresh(request, tmp_path_factory) -> dict[str, tuple[subprocess.Popen, float]]:
+    """``{name: (process, when it started)}`` for the selected tests among :data:`FRESH`."""
+    selected = {item.name for item in request.session.items}
+    ok = custom_model(tmp_path_factory.mktemp("deep"), "my_models:small_cnn", FOUR_FILTERS)
+    quiet = (
         "import os, jax; assert os.environ['TF_CPP_MIN_LOG_LEVEL'] == '1'\n"
         "from keras_taylorglo._quiet import import_tensorflow; import_tensorflow()\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
-    )
-    assert out.returncode == 0, out.stderr
-    assert out.stderr == ""
+    started = {
+        "deep": (
+            ["-m", "keras_taylorglo", "validate", "--deep", str(ok)],
+            {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        ),
+        "quiet": (
+            ["-c", quiet],
+            {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"},
+        ),
+    }
+    procs = {
+        name: (
+            subprocess.Popen(
+                [sys.executable, *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            ),
+            time.monotonic(),
+        )
+        for name, (args, env) in started.items()
+        if FRESH[name] in selected
+    }
+    yield procs
+    for proc, _ in procs.values():
+        proc.kill()
+        proc.communicate()
+
+
+FOUR_FILTERS = "options = { filters = 4 }"
+
+
+@pytest.mark.slow
+def test_validate_deep_builds_the_data_and_the_model(fresh):
+    proc, start = fresh["deep"]
+    stdout, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0, stderr
+    assert "[model]" in stdout  # the resolved recipe on stdout, the check on stderr
+    assert "deep check: data set my_data:make_data: 80 train / 40 validation / 40 test" in (stderr)
+    assert "4 classes; model my_models:small_cnn:" in stderr and "parameters" in stderr
+    assert "Traceback" not in stderr and "I0000" not in stderr
+    assert time.monotonic() - start < 170
+
+
+def test_tensorflow_starts_quietly_even_where_jax_set_its_log_level(fresh):
+    """JAX sets TF_CPP_MIN_LOG_LEVEL=1 in the process that imports it (Keras imports it wherever
+    it is installed), and a Python search's workers inherit that: they printed TensorFlow's
+    start-up INFO lines, the very lines level 1 asks TensorFlow to hide."""
+    proc, _ = fresh["quiet"]
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    assert stderr == ""
 
 
 @pytest.mark.slow

@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from in_process import run_cli  # noqa: E402
 
 from keras_taylorglo.presets import PAPER_MNIST  # noqa: E402
 from keras_taylorglo.recipe import load_recipe  # noqa: E402
@@ -56,7 +57,9 @@ def test_three_candidates_one_trace_and_real_training(evaluator):
         assert 0.0 <= outcome.fitness <= 1.0
         assert outcome.fitness == outcome.val_accuracy == outcome.history["val_accuracy"][-1]
         assert 0 < outcome.train_seconds <= outcome.seconds
-    # The paper's loss learns the digits well above chance (10 classes) in 40 steps.
+    # The paper's loss learns the digits well above chance (10 classes) in 40 steps: 0.72 and
+    # 0.84 here, the same with oneDNN's kernels on or off or held to SSE4.1 (at this learning
+    # rate it neither saturates nor diverges; the bound is far from what any CPU gives).
     assert first.fitness > 0.3 and third.fitness > 0.3
 
 
@@ -209,59 +212,130 @@ def test_crossentropy_baseline_through_same_path(data_dir):
 
 @pytest.mark.slow
 def test_evaluate_cli_json_offline():
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_taylorglo",
-            "evaluate",
-            str(DIGITS),
-            "--preset",
-            "paper-mnist",
-            "--json",
-            "--set",
-            "training.learning_rate=0.001",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    # In this process (tests/in_process.py): TensorFlow is loaded here already.
+    out = run_cli(
+        "evaluate",
+        DIGITS,
+        "--preset",
+        "paper-mnist",
+        "--json",
+        "--set",
+        "training.learning_rate=0.001",
         cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert set(result) >= {"status", "fitness", "val_accuracy", "steps", "seconds"}
     assert result["status"] == "ok" and result["steps"] == 150
+    # 0.96 here, the same with oneDNN's kernels on or off: the bound is far from any CPU's.
     assert result["fitness"] == result["val_accuracy"] > 0.5
 
 
+# ------------------------------------------------------------ tests that need a fresh interpreter
+# TensorFlow configured before it starts (two logical CPUs, XLA's dump directory), or what the
+# command line prints to the terminal. The three processes start together when the module's
+# first test starts, so that they run beside the in-process tests above instead of after them;
+# each test below reads its own.
+
+FRESH = {
+    "mirrored": "test_mirrored_strategy_on_two_logical_cpus",
+    "xla": "test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta",
+    "exact": "test_evaluate_cli_exact_command_from_a_fresh_clone",
+}
+
+_MIRRORED = """
+import json, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_taylorglo.recipe import load_recipe
+from keras_taylorglo.evaluation import Evaluator
+recipe = load_recipe({digits!r}, [
+    {data_dir!r}, "training.partial.steps=30",
+    "training.learning_rate=0.001"])  # the paper's θ saturates at 0.01 on digits
+ev = Evaluator(recipe)
+out = ev.evaluate({theta!r}, seed=0)
+out2 = ev.evaluate({half!r}, seed=1)
+print(json.dumps({{"strategy": type(ev.strategy).__name__,
+                  "replicas": ev.strategy.num_replicas_in_sync,
+                  "status": [out.status, out2.status], "steps": out2.steps,
+                  "jit_compile": ev.jit_compile}}))
+"""
+
+_XLA = """
+import json, pathlib
+from keras_taylorglo.recipe import load_recipe
+from keras_taylorglo.evaluation import Evaluator
+def recipe(*more):
+    return load_recipe({digits!r}, [
+        {data_dir!r}, "training.partial.steps=30", "training.learning_rate=0.001", *more])
+def compiled():
+    names = pathlib.Path({dump!r}).glob("*.before_optimizations.txt")
+    return sorted(p.name for p in names if "one_step_on_data" in p.name)
+ev = Evaluator(recipe("training.jit_compile=true"))
+first = ev.evaluate({theta!r}, seed=0)
+after_first = (ev.trace_count, compiled())
+second = ev.evaluate({half!r}, seed=1)
+third = ev.evaluate({theta!r}, seed=0)
+print(json.dumps({{
+    "jit": [ev.jit_compile, ev.model.jit_compile],
+    "auto_on_cpu": Evaluator(recipe()).jit_compile,
+    "status": [first.status, second.status, third.status],
+    "fitness": [first.fitness, second.fitness, third.fitness],
+    "loss": [first.history["loss"], second.history["loss"], third.history["loss"]],
+    "first": after_first, "end": (ev.trace_count, compiled())}}))
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh(request, data_dir, tmp_path_factory) -> dict[str, subprocess.Popen]:
+    """The fresh interpreters of the tests below, started at once (only those of the tests
+    selected to run); each test waits for its own."""
+    selected = {item.name for item in request.session.items}
+    dump = tmp_path_factory.mktemp("xla")
+    values = {
+        "digits": str(DIGITS),
+        "data_dir": "data.data_dir=" + json.dumps(str(data_dir)),
+        "theta": list(PAPER_MNIST),
+        "half": [0.5 * v for v in PAPER_MNIST],
+        "dump": str(dump),
+    }
+    quiet = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    started = {
+        "mirrored": ([sys.executable, "-c", _MIRRORED.format(**values)], quiet, None),
+        "xla": (
+            [sys.executable, "-c", _XLA.format(**values)],
+            {**quiet, "XLA_FLAGS": f"--xla_dump_to={dump}"},
+            None,
+        ),
+        # The issue's command verbatim, with the environment a user has.
+        "exact": (
+            [sys.executable, "-m", "keras_taylorglo", "evaluate", "recipes/digits.toml"]
+            + ["--preset", "paper-mnist", "--json"],
+            None,
+            ROOT,
+        ),
+    }
+    procs = {
+        name: subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+        )
+        for name, (args, env, cwd) in started.items()
+        if FRESH[name] in selected
+    }
+    yield procs
+    for proc in procs.values():
+        proc.kill()
+        proc.communicate()
+
+
+def _finished(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 @pytest.mark.slow
-def test_mirrored_strategy_on_two_logical_cpus(data_dir):
-    script = textwrap.dedent(
-        f"""
-        import json, tensorflow as tf
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(
-            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from keras_taylorglo.recipe import load_recipe
-        from keras_taylorglo.evaluation import Evaluator
-        recipe = load_recipe({str(DIGITS)!r}, [
-            {"data.data_dir=" + json.dumps(str(data_dir))!r}, "training.partial.steps=30"])
-        ev = Evaluator(recipe)
-        out = ev.evaluate({list(PAPER_MNIST)!r}, seed=0)
-        out2 = ev.evaluate({[0.5 * v for v in PAPER_MNIST]!r}, seed=1)
-        print(json.dumps({{"strategy": type(ev.strategy).__name__,
-                          "replicas": ev.strategy.num_replicas_in_sync,
-                          "status": [out.status, out2.status], "steps": out2.steps,
-                          "jit_compile": ev.jit_compile}}))
-        """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
+def test_mirrored_strategy_on_two_logical_cpus(fresh):
+    out = _finished(fresh["mirrored"])
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {
@@ -274,45 +348,13 @@ def test_mirrored_strategy_on_two_logical_cpus(data_dir):
 
 
 @pytest.mark.slow
-def test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta(data_dir, tmp_path):
+def test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta(fresh):
     """training.jit_compile = true: θ is a variable the XLA program reads, not a constant.
 
     XLA's dump directory gets one module per compilation, so the compilations are counted; the
     dump must be asked for before TensorFlow starts, hence a fresh process.
     """
-    dump = tmp_path / "xla"
-    script = textwrap.dedent(
-        f"""
-        import json, pathlib
-        from keras_taylorglo.recipe import load_recipe
-        from keras_taylorglo.evaluation import Evaluator
-        def recipe(*more):
-            return load_recipe({str(DIGITS)!r}, [
-                {"data.data_dir=" + json.dumps(str(data_dir))!r}, "training.partial.steps=30",
-                "training.learning_rate=0.001", *more])
-        def compiled():
-            names = pathlib.Path({str(dump)!r}).glob("*.before_optimizations.txt")
-            return sorted(p.name for p in names if "one_step_on_data" in p.name)
-        ev = Evaluator(recipe("training.jit_compile=true"))
-        first = ev.evaluate({list(PAPER_MNIST)!r}, seed=0)
-        after_first = (ev.trace_count, compiled())
-        second = ev.evaluate({[0.5 * v for v in PAPER_MNIST]!r}, seed=1)
-        third = ev.evaluate({list(PAPER_MNIST)!r}, seed=0)
-        print(json.dumps({{
-            "jit": [ev.jit_compile, ev.model.jit_compile],
-            "auto_on_cpu": Evaluator(recipe()).jit_compile,
-            "status": [first.status, second.status, third.status],
-            "fitness": [first.fitness, second.fitness, third.fitness],
-            "first": after_first, "end": (ev.trace_count, compiled())}}))
-        """
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "XLA_FLAGS": f"--xla_dump_to={dump}"},
-    )
+    out = _finished(fresh["xla"])
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["jit"] == [True, True]  # Keras did not fall back to no XLA
@@ -321,31 +363,18 @@ def test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta(data_dir,
     traces, modules = result["first"]
     assert traces >= 1 and modules, "the train step was not XLA-compiled"
     assert result["end"] == result["first"], "a new θ retraced or recompiled the train step"
-    # The new θ took effect (it is not a constant baked into the program), and the same
-    # (θ, seed) trains identically again.
-    fitness = result["fitness"]
-    assert fitness[1] != fitness[0] and fitness[2] == fitness[0]
+    # The new θ took effect (it is not a constant baked into the program): half the θ gives
+    # other loss values (two accuracies on 300 images may tie on some CPU; the losses cannot).
+    # The same (θ, seed) trains identically again.
+    loss, fitness = result["loss"], result["fitness"]
+    assert loss[1] != loss[0]
+    assert loss[2] == loss[0] and fitness[2] == fitness[0]
 
 
 @pytest.mark.slow
-def test_evaluate_cli_exact_command_from_a_fresh_clone():
+def test_evaluate_cli_exact_command_from_a_fresh_clone(fresh):
     """The issue's command verbatim: it runs offline and prints the JSON contract."""
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_taylorglo",
-            "evaluate",
-            "recipes/digits.toml",
-            "--preset",
-            "paper-mnist",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
+    out = _finished(fresh["exact"])
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == "" or "Dataset taylorglo_digits" in out.stderr
     result = json.loads(out.stdout)
@@ -445,13 +474,8 @@ def test_a_model_that_outputs_logits_is_refused_in_one_line(tmp_path, data_dir):
         .replace('name = "basic_cnn"', 'name = "logit_models:logits"')
         .replace('data_dir = ""', f"data_dir = {json.dumps(str(data_dir))}")
     )
-    out = subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo", "evaluate", str(recipe), "--crossentropy"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
+    # In this process (tests/in_process.py): the error is the driver's, TensorFlow is loaded here.
+    out = run_cli("evaluate", recipe, "--crossentropy", env={"TF_CPP_MIN_LOG_LEVEL": "3"})
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in out.stderr

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from in_process import run_cli
 
 from keras_taylorglo.errors import StoreError
 from keras_taylorglo.outcomes import Outcome
@@ -104,13 +105,22 @@ def _fill(disk: Path) -> Path:
     return filler
 
 
-def _calm_run(tmp_path: Path) -> dict:
-    """The undisturbed run, on the normal disk: its best is what every resume must end with."""
+def _write_recipe(tmp_path: Path) -> None:
     shutil.copy(HERE / "search" / "fitness_fns.py", tmp_path / "fitness_fns.py")
     (tmp_path / "recipe.toml").write_text(RECIPE)
-    code, _, err = _finish(_cli("search", "recipe.toml", "--out", "calm", cwd=tmp_path))
-    assert code == 0, err
-    return _best(tmp_path / "calm")
+
+
+@pytest.fixture(scope="module")
+def calm(tmp_path_factory) -> dict:
+    """The undisturbed run, on the normal disk: its best is what every resume must end with.
+
+    One for the module (the search is deterministic), run in this process (tests/in_process.py).
+    """
+    tmp = tmp_path_factory.mktemp("calm")
+    _write_recipe(tmp)
+    out = run_cli("search", "recipe.toml", "--out", "calm", cwd=tmp)
+    assert out.returncode == 0, out.stderr
+    return _best(tmp / "calm")
 
 
 def _disturbed_run(tmp_path: Path, run_dir: Path, disturb) -> tuple[str, Any]:
@@ -160,8 +170,8 @@ def _resume_ends_as_calm(tmp_path: Path, run_dir: Path, calm: dict) -> None:
         stopped_at = sum(1 for g in store.generations() if g.finished)
         assert store.state() != "finished"
     assert 2 <= stopped_at < 6
-    code, out, err = _finish(_cli("resume", str(run_dir), cwd=tmp_path))
-    assert code == 0, err
+    out = run_cli("resume", str(run_dir), cwd=tmp_path)  # in this process: no signal, no kill
+    assert out.returncode == 0, out.stderr
     resumed = _best(run_dir)
     assert resumed.theta == calm.theta and resumed.fitness == calm.fitness
     assert (resumed.generation, resumed.candidate) == (calm.generation, calm.candidate)
@@ -175,8 +185,8 @@ def _resume_ends_as_calm(tmp_path: Path, run_dir: Path, calm: dict) -> None:
 
 
 @pytest.mark.slow
-def test_a_full_disk_stops_the_search_with_one_line_and_resume_is_exact(tmp_path, small_disk):
-    calm = _calm_run(tmp_path)
+def test_a_full_disk_stops_the_search_with_one_line_and_resume_is_exact(tmp_path, small_disk, calm):
+    _write_recipe(tmp_path)
     run_dir = small_disk / "run"
     error, filler = _disturbed_run(tmp_path, run_dir, lambda: _fill(small_disk))
     assert error.startswith(f"error: {run_dir}: the store cannot be written: the disk is full")
@@ -264,10 +274,10 @@ def failing_disk(tmp_path):
 
 @pytest.mark.slow
 def test_a_disk_turning_read_only_stops_the_search_with_one_line_and_resume_is_exact(
-    tmp_path, failing_disk
+    tmp_path, failing_disk, calm
 ):
     mount, fail, mend = failing_disk
-    calm = _calm_run(tmp_path)
+    _write_recipe(tmp_path)
     run_dir = mount / "run"
     error, _ = _disturbed_run(tmp_path, run_dir, fail)
     # It names the run directory and the cause, which the mount flags do not show (statvfs

@@ -233,15 +233,62 @@ def test_set_theta_takes_effect_without_retracing():
     assert abs(second.history["loss"][0] - first.history["loss"][0]) > 1.0
 
 
-@pytest.mark.slow
-def test_mirrored_strategy_equals_single_device():
-    proc = subprocess.run(
-        [sys.executable, str(TESTS / "_strategy_check.py")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
+# ------------------------------------------------------- checks that need a fresh interpreter
+# Two logical CPUs set before TensorFlow starts, and the JAX backend: each in a process of its
+# own. Both start when the module's first test starts (those of the selected tests only), so they
+# run beside the in-process tests; each test reads its own.
+
+FRESH = {
+    "strategy": "test_mirrored_strategy_equals_single_device",
+    "jax": "test_jax_backend_matches_tensorflow",
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh(request, tmp_path_factory) -> dict[str, subprocess.Popen]:
+    selected = {item.name for item in request.session.items}
+    cases = tmp_path_factory.mktemp("jax") / "cases.json"
+    cases.write_text(
+        json.dumps(
+            {
+                name: {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in c.items()}
+                for name, c in jax_cases().items()
+            }
+        )
     )
+    started = {
+        "strategy": ([str(TESTS / "_strategy_check.py")], None),
+        "jax": (
+            [str(TESTS / "_jax_loss_check.py"), str(cases)],
+            {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
+        ),
+    }
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env=env,
+        )
+        for name, (args, env) in started.items()
+        if FRESH[name] in selected
+    }
+    yield procs
+    for proc in procs.values():
+        proc.kill()
+        proc.communicate()
+
+
+def _finished(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_equals_single_device(fresh):
+    proc = _finished(fresh["strategy"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     single = result["single"]
@@ -297,26 +344,9 @@ def jax_cases():
 
 
 @pytest.mark.slow
-def test_jax_backend_matches_tensorflow(tmp_path):
-    cases = jax_cases()
-    path = tmp_path / "cases.json"
-    path.write_text(
-        json.dumps(
-            {
-                name: {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in c.items()}
-                for name, c in cases.items()
-            }
-        )
-    )
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
-    proc = subprocess.run(
-        [sys.executable, str(TESTS / "_jax_loss_check.py"), str(path)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+def test_jax_backend_matches_tensorflow(fresh):
+    cases = jax_cases()  # the same cases as the fixture wrote for the JAX process (seeded)
+    proc = _finished(fresh["jax"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     jax_values = json.loads(proc.stdout.strip().splitlines()[-1])
     assert jax_values["backend"] == "jax"

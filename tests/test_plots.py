@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from in_process import run_cli
 from PIL import Image
 
 from keras_taylorglo import plots
@@ -117,23 +118,13 @@ def test_pca_projection() -> None:
 
 def test_plot_command_and_an_empty_run(tmp_path: Path) -> None:
     run = make_run(tmp_path / "r", generations=2)
-    out = subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo.analysis", "plot", str(run)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_cli("plot", str(run))  # in this process (tests/in_process.py)
     assert out.returncode == 0, out.stderr
     assert [Path(p).name for p in out.stdout.split()] == list(plots.PLOT_FILES)
     assert all((run / "plots" / name).is_file() for name in plots.PLOT_FILES)
 
     Store.create(tmp_path / "empty", recipe_text="", meta=META).close()
-    out = subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo.analysis", "plot", str(tmp_path / "empty")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = run_cli("plot", str(tmp_path / "empty"))
     assert out.returncode == 2 and "nothing to plot" in out.stderr
 
 
@@ -214,25 +205,25 @@ def test_search_logger_is_read_back_by_tensorflow(tmp_path: Path) -> None:
     logger.close()
     files = sorted((run / TB_DIR).glob("events.out.tfevents.*"))
     assert len(files) == 1
-    code = f"""
-import json, os
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-import tensorflow as tf
-out = []
-for event in tf.compat.v1.train.summary_iterator({str(files[0])!r}):
-    for v in event.summary.value:
-        if v.HasField("image"):
-            out.append([event.step, v.tag, v.image.width, v.image.height,
-                        v.image.encoded_image_string.hex()])
-        else:
-            out.append([event.step, v.tag, v.simple_value])
-print(json.dumps(out))
-"""
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    values = json.loads(result.stdout.strip().splitlines()[-1])
+    # TensorFlow's reader in this process: the suite's Keras tests have TensorFlow loaded here.
+    from keras_taylorglo._quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    values = []
+    for event in tf.compat.v1.train.summary_iterator(str(files[0])):
+        for v in event.summary.value:
+            if v.HasField("image"):
+                values.append(
+                    [
+                        event.step,
+                        v.tag,
+                        v.image.width,
+                        v.image.height,
+                        v.image.encoded_image_string.hex(),
+                    ]
+                )
+            else:
+                values.append([event.step, v.tag, v.simple_value])
     scalars = {(v[0], v[1]): v[2] for v in values if len(v) == 3}
     images = [v for v in values if len(v) == 5]
     best_so_far = 0.0

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -144,34 +142,45 @@ def test_mixed_float16_trains_with_a_loss_scale_reset_per_candidate(tmp_path):
     assert again.history == outcome.history
 
 
-def _search(tmp_path: Path, name: str, precision: str) -> dict:
-    overrides = [
-        f"data.data_dir={json.dumps(str(tmp_path / 'tfds'))}",
-        f'training.precision="{precision}"',
-        "evolution.population=4",
-        "evolution.generations=2",
-        "training.partial.steps=60",
-    ]
-    run_dir = tmp_path / name
-    args = ["search", str(DIGITS), "--out", str(run_dir)]
-    for item in overrides:
-        args += ["--set", item]
-    cli = [sys.executable, "-m", "keras_taylorglo"]
-    out = subprocess.run([*cli, *args], capture_output=True, text=True, timeout=400)
-    assert out.returncode == 0, out.stderr[-2000:]
-    status = subprocess.run(
-        [*cli, "status", str(run_dir), "--json"], capture_output=True, text=True, timeout=60
-    )
-    assert status.returncode == 0, status.stderr
-    return json.loads(status.stdout)
+# A θ that trains the digits at the recipe's learning rate (bench's DIGITS_BEST, rounded): the
+# candidates are drawn around it, so their accuracies are far from chance and the comparison is
+# not at the mercy of one fragile candidate.
+TRAINS = [0.835, -1.683, -0.876, 0.355, -1.857, 2.465, 2.063, -0.605]
 
 
 @pytest.mark.slow
-def test_digits_search_under_mixed_bfloat16_is_close_to_float32(tmp_path):
-    full = _search(tmp_path, "float32", "float32")
-    mixed = _search(tmp_path, "bfloat16", "mixed_bfloat16")
-    assert full["state"] == mixed["state"] == "finished"
-    assert full["evaluations"] == mixed["evaluations"] == 8
-    # It learns in both (chance is 0.1), and bfloat16 rounding moves the best by little.
-    assert full["best"]["fitness"] > 0.5
-    assert abs(mixed["best"]["fitness"] - full["best"]["fitness"]) <= 0.08
+def test_digits_trainings_under_mixed_bfloat16_learn_as_float32_does(tmp_path):
+    """Four candidates, each trained in float32 and in mixed bfloat16 with the same seed, by the
+    evaluator a search's worker runs (the precision's dtype policy is the evaluator's).
+
+    In this process: two searches of four candidates started four TensorFlow workers to show
+    the same (a search's plumbing of the recipe is the same for every setting).
+    """
+    from keras_taylorglo.evaluation import Evaluator
+
+    rng = np.random.default_rng(0)
+    candidates = [list(np.asarray(TRAINS) + 0.3 * rng.normal(size=8)) for _ in range(4)]
+    best = {}
+    for precision, dtype in (("float32", "float32"), ("mixed_bfloat16", "bfloat16")):
+        recipe = load_recipe(
+            DIGITS,
+            [
+                f"data.data_dir={json.dumps(str(tmp_path / 'tfds'))}",
+                f'training.precision="{precision}"',
+                "training.partial.steps=60",
+            ],
+        )
+        evaluator = Evaluator(recipe)
+        assert evaluator.model.layers[1].compute_dtype == dtype
+        assert evaluator.model.output.dtype == "float32"
+        outcomes = [evaluator.evaluate(theta, seed=i) for i, theta in enumerate(candidates)]
+        for outcome in outcomes:  # a fragile candidate may diverge: it is reported as such
+            assert outcome.status in ("ok", "diverged"), outcome
+            assert outcome.status == "diverged" or outcome.steps == 60
+        best[precision] = max(o.fitness for o in outcomes)
+    # Both learn (chance is 0.1): best 0.84 in float32 and 0.90 in bfloat16 here, alike with
+    # oneDNN's kernels on or off. One candidate's two trainings differ by up to 0.14 either way
+    # in 60 steps, so the bound between the two is loose: it catches a broken half-precision path
+    # (a softmax or loss in bfloat16 saturates near chance), not the CPU's rounding.
+    assert best["float32"] > 0.5 and best["mixed_bfloat16"] > 0.5, best
+    assert best["mixed_bfloat16"] >= best["float32"] - 0.2, best

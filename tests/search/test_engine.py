@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from in_process import run_cli
 from store_query import query
 
 HERE = Path(__file__).parent
@@ -62,6 +63,18 @@ def write_recipe(
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """The command in this process (tests/in_process.py): the driver's imports are paid once.
+
+    ``timeout`` is kept for the callers' sake; the search's own workers still run apart.
+    """
+    return run_cli(*args, env=env)
+
+
+def process(
+    *args: str, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """The command as a process of its own: for faults injected at interpreter start, and for
+    what the workers print to the terminal (it bypasses this process's ``sys.stderr``)."""
     return subprocess.run(
         [sys.executable, "-m", "keras_taylorglo", *args],
         capture_output=True,
@@ -198,7 +211,7 @@ def test_crash_while_journaling_then_resume(tmp_path, reference, fault):
     recipe = write_recipe(tmp_path)
     run_dir = tmp_path / "run"
     pythonpath = os.pathsep.join([str(HERE / "_fault"), os.environ.get("PYTHONPATH", "")])
-    out = cli(
+    out = process(
         "search",
         str(recipe),
         "--out",
@@ -242,7 +255,7 @@ def test_tensorboard_summary_lost_in_a_crash_is_written_on_resume(tmp_path, refe
     run_dir = tmp_path / "run"
     pythonpath = os.pathsep.join([str(HERE / "_fault"), os.environ.get("PYTHONPATH", "")])
     env = {"TG_FAULT": "finish_generation:2:after", "PYTHONPATH": pythonpath}
-    out = cli("search", str(recipe), "--out", str(run_dir), env=env)
+    out = process("search", str(recipe), "--out", str(run_dir), env=env)
     assert out.returncode == -signal.SIGKILL, out.stderr
     assert 1 not in steps(run_dir)  # journaled in the store, not yet in TensorBoard
     out = cli("resume", str(run_dir), env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
@@ -434,8 +447,13 @@ def test_the_shipped_digits_recipe_searches_end_to_end(tmp_path):
     root = Path(__file__).resolve().parents[2]
     shrink = ["training.partial.steps=60", "training.full.steps=60", "evolution.generations=2"]
     sets = [arg for item in shrink for arg in ("--set", item)]
-    out = cli(
-        "search", str(root / "recipes" / "digits.toml"), "--out", str(tmp_path / "run"), *sets
+    out = process(
+        "search",
+        str(root / "recipes" / "digits.toml"),
+        "--out",
+        str(tmp_path / "run"),
+        *sets,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     s = status(tmp_path / "run")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import ray  # the [ray] extra (CI installs it)
+from in_process import run_cli
 from store_query import query
 
 from keras_taylorglo.errors import TaylorGLOError
@@ -82,13 +83,8 @@ def make_ray_executor(recipe_path: Path, env: dict | None = None, overrides=()):
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+    """``keras-taylorglo ARGS`` in this process (tests/in_process.py): the local pool's runs."""
+    return run_cli(*args, env=env)
 
 
 def store_status(run_dir: Path) -> dict:
@@ -392,12 +388,27 @@ def test_small_digits_search_on_ray(tmp_path):
         "evolution.generations=1",
         "training.partial.steps=20",
     ]
-    recipe, executor = make_ray_executor(
-        ROOT / "recipes" / "digits.toml", overrides=[*overrides, "execution.executor=ray"]
+    # The same search in a local-pool worker, compared below: it starts first and runs beside
+    # the Ray one (each starts TensorFlow in one process, so the two cores are both used).
+    sets = [arg for o in overrides for arg in ("--set", o)]
+    recipe_path = str(ROOT / "recipes" / "digits.toml")
+    local = subprocess.Popen(
+        [sys.executable, "-m", "keras_taylorglo", "search", recipe_path]
+        + ["--out", str(tmp_path / "local"), *sets],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    t0 = time.monotonic()
-    start_search(recipe, tmp_path / "run", executor=executor)
-    elapsed = time.monotonic() - t0
+    try:
+        recipe, executor = make_ray_executor(
+            ROOT / "recipes" / "digits.toml", overrides=[*overrides, "execution.executor=ray"]
+        )
+        t0 = time.monotonic()
+        start_search(recipe, tmp_path / "run", executor=executor)
+        elapsed = time.monotonic() - t0
+    except BaseException:
+        local.kill()  # not left running after a failure
+        raise
     s = store_status(tmp_path / "run")
     assert s["state"] == "finished" and s["evaluations"] == 2
     assert s["generations"][0]["infra_failures"] == 0
@@ -407,10 +418,8 @@ def test_small_digits_search_on_ray(tmp_path):
     assert {st for _, _, st in rows} <= {"ok", "aborted"}  # trained, no infra failure
     assert elapsed < 60, f"took {elapsed:.0f} s"
     # The same training in a local-pool worker (same thread count) finds the same best.
-    sets = [arg for o in overrides for arg in ("--set", o)]
-    recipe_path = str(ROOT / "recipes" / "digits.toml")
-    out = cli("search", recipe_path, "--out", str(tmp_path / "local"), *sets)
-    assert out.returncode == 0, out.stderr
+    _, err = local.communicate(timeout=300)
+    assert local.returncode == 0, err
     assert store_status(tmp_path / "local")["best"] == s["best"]
 
 

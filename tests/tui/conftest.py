@@ -6,15 +6,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import math
-import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from in_process import run_cli
 
 from keras_taylorglo.outcomes import Outcome
 from keras_taylorglo.presets import PAPER_MNIST
@@ -198,13 +196,8 @@ workers = 2
 """
     )
     run_dir = tmp / "run"
-    out = subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo", "search", str(recipe), "--out", str(run_dir)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
+    # In this process (tests/in_process.py); the engine's workers are processes of their own.
+    out = run_cli("search", str(recipe), "--out", str(run_dir), env={"TF_CPP_MIN_LOG_LEVEL": "2"})
     assert out.returncode == 0, out.stderr
     return run_dir
 

@@ -19,7 +19,7 @@ from keras_taylorglo_tui.reader import RunReader
 
 
 async def _loaded(pilot) -> None:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30  # bounds a failing wait only: a slow machine is not wrong
     while pilot.app.screen.reads < 1:
         assert time.monotonic() < deadline, "the screen did not refresh"
         await pilot.pause(0.02)
