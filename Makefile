@@ -27,7 +27,7 @@ studies: $(STAMP)
 	bash docs/studies/run.sh
 
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

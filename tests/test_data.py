@@ -121,6 +121,25 @@ def test_workers_preparing_digits_at_once_on_a_fresh_machine_all_succeed(tmp_pat
     assert prepared == ["1.0.0"]  # no incomplete.* leftovers
 
 
+def test_a_builder_made_while_a_sibling_was_preparing_is_not_returned(tmp_path, monkeypatch):
+    """The race behind the test above, made certain: a worker builds its TFDS builder while a
+    sibling is still preparing (its info has no splits yet), and the folder is complete by the
+    time it checks. What it returns must read the prepared folder."""
+    import tensorflow_datasets as tfds
+
+    from keras_taylorglo.data import digits  # noqa: F401 - registers the builder with TFDS
+    from keras_taylorglo.data.loading import prepare_tfds_builder
+
+    stale = tfds.builder("taylorglo_digits", data_dir=str(tmp_path))
+    assert not stale.info.splits  # built before the preparation
+    prepare_tfds_builder("taylorglo_digits", str(tmp_path))  # the sibling's, done
+    real_builder = tfds.builder
+    made = iter([stale])
+    monkeypatch.setattr(tfds, "builder", lambda *a, **k: next(made, None) or real_builder(*a, **k))
+    builder = prepare_tfds_builder("taylorglo_digits", str(tmp_path))
+    assert builder.info.splits["train"].num_examples == 1497
+
+
 def test_digits_bundle_sizes(digits):
     assert isinstance(digits, DataBundle)
     assert (digits.num_train, digits.num_validation, digits.num_test) == (1197, 300, 300)

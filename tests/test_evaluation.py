@@ -221,6 +221,8 @@ def test_evaluate_cli_json_offline():
         "--json",
         "--set",
         "training.learning_rate=0.001",
+        "--set",
+        "training.partial.steps=150",  # pinned: the recipe's own budget may change
         cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
@@ -397,6 +399,7 @@ def test_keras_epochs_are_chunks_ending_at_every_decision(data_dir):
         [
             f"data.data_dir={json.dumps(str(data_dir))}",
             "training.learning_rate=0.001",
+            "training.partial.steps=150",  # pinned: the recipe's own budget may change
             "training.schedule={decay_epochs = [2, 6], gamma = 0.5}",
             "evaluation.abort={threshold = 0.0, epoch = 4}",
         ],

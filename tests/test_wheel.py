@@ -150,18 +150,23 @@ def test_the_shipped_recipes_from_an_empty_directory(installed):
 
 @pytest.mark.slow
 def test_a_shipped_recipe_searches_and_its_run_is_shown(installed):
-    """A search of seconds (2 candidates of 5 steps, one worker) of the shipped noisy-digits
-    recipe, then `status` and the monitor (its command on a terminal, and its screenshot)."""
+    """A search of seconds (2 candidates and 2 finalists of 5 steps, one worker) of the shipped
+    noisy-digits recipe, then `status` and the monitor (its command on a terminal, and its
+    screenshot)."""
     tiny = {
         "data.data_dir": json.dumps(str(installed.workdir.parent / "tfds")),
         "evolution.population": "2",
         "evolution.generations": "1",
         "training.partial.steps": "5",
         "execution.workers": "1",
+        # the recipe's finalist stage, as small: the best candidate and the mean, one seed each
+        "training.full.steps": "5",
+        "evolution.finalists.count": "1",
+        "evolution.finalists.seeds": "1",
     }
     sets = [arg for key, value in tiny.items() for arg in ("--set", f"{key}={value}")]
     out = installed.ktg("search", "digits_noisy", "--out", "run", *sets, timeout=300)
-    assert "best fitness" in out.stdout and "in run" in out.stdout, out.stdout
+    assert "chosen loss: finalist" in out.stdout and "in run" in out.stdout, out.stdout
 
     status = json.loads(installed.ktg("status", "run", "--json").stdout)
     assert status["state"] == "finished" and status["evaluations"] == 2

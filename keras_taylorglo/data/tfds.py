@@ -140,7 +140,10 @@ def prepare_tfds_builder(name: str, data_dir: str | None = None) -> Any:
         except Exception as error:  # noqa: BLE001 - TFDS raises many types; report one line
             raise DataError(f"cannot open TFDS data set {name!r}: {_first_line(error)}") from error
         if builder.is_prepared():
-            return builder
+            # Built anew: this builder read its info before the check, maybe while a sibling
+            # worker was still preparing (its info then has no splits); the folder is complete
+            # now (TFDS renames it into place whole).
+            return tfds.builder(name, data_dir=data_dir)
         where = str(builder.data_dir_root)
         try:
             with _preparation_lock(where, base):
