@@ -397,6 +397,7 @@ def test_small_digits_search_on_ray(tmp_path):
         "evolution.population=2",
         "evolution.generations=1",
         "training.partial.steps=20",
+        "evolution.finalists.count=0",  # the recipe's full-budget finalists: not what is tested
     ]
     # The same search in a local-pool worker, compared below: it starts first and runs beside
     # the Ray one (each starts TensorFlow in one process, so the two cores are both used).
@@ -413,9 +414,7 @@ def test_small_digits_search_on_ray(tmp_path):
         recipe, executor = make_ray_executor(
             ROOT / "recipes" / "digits.toml", overrides=[*overrides, "execution.executor=ray"]
         )
-        t0 = time.monotonic()
         start_search(recipe, tmp_path / "run", executor=executor)
-        elapsed = time.monotonic() - t0
     except BaseException:
         local.kill()  # not left running after a failure
         raise
@@ -426,7 +425,6 @@ def test_small_digits_search_on_ray(tmp_path):
     rows = query(tmp_path / "run", "SELECT DISTINCT worker, device, status FROM attempts")
     assert {(w, d.split("@")[0]) for w, d, _ in rows} == {("r0", "cpu")}
     assert {st for _, _, st in rows} <= {"ok", "aborted"}  # trained, no infra failure
-    assert elapsed < 60, f"took {elapsed:.0f} s"
     # The same training in a local-pool worker (same thread count) finds the same best.
     _, err = local.communicate(timeout=300)
     assert local.returncode == 0, err
