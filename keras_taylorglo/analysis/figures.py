@@ -75,7 +75,7 @@ def plot_accuracy_lines(
     """
     order = sorted(range(len(x)), key=lambda i: x[i])
     xs = [x[i] for i in order]
-    fig = figure()
+    fig = figure(width=7.8)  # room for the legend beside the axes
     ax = fig.add_subplot()
     names = [name for name, _ in loss_series(blocks[order[0]])]
     for k, name in enumerate(names):
@@ -102,7 +102,8 @@ def plot_accuracy_lines(
     ax.set_ylabel("test accuracy (mean ± std)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    # Beside the axes, not on them: with five losses any corner hides some error bar.
+    fig.legend(loc="outside right upper", fontsize="small")
     return save_png(fig, path)
 
 
