@@ -6,10 +6,12 @@ Kept apart from :mod:`keras_taylorglo.cli` (which registers it) so that each sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from .errors import TaylorGLOError
+from .errors import RecipeError, TaylorGLOError
 
 __all__ = ["cmd_validate"]
 
@@ -39,7 +41,6 @@ def _deep_check(recipe: Any) -> None:
     """
     import time
 
-    from .errors import RecipeError
     from .plugins import is_callable_spec, resolve_callable
     from .recipe import DEFAULT_FITNESS
 
@@ -63,24 +64,12 @@ def _deep_check(recipe: Any) -> None:
     from .models import build_model
 
     seed = recipe.experiment.seed
-    try:
+    with _building(recipe, "data.dataset", "the data set"):
         data = load_dataset(recipe.data, recipe.base_dir, seed=seed)
-    except TaylorGLOError:
-        raise
-    except Exception as exc:  # the user's data function raised
-        raise RecipeError(
-            recipe.source, "data.dataset", f"building the data set failed: {_one_line(exc)}"
-        ) from None
-    try:
+    with _building(recipe, "model.name", "the model"):
         model = build_model(
             recipe.model, data.input_shape, data.num_classes, recipe.base_dir, seed, recipe.source
         )
-    except TaylorGLOError:
-        raise
-    except Exception as exc:  # the user's model builder raised
-        raise RecipeError(
-            recipe.source, "model.name", f"building the model failed: {_one_line(exc)}"
-        ) from None
     shape = "×".join(str(d) for d in data.input_shape)
     print(
         f"deep check: data set {recipe.data.dataset}: {data.num_train} train / "
@@ -89,6 +78,19 @@ def _deep_check(recipe: Any) -> None:
         f"{model.count_params():,} parameters ({time.perf_counter() - start:.1f} s)",
         file=sys.stderr,
     )
+
+
+@contextlib.contextmanager
+def _building(recipe: Any, field: str, what: str) -> Iterator[None]:
+    """The user's code (a data function, a model builder) raising: one line naming ``field``."""
+    try:
+        yield
+    except TaylorGLOError:
+        raise
+    except Exception as exc:
+        raise RecipeError(
+            recipe.source, field, f"building {what} failed: {_one_line(exc)}"
+        ) from None
 
 
 def _one_line(exc: BaseException) -> str:

@@ -213,8 +213,33 @@ def poly1(y_true: Any, y_pred: Any, epsilon: float = 1.0, from_logits: bool = Fa
     return ce + epsilon * (1.0 - ops.sum(y_true * probs, axis=-1))
 
 
+class _PlusReverseCrossentropy(_FunctionLoss):
+    """``α·(a cross-entropy) + β·RCE``: SCE and NCE+RCE take and check the same settings."""
+
+    def __init__(
+        self,
+        fn: Any,
+        name: str,
+        reduction: str | None,
+        alpha: float,
+        beta: float,
+        log_zero: float,
+        from_logits: bool,
+    ) -> None:
+        alpha, beta = _check_weights(alpha, beta)
+        super().__init__(
+            fn,
+            name,
+            reduction,
+            alpha=alpha,
+            beta=beta,
+            log_zero=_check_log_zero(log_zero),
+            from_logits=bool(from_logits),
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_taylorglo")
-class SCELoss(_FunctionLoss):
+class SCELoss(_PlusReverseCrossentropy):
     """Symmetric cross-entropy ``α·CE + β·RCE`` (Wang et al., ICCV 2019).
 
     Args:
@@ -243,20 +268,11 @@ class SCELoss(_FunctionLoss):
         name: str = "sce",
         reduction: str | None = "sum_over_batch_size",
     ) -> None:
-        alpha, beta = _check_weights(alpha, beta)
-        super().__init__(
-            sce,
-            name,
-            reduction,
-            alpha=alpha,
-            beta=beta,
-            log_zero=_check_log_zero(log_zero),
-            from_logits=bool(from_logits),
-        )
+        super().__init__(sce, name, reduction, alpha, beta, log_zero, from_logits)
 
 
 @keras.saving.register_keras_serializable(package="keras_taylorglo")
-class NCEAndRCELoss(_FunctionLoss):
+class NCEAndRCELoss(_PlusReverseCrossentropy):
     """Normalised cross-entropy + reverse cross-entropy ``α·NCE + β·RCE`` (Ma et al., 2020).
 
     An "active-passive" pair of robust losses from "Normalized Loss Functions for Deep Learning
@@ -287,16 +303,7 @@ class NCEAndRCELoss(_FunctionLoss):
         name: str = "nce_rce",
         reduction: str | None = "sum_over_batch_size",
     ) -> None:
-        alpha, beta = _check_weights(alpha, beta)
-        super().__init__(
-            nce_rce,
-            name,
-            reduction,
-            alpha=alpha,
-            beta=beta,
-            log_zero=_check_log_zero(log_zero),
-            from_logits=bool(from_logits),
-        )
+        super().__init__(nce_rce, name, reduction, alpha, beta, log_zero, from_logits)
 
 
 @keras.saving.register_keras_serializable(package="keras_taylorglo")

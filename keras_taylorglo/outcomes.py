@@ -19,7 +19,7 @@ This module imports NumPy only (no TensorFlow).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from typing import Any
 
@@ -153,16 +153,7 @@ class Outcome:
             raise ValueError(
                 f"an Outcome dict needs 'status' and 'fitness'; got keys {sorted(data)}"
             )
-        known = {
-            "status",
-            "fitness",
-            "val_accuracy",
-            "steps",
-            "seconds",
-            "history",
-            "error",
-            "train_seconds",
-        }
+        known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["history"] = dict(values.get("history") or {})
         fitness = values["fitness"]

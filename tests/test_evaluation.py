@@ -13,6 +13,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from fresh_processes import finished, started  # noqa: E402
 from in_process import run_cli  # noqa: E402
 
 from keras_taylorglo.presets import PAPER_MNIST  # noqa: E402
@@ -292,7 +293,6 @@ print(json.dumps({{
 def fresh(request, data_dir, tmp_path_factory) -> dict[str, subprocess.Popen]:
     """The fresh interpreters of the tests below, started at once (only those of the tests
     selected to run); each test waits for its own."""
-    selected = {item.name for item in request.session.items}
     dump = tmp_path_factory.mktemp("xla")
     values = {
         "digits": str(DIGITS),
@@ -302,7 +302,7 @@ def fresh(request, data_dir, tmp_path_factory) -> dict[str, subprocess.Popen]:
         "dump": str(dump),
     }
     quiet = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    started = {
+    commands = {
         "mirrored": ([sys.executable, "-c", _MIRRORED.format(**values)], quiet, None),
         "xla": (
             [sys.executable, "-c", _XLA.format(**values)],
@@ -317,27 +317,13 @@ def fresh(request, data_dir, tmp_path_factory) -> dict[str, subprocess.Popen]:
             ROOT,
         ),
     }
-    procs = {
-        name: subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
-        )
-        for name, (args, env, cwd) in started.items()
-        if FRESH[name] in selected
-    }
-    yield procs
-    for proc in procs.values():
-        proc.kill()
-        proc.communicate()
-
-
-def _finished(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    out, err = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    with started(request, FRESH, commands) as procs:
+        yield procs
 
 
 @pytest.mark.slow
 def test_mirrored_strategy_on_two_logical_cpus(fresh):
-    out = _finished(fresh["mirrored"])
+    out = finished(fresh["mirrored"])
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {
@@ -356,7 +342,7 @@ def test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta(fresh):
     XLA's dump directory gets one module per compilation, so the compilations are counted; the
     dump must be asked for before TensorFlow starts, hence a fresh process.
     """
-    out = _finished(fresh["xla"])
+    out = finished(fresh["xla"])
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["jit"] == [True, True]  # Keras did not fall back to no XLA
@@ -376,7 +362,7 @@ def test_xla_train_step_is_not_retraced_nor_recompiled_for_a_new_theta(fresh):
 @pytest.mark.slow
 def test_evaluate_cli_exact_command_from_a_fresh_clone(fresh):
     """The issue's command verbatim: it runs offline and prints the JSON contract."""
-    out = _finished(fresh["exact"])
+    out = finished(fresh["exact"])
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == "" or "Dataset taylorglo_digits" in out.stderr
     result = json.loads(out.stdout)

@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from fresh_processes import finished, started  # noqa: E402
 from test_expansion import (  # noqa: E402
     eq4_reference,
     eq5_reference,
@@ -246,7 +247,6 @@ FRESH = {
 
 @pytest.fixture(scope="module", autouse=True)
 def fresh(request, tmp_path_factory) -> dict[str, subprocess.Popen]:
-    selected = {item.name for item in request.session.items}
     cases = tmp_path_factory.mktemp("jax") / "cases.json"
     cases.write_text(
         json.dumps(
@@ -256,39 +256,21 @@ def fresh(request, tmp_path_factory) -> dict[str, subprocess.Popen]:
             }
         )
     )
-    started = {
-        "strategy": ([str(TESTS / "_strategy_check.py")], None),
+    commands = {
+        "strategy": ([sys.executable, str(TESTS / "_strategy_check.py")], None, ROOT),
         "jax": (
-            [str(TESTS / "_jax_loss_check.py"), str(cases)],
+            [sys.executable, str(TESTS / "_jax_loss_check.py"), str(cases)],
             {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
+            ROOT,
         ),
     }
-    procs = {
-        name: subprocess.Popen(
-            [sys.executable, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-            env=env,
-        )
-        for name, (args, env) in started.items()
-        if FRESH[name] in selected
-    }
-    yield procs
-    for proc in procs.values():
-        proc.kill()
-        proc.communicate()
-
-
-def _finished(proc: subprocess.Popen) -> subprocess.CompletedProcess:
-    out, err = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    with started(request, FRESH, commands) as procs:
+        yield procs
 
 
 @pytest.mark.slow
 def test_mirrored_strategy_equals_single_device(fresh):
-    proc = _finished(fresh["strategy"])
+    proc = finished(fresh["strategy"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     single = result["single"]
@@ -346,7 +328,7 @@ def jax_cases():
 @pytest.mark.slow
 def test_jax_backend_matches_tensorflow(fresh):
     cases = jax_cases()  # the same cases as the fixture wrote for the JAX process (seeded)
-    proc = _finished(fresh["jax"])
+    proc = finished(fresh["jax"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     jax_values = json.loads(proc.stdout.strip().splitlines()[-1])
     assert jax_values["backend"] == "jax"

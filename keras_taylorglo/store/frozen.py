@@ -37,6 +37,7 @@ __all__ = [
     "ResultRecord",
     "Record",
     "StoreSnapshot",
+    "TrainingRecord",
     "WorkerRecord",
 ]
 
@@ -141,15 +142,13 @@ class ResultRecord(Record):
 
 
 @dataclass(frozen=True)
-class AttemptRecord(Record):
-    """One training run of a candidate (infra re-runs are attempts of their own).
+class TrainingRecord(Record):
+    """What every training run records: a search's attempt or a finalist's training.
 
     Args:
         id: the row id (journal order).
-        generation: the candidate's generation.
-        candidate: the candidate's index.
-        attempt: the attempt number within its seed slot, from 0.
-        rerun: infra re-runs of this attempt before this one.
+        seed_index: its seed slot, from 0 (0 for an attempt in a store made before seed slots).
+        rerun: infra re-runs of this training before this one.
         seed: the training seed.
         worker: the worker id.
         device: the worker's device.
@@ -162,14 +161,11 @@ class AttemptRecord(Record):
         seconds: wall time, end to end.
         train_seconds: time inside the train and validation steps.
         history: the metric lists per epoch end (``{}`` when none).
-        error: the error text of a failed or infra attempt.
-        seed_index: its seed slot, from 0 (0 in a store made before seed slots).
+        error: the error text of a failed or infra training.
     """
 
     id: int
-    generation: int
-    candidate: int
-    attempt: int
+    seed_index: int
     rerun: int
     seed: int
     worker: str
@@ -184,7 +180,23 @@ class AttemptRecord(Record):
     train_seconds: float | None
     history: dict[str, list[float]]
     error: str
-    seed_index: int
+
+
+@dataclass(frozen=True)
+class AttemptRecord(TrainingRecord):
+    """One training run of a candidate (infra re-runs are attempts of their own).
+
+    Its fields are those of :class:`TrainingRecord`, then:
+
+    Args:
+        generation: the candidate's generation.
+        candidate: the candidate's index.
+        attempt: the attempt number within its seed slot, from 0.
+    """
+
+    generation: int
+    candidate: int
+    attempt: int
 
 
 @dataclass(frozen=True)
@@ -217,46 +229,16 @@ class FinalistRecord(Record):
 
 
 @dataclass(frozen=True)
-class FinalistRunRecord(Record):
+class FinalistRunRecord(TrainingRecord):
     """One training of a finalist (as :class:`AttemptRecord`, for the finalist stage).
 
+    Its fields are those of :class:`TrainingRecord`, then:
+
     Args:
-        id: the row id (journal order).
         finalist: the finalist it trains.
-        seed_index: its seed slot, from 0.
-        rerun: infra re-runs of this training before this one.
-        seed: the training seed.
-        worker: the worker id.
-        device: the worker's device.
-        started: when it started.
-        ended: when it ended (``None`` while running).
-        status: one of :data:`~keras_taylorglo.outcomes.STATUSES`.
-        fitness: its fitness (validation accuracy).
-        val_accuracy: the last validation accuracy seen.
-        steps: training steps run.
-        seconds: wall time, end to end.
-        train_seconds: time inside the train and validation steps.
-        history: the metric lists per epoch end (``{}`` when none).
-        error: the error text of a failed or infra training.
     """
 
-    id: int
     finalist: int
-    seed_index: int
-    rerun: int
-    seed: int
-    worker: str
-    device: str
-    started: float
-    ended: float | None
-    status: str
-    fitness: float | None
-    val_accuracy: float | None
-    steps: int | None
-    seconds: float | None
-    train_seconds: float | None
-    history: dict[str, list[float]]
-    error: str
 
 
 @dataclass(frozen=True)

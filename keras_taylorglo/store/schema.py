@@ -110,7 +110,25 @@ ANALYSIS_LABEL_RE = re.compile(
     r"(?:#[A-Za-z0-9_.=;,\[\]+-]+)?$"
 )
 
-FINALIST_TABLES = """
+# A training's columns, in one place for both tables that journal trainings (`attempts` and
+# `finalist_runs`): one code path writes a training's end to either (journal.record_run_end).
+_TRAINING_COLUMNS = """    rerun INTEGER NOT NULL DEFAULT 0,
+    seed INTEGER NOT NULL,
+    worker TEXT NOT NULL DEFAULT '',
+    device TEXT NOT NULL DEFAULT '',
+    started REAL NOT NULL,
+    ended REAL,
+    status TEXT NOT NULL,
+    fitness REAL,
+    val_accuracy REAL,
+    steps INTEGER,
+    seconds REAL,
+    train_seconds REAL,
+    history TEXT,
+    error TEXT NOT NULL DEFAULT ''"""
+
+FINALIST_TABLES = (
+    """
 CREATE TABLE finalists (
     finalist INTEGER PRIMARY KEY,
     theta TEXT NOT NULL,
@@ -127,22 +145,12 @@ CREATE TABLE finalist_runs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     finalist INTEGER NOT NULL REFERENCES finalists(finalist),
     seed_index INTEGER NOT NULL,
-    rerun INTEGER NOT NULL DEFAULT 0,
-    seed INTEGER NOT NULL,
-    worker TEXT NOT NULL DEFAULT '',
-    device TEXT NOT NULL DEFAULT '',
-    started REAL NOT NULL,
-    ended REAL,
-    status TEXT NOT NULL,
-    fitness REAL,
-    val_accuracy REAL,
-    steps INTEGER,
-    seconds REAL,
-    train_seconds REAL,
-    history TEXT,
-    error TEXT NOT NULL DEFAULT ''
+"""
+    + _TRAINING_COLUMNS
+    + """
 );
 """
+)
 """The finalist stage's tables (schema 2; also the upgrade from schema 1)."""
 
 SCHEMA = (
@@ -179,20 +187,9 @@ CREATE TABLE attempts (
     generation INTEGER NOT NULL,
     candidate INTEGER NOT NULL,
     attempt INTEGER NOT NULL,
-    rerun INTEGER NOT NULL DEFAULT 0,
-    seed INTEGER NOT NULL,
-    worker TEXT NOT NULL DEFAULT '',
-    device TEXT NOT NULL DEFAULT '',
-    started REAL NOT NULL,
-    ended REAL,
-    status TEXT NOT NULL,
-    fitness REAL,
-    val_accuracy REAL,
-    steps INTEGER,
-    seconds REAL,
-    train_seconds REAL,
-    history TEXT,
-    error TEXT NOT NULL DEFAULT '',
+"""
+    + _TRAINING_COLUMNS
+    + """,
     seed_index INTEGER NOT NULL DEFAULT 0,
     FOREIGN KEY (generation, candidate) REFERENCES candidates(generation, candidate)
 );

@@ -1,4 +1,10 @@
-"""Running the command line as a user would, from a search test: a subprocess per command."""
+"""Running the command line from a search test: as a subprocess, as a user would, or in-process.
+
+``cli`` and ``spawn`` start a process of their own, for tests of the process itself (signals,
+SIGKILL, faults injected at interpreter start, what the workers print to the terminal);
+``cli_in_process`` runs the command in the test's process where only its output and the run
+directory are under test (tests/in_process.py says why).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from in_process import run_cli
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -20,6 +29,17 @@ def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def cli_in_process(
+    *args: str, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    """The command in this process (tests/in_process.py): the driver's imports are paid once.
+
+    ``timeout`` is kept so that it can stand in for :func:`cli`; the search's own workers still
+    run apart.
+    """
+    return run_cli(*args, env=env)
 
 
 def spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
@@ -34,9 +54,10 @@ def spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
     )
 
 
-def status(run_dir: Path) -> dict:
-    """``status RUN_DIR --json``, parsed."""
-    out = cli("status", str(run_dir), "--json")
+def status(run_dir: Path, run: Callable[..., subprocess.CompletedProcess] = cli, **options) -> dict:
+    """``status RUN_DIR --json`` run by ``run`` (:func:`cli` or :func:`cli_in_process`), parsed;
+    ``options`` (``env``, ``timeout``) go to ``run``."""
+    out = run("status", str(run_dir), "--json", **options)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 

@@ -11,14 +11,13 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from in_process import run_cli
+from cli_helpers import children, cli, cli_in_process, cmdline, spawn, wait_for
+from cli_helpers import status as status_json
 from store_query import query
 
 HERE = Path(__file__).parent
@@ -62,57 +61,9 @@ def write_recipe(
     return path
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """The command in this process (tests/in_process.py): the driver's imports are paid once.
-
-    ``timeout`` is kept for the callers' sake; the search's own workers still run apart.
-    """
-    return run_cli(*args, env=env)
-
-
-def process(
-    *args: str, env: dict | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    """The command as a process of its own: for faults injected at interpreter start, and for
-    what the workers print to the terminal (it bypasses this process's ``sys.stderr``)."""
-    return subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def spawn(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "keras_taylorglo", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
-
-
 def status(run_dir: Path) -> dict:
-    out = cli("status", str(run_dir), "--json")
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
-def wait_for(predicate, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except sqlite3.Error:
-            pass
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process ended early: {proc.communicate()}")
-        time.sleep(0.02)
-    raise AssertionError("condition not reached in time")
+    """``status RUN_DIR --json`` in this process, parsed (the store is read, not the process)."""
+    return status_json(run_dir, run=cli_in_process)
 
 
 def finished_attempts(run_dir: Path) -> list[tuple]:
@@ -128,7 +79,7 @@ def reference(tmp_path_factory) -> dict:
     """The uninterrupted run every resumed run must equal."""
     tmp = tmp_path_factory.mktemp("ref")
     recipe = write_recipe(tmp)
-    out = cli("search", str(recipe), "--out", str(tmp / "run"))
+    out = cli_in_process("search", str(recipe), "--out", str(tmp / "run"))
     assert out.returncode == 0, out.stderr
     return status(tmp / "run")
 
@@ -159,7 +110,7 @@ def test_search_finishes_with_contract_status(reference):
 
 def test_same_seed_same_search(tmp_path, reference):
     recipe = write_recipe(tmp_path)
-    out = cli("search", str(recipe), "--out", str(tmp_path / "run"))
+    out = cli_in_process("search", str(recipe), "--out", str(tmp_path / "run"))
     assert out.returncode == 0, out.stderr
     assert status(tmp_path / "run")["best"] == reference["best"]
 
@@ -185,13 +136,13 @@ def test_sigkill_and_resume_is_exact(tmp_path, reference, point):
     proc.wait()
     before = set(finished_attempts(run_dir))
     assert status(run_dir)["state"] == "interrupted"
-    again = cli("search", str(recipe), "--out", str(run_dir))
+    again = cli_in_process("search", str(recipe), "--out", str(run_dir))
     assert again.returncode == 2 and "already holds an interrupted search" in again.stderr
     assert f"resume it with `keras-taylorglo resume {run_dir}`" in again.stderr
     # Resume may change where it runs (one worker here), nothing else.
-    refused = cli("resume", str(run_dir), "--set", "evolution.population=3")
+    refused = cli_in_process("resume", str(run_dir), "--set", "evolution.population=3")
     assert refused.returncode == 2 and "may only change execution" in refused.stderr
-    out = cli("resume", str(run_dir), "--set", "execution.workers=1")
+    out = cli_in_process("resume", str(run_dir), "--set", "execution.workers=1")
     assert out.returncode == 0, out.stderr
     final = status(run_dir)
     assert final["state"] == "finished"
@@ -211,7 +162,7 @@ def test_crash_while_journaling_then_resume(tmp_path, reference, fault):
     recipe = write_recipe(tmp_path)
     run_dir = tmp_path / "run"
     pythonpath = os.pathsep.join([str(HERE / "_fault"), os.environ.get("PYTHONPATH", "")])
-    out = process(
+    out = cli(
         "search",
         str(recipe),
         "--out",
@@ -227,7 +178,9 @@ def test_crash_while_journaling_then_resume(tmp_path, reference, fault):
         assert query(run_dir, "SELECT COUNT(*) FROM candidates WHERE generation = 2")[0][0] == 0
     if name == "finish_generation":
         assert generations[1][1] is None  # generation 1 begun, not finished
-    out = cli("resume", str(run_dir), env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    out = cli_in_process(
+        "resume", str(run_dir), env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    )
     assert out.returncode == 0, out.stderr
     final = status(run_dir)
     assert final["best"] == reference["best"]
@@ -255,10 +208,12 @@ def test_tensorboard_summary_lost_in_a_crash_is_written_on_resume(tmp_path, refe
     run_dir = tmp_path / "run"
     pythonpath = os.pathsep.join([str(HERE / "_fault"), os.environ.get("PYTHONPATH", "")])
     env = {"TG_FAULT": "finish_generation:2:after", "PYTHONPATH": pythonpath}
-    out = process("search", str(recipe), "--out", str(run_dir), env=env)
+    out = cli("search", str(recipe), "--out", str(run_dir), env=env)
     assert out.returncode == -signal.SIGKILL, out.stderr
     assert 1 not in steps(run_dir)  # journaled in the store, not yet in TensorBoard
-    out = cli("resume", str(run_dir), env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    out = cli_in_process(
+        "resume", str(run_dir), env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    )
     assert out.returncode == 0, out.stderr
     assert status(run_dir)["best"] == reference["best"]
     assert steps(run_dir) == [0, 1, 2, 3]  # every generation once
@@ -268,7 +223,7 @@ def test_tensorboard_summary_lost_in_a_crash_is_written_on_resume(tmp_path, refe
 def test_fitness_rules(tmp_path):
     recipe = write_recipe(tmp_path, fitness="rules", population=8, generations=2)
     run_dir = tmp_path / "run"
-    out = cli("search", str(recipe), "--out", str(run_dir))
+    out = cli_in_process("search", str(recipe), "--out", str(run_dir))
     assert out.returncode == 0, out.stderr
     rows = query(
         run_dir,
@@ -302,7 +257,7 @@ def test_fitness_rules(tmp_path):
 def test_worker_killed_mid_attempt_is_replaced(tmp_path):
     recipe = write_recipe(tmp_path, fitness="die_once", population=4, generations=2)
     run_dir = tmp_path / "run"
-    out = cli(
+    out = cli_in_process(
         "search", str(recipe), "--out", str(run_dir), env={"TG_DIE_MARKER": str(tmp_path / "died")}
     )
     assert out.returncode == 0, out.stderr
@@ -330,7 +285,7 @@ def test_timeout_is_enforced(tmp_path):
     recipe = write_recipe(tmp_path, fitness="slow_once", population=4, generations=1, timeout=2)
     run_dir = tmp_path / "run"
     t0 = time.monotonic()
-    out = cli(
+    out = cli_in_process(
         "search", str(recipe), "--out", str(run_dir), env={"TG_SLOW_MARKER": str(tmp_path / "slow")}
     )
     assert out.returncode == 0, out.stderr
@@ -345,7 +300,7 @@ def test_lock_refuses_second_search_and_ctrl_c_is_resumable(tmp_path):
     run_dir = tmp_path / "run"
     proc = spawn("search", str(recipe), "--out", str(run_dir), env={"TG_FITNESS_SLEEP": "0.2"})
     wait_for(lambda: query(run_dir, "SELECT COUNT(*) FROM attempts")[0][0] >= 1, proc=proc)
-    second = cli("search", str(recipe), "--out", str(run_dir), "--overwrite")
+    second = cli_in_process("search", str(recipe), "--out", str(run_dir), "--overwrite")
     assert second.returncode == 2
     assert second.stderr.count("\n") == 1 and "in use by process" in second.stderr
     assert str(proc.pid) in second.stderr
@@ -355,7 +310,7 @@ def test_lock_refuses_second_search_and_ctrl_c_is_resumable(tmp_path):
     assert proc.returncode == 130
     assert f"keras-taylorglo resume {run_dir}" in err
     assert status(run_dir)["state"] == "interrupted"
-    out = cli("resume", str(run_dir))
+    out = cli_in_process("resume", str(run_dir))
     assert out.returncode == 0, out.stderr
     assert status(run_dir)["state"] == "finished"
 
@@ -363,22 +318,24 @@ def test_lock_refuses_second_search_and_ctrl_c_is_resumable(tmp_path):
 def test_existing_run_is_not_overwritten(tmp_path):
     recipe = write_recipe(tmp_path, population=4, generations=1)
     run_dir = tmp_path / "run"
-    assert cli("search", str(recipe), "--out", str(run_dir)).returncode == 0
-    again = cli("search", str(recipe), "--out", str(run_dir))
+    assert cli_in_process("search", str(recipe), "--out", str(run_dir)).returncode == 0
+    again = cli_in_process("search", str(recipe), "--out", str(run_dir))
     assert again.returncode == 2 and "already holds a finished search" in again.stderr
     # Reports and plots of the old search must not outlive it; other files are the user's.
     for derived in ("analysis", "plots", "tensorboard"):
         (run_dir / derived).mkdir(exist_ok=True)
         (run_dir / derived / "old.txt").write_text("old")
     (run_dir / "notes.txt").write_text("mine")
-    assert cli("search", str(recipe), "--out", str(run_dir), "--overwrite").returncode == 0
+    assert (
+        cli_in_process("search", str(recipe), "--out", str(run_dir), "--overwrite").returncode == 0
+    )
     assert not (run_dir / "analysis").exists() and not (run_dir / "plots").exists()
     assert not (run_dir / "tensorboard" / "old.txt").exists()
     assert (run_dir / "notes.txt").read_text() == "mine"
 
 
 def test_status_of_missing_run_is_one_line(tmp_path):
-    out = cli("status", str(tmp_path / "nothing"))
+    out = cli_in_process("status", str(tmp_path / "nothing"))
     assert out.returncode == 2
     assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1
 
@@ -396,11 +353,11 @@ def test_workers_exit_when_the_driver_dies(tmp_path):
     pids = [pid for (pid,) in query(run_dir, "SELECT pid FROM workers")]
 
     def renderer() -> list[int]:
-        return [c for c in _children(proc.pid) if c not in pids and b"spawn_main" in _cmdline(c)]
+        return [c for c in children(proc.pid) if c not in pids and b"spawn_main" in cmdline(c)]
 
     wait_for(renderer, proc=proc)
-    children = _children(proc.pid)
-    assert set(pids) | set(renderer()) <= set(children), children
+    helpers = children(proc.pid)
+    assert set(pids) | set(renderer()) <= set(helpers), helpers
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -414,30 +371,9 @@ def test_workers_exit_when_the_driver_dies(tmp_path):
             return fh.read().split()[2] == "Z"
 
     deadline = time.monotonic() + 10
-    while not all(gone(p) for p in children) and time.monotonic() < deadline:
+    while not all(gone(p) for p in helpers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert all(gone(p) for p in children), "worker or helper processes outlived the driver"
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def _children(pid: int) -> list[int]:
-    """The live child processes of ``pid`` (workers, the TensorBoard renderer, ...)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
+    assert all(gone(p) for p in helpers), "worker or helper processes outlived the driver"
 
 
 @pytest.mark.slow
@@ -447,7 +383,7 @@ def test_the_shipped_digits_recipe_searches_end_to_end(tmp_path):
     root = Path(__file__).resolve().parents[2]
     shrink = ["training.partial.steps=60", "training.full.steps=60", "evolution.generations=2"]
     sets = [arg for item in shrink for arg in ("--set", item)]
-    out = process(
+    out = cli(
         "search",
         str(root / "recipes" / "digits.toml"),
         "--out",
@@ -490,7 +426,7 @@ def test_real_digits_search_killed_and_resumed_ends_identically(tmp_path):
     ]
     recipe = str(root / "recipes" / "digits.toml")
     whole = tmp_path / "whole"
-    out = cli("search", recipe, "--out", str(whole), *overrides, timeout=300)
+    out = cli_in_process("search", recipe, "--out", str(whole), *overrides, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
 
     killed = tmp_path / "killed"
@@ -504,7 +440,7 @@ def test_real_digits_search_killed_and_resumed_ends_identically(tmp_path):
         "SELECT generation, candidate, attempt, fitness FROM attempts "
         "WHERE status != 'running' AND status != 'interrupted'",
     )
-    out = cli("resume", str(killed), timeout=300)
+    out = cli_in_process("resume", str(killed), timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
 
     a, b = status(whole), status(killed)
@@ -537,14 +473,14 @@ def test_misspelt_fitness_fails_search_at_once_and_leaves_no_run(tmp_path):
     recipe = write_recipe(tmp_path, fitness="spher", population=4, generations=1)
     run_dir = tmp_path / "run"
     t0 = time.monotonic()
-    out = cli("search", str(recipe), "--out", str(run_dir))
+    out = cli_in_process("search", str(recipe), "--out", str(run_dir))
     assert out.returncode == 2
     assert out.stderr.startswith(f"error: {recipe}: evaluation.fitness: ")
     assert "did you mean 'sphere'?" in out.stderr and out.stderr.count("\n") == 1
     assert time.monotonic() - t0 < 30  # no worker was started (seconds on a loaded machine)
     assert not (run_dir / "experiment.sqlite").exists()
     write_recipe(tmp_path, fitness="sphere", population=4, generations=1)
-    again = cli("search", str(recipe), "--out", str(run_dir))  # no --overwrite needed
+    again = cli_in_process("search", str(recipe), "--out", str(run_dir))  # no --overwrite needed
     assert again.returncode == 0, again.stderr
 
 
@@ -564,16 +500,17 @@ def test_search_failing_in_the_workers_before_any_evaluation_leaves_no_run(tmp_p
     recipe.write_text(recipe.read_text().replace("fitness_fns:sphere", "broken_fns:sphere"))
     (tmp_path / "broken_fns.py").write_text(BROKEN_AT_IMPORT)
     run_dir = tmp_path / "run"
-    assert cli("validate", str(recipe)).returncode == 0  # the source is fine; running it is not
-    out = cli("search", str(recipe), "--out", str(run_dir))
+    # The source is fine; running it is not.
+    assert cli_in_process("validate", str(recipe)).returncode == 0
+    out = cli_in_process("search", str(recipe), "--out", str(run_dir))
     assert out.returncode == 2
     assert out.stderr.startswith(f"error: {recipe}: evaluation.fitness: importing 'broken_fns'")
     assert "cannot reach the licence server" in out.stderr
     assert out.stderr.count("\n") == 1 and "<recipe>" not in out.stderr
     assert not (run_dir / "experiment.sqlite").exists()
-    assert cli("resume", str(run_dir)).returncode == 2  # nothing to resume
+    assert cli_in_process("resume", str(run_dir)).returncode == 2  # nothing to resume
     (tmp_path / "broken_fns.py").write_text(BROKEN_AT_IMPORT.replace("raise", "# raise"))
-    again = cli("search", str(recipe), "--out", str(run_dir))
+    again = cli_in_process("search", str(recipe), "--out", str(run_dir))
     assert again.returncode == 0, again.stderr
     assert "already holds" not in again.stderr
     assert status(run_dir)["state"] == "finished"
@@ -582,14 +519,14 @@ def test_search_failing_in_the_workers_before_any_evaluation_leaves_no_run(tmp_p
 def test_progress_lines_count_generations_from_0_and_resume_of_a_finished_run_says_so(tmp_path):
     recipe = write_recipe(tmp_path, population=4, generations=2)
     run_dir = tmp_path / "run"
-    out = cli("search", str(recipe), "--out", str(run_dir))
+    out = cli_in_process("search", str(recipe), "--out", str(run_dir))
     assert out.returncode == 0, out.stderr
     done = [line for line in out.stderr.splitlines() if line.startswith("generation ")]
     assert [line.split(" done:")[0] for line in done] == ["generation 0", "generation 1"]
     assert "gen 1 of 0–1 · " in done[-1]
     assert "(generation " in out.stdout  # the final line: the same numbering as status
     assert [g["index"] for g in status(run_dir)["generations"]] == [0, 1]
-    again = cli("resume", str(run_dir))
+    again = cli_in_process("resume", str(run_dir))
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith(f"{run_dir}: the search had already finished; nothing to resume")
     assert "chosen loss: finalist" in again.stdout  # the recipe's finalist stage ran
@@ -608,12 +545,12 @@ def test_ctrl_c_prints_no_traceback(tmp_path):
     pids = [pid for (pid,) in query(run_dir, "SELECT pid FROM workers")]
 
     def renderer() -> list[int]:
-        return [c for c in _children(proc.pid) if c not in pids and b"spawn_main" in _cmdline(c)]
+        return [c for c in children(proc.pid) if c not in pids and b"spawn_main" in cmdline(c)]
 
     # The renderer starts once generation 0 is told: interrupt it while it is starting up (the
     # moment its own KeyboardInterrupt used to print a traceback from the import machinery).
     wait_for(renderer, proc=proc, timeout=120)
-    helpers = _children(proc.pid)
+    helpers = children(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -624,7 +561,7 @@ def test_ctrl_c_prints_no_traceback(tmp_path):
     while any(Path(f"/proc/{p}").exists() for p in helpers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in helpers if Path(f"/proc/{p}").exists()], "a helper outlived the driver"
-    out = cli("resume", str(run_dir))  # still resumable
+    out = cli_in_process("resume", str(run_dir))  # still resumable
     assert out.returncode == 0, out.stderr
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import ray  # the [ray] extra (CI installs it)
-from in_process import run_cli
+from cli_helpers import cli_in_process, spawn, wait_for
 from store_query import query
 
 from keras_taylorglo.errors import TaylorGLOError
@@ -82,11 +81,6 @@ def make_ray_executor(recipe_path: Path, env: dict | None = None, overrides=()):
     return recipe, RayExecutor.from_recipe(recipe, env=env)
 
 
-def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """``keras-taylorglo ARGS`` in this process (tests/in_process.py): the local pool's runs."""
-    return run_cli(*args, env=env)
-
-
 def store_status(run_dir: Path) -> dict:
     from keras_taylorglo.store import Store
 
@@ -124,7 +118,7 @@ def reference(tmp_path_factory) -> dict:
     """The local pool's uninterrupted search: the Ray executor must reach the same result."""
     tmp = tmp_path_factory.mktemp("local")
     recipe = write_recipe(tmp, executor="local")
-    out = cli("search", str(recipe), "--out", str(tmp / "run"))
+    out = cli_in_process("search", str(recipe), "--out", str(tmp / "run"))
     assert out.returncode == 0, out.stderr
     return store_status(tmp / "run")
 
@@ -323,31 +317,9 @@ def test_resume_a_local_run_with_ray(tmp_path, reference):
 
     recipe_path = write_recipe(tmp_path, executor="local")
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "keras_taylorglo",
-            "search",
-            str(recipe_path),
-            "--out",
-            str(run_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "TG_FITNESS_SLEEP": "0.1"},
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
+    proc = spawn("search", str(recipe_path), "--out", str(run_dir), env={"TG_FITNESS_SLEEP": "0.1"})
     done_sql = "SELECT COUNT(*) FROM generations WHERE finished IS NOT NULL"
-    while True:
-        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
-        try:
-            if query(run_dir, done_sql)[0][0] >= 1:
-                break
-        except sqlite3.Error:
-            pass
-        time.sleep(0.02)
+    wait_for(lambda: query(run_dir, done_sql)[0][0] >= 1, proc=proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     finished_sql = (

@@ -13,7 +13,6 @@ Nothing here calls ``ray stop``: it kills every Ray process of this machine, and
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -27,7 +26,8 @@ import time
 from pathlib import Path
 
 import pytest
-from in_process import run_cli
+from cli_helpers import cli, cli_in_process, cmdline, spawn, wait_for
+from cli_helpers import status as status_json
 from store_query import query
 
 # Each node's processes are found in /proc.
@@ -133,7 +133,7 @@ class Node:
 
     def busy_evaluating(self) -> bool:
         """A worker actor of this node is inside ``evaluate`` (Ray titles the process so)."""
-        return any("RayWorker.evaluate" in _cmdline(pid) for pid in self.processes())
+        return any(b"RayWorker.evaluate" in cmdline(pid) for pid in self.processes())
 
     def kill(self) -> None:
         """SIGKILL the node: its ``ray start``, raylet, agents and worker processes."""
@@ -158,15 +158,6 @@ def _children_by_parent() -> dict[int, list[int]]:
         ppid = int(stat.rsplit(")", 1)[1].split()[1])  # after "pid (comm) state"
         children.setdefault(ppid, []).append(int(entry.name))
     return children
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except OSError:
-        return ""
 
 
 class Cluster:
@@ -235,39 +226,9 @@ def write_recipe(tmp: Path, address: str = "", executor: str = "ray") -> Path:
     return path
 
 
-def keras_taylorglo(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "keras_taylorglo", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **RAY_ENV},
-    )
-
-
-def start_cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "keras_taylorglo", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **RAY_ENV},
-        start_new_session=True,
-    )
-
-
 def status(run_dir: Path) -> dict:
-    out = keras_taylorglo("status", str(run_dir), "--json", timeout=60)
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
-
-
-def wait_for(predicate, proc: subprocess.Popen, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.02)
+    """``status RUN_DIR --json`` as a process of its own, with the cluster's token, parsed."""
+    return status_json(run_dir, env=RAY_ENV, timeout=60)
 
 
 def finished_generations(run_dir: Path) -> int:
@@ -296,7 +257,9 @@ def reference(tmp_path_factory) -> dict:
     """The local pool's undisturbed search of the same recipe."""
     tmp = tmp_path_factory.mktemp("local")
     # In this process (tests/in_process.py): no Ray here, the local pool's workers run apart.
-    out = run_cli("search", str(write_recipe(tmp, executor="local")), "--out", str(tmp / "r"))
+    out = cli_in_process(
+        "search", str(write_recipe(tmp, executor="local")), "--out", str(tmp / "r")
+    )
     assert out.returncode == 0, out.stderr
     return status(tmp / "r")
 
@@ -342,10 +305,11 @@ def test_a_node_then_the_head_lost_mid_search_and_resume_finishes(tmp_path, clus
     head = first.start_head(num_cpus=1)
     second = first.add_node(num_cpus=1)
     run_dir = tmp_path / "run"
-    proc = start_cli("search", str(write_recipe(tmp_path, first.address)), "--out", str(run_dir))
+    recipe = write_recipe(tmp_path, first.address)
+    proc = spawn("search", str(recipe), "--out", str(run_dir), env=RAY_ENV)
     try:
         # One actor per node (one CPU each); kill the second node while its actor evaluates.
-        wait_for(second.busy_evaluating, proc)
+        wait_for(second.busy_evaluating, timeout=90, proc=proc)
         second.kill()
         # The search goes on with the head's actor alone: the lost attempt is run again there,
         # and a whole generation more is done, before the head is lost in the last one.
@@ -355,7 +319,8 @@ def test_a_node_then_the_head_lost_mid_search_and_resume_finishes(tmp_path, clus
                 and finished_generations(run_dir) >= 2
                 and head.busy_evaluating()
             ),
-            proc,
+            timeout=90,
+            proc=proc,
         )
         infra_before_the_head = query(
             run_dir, "SELECT COUNT(*) FROM attempts WHERE status = 'infra'"
@@ -388,7 +353,8 @@ def test_a_node_then_the_head_lost_mid_search_and_resume_finishes(tmp_path, clus
     # The cluster comes back (elsewhere): resume there.
     again = clusters()
     again.start_head(num_cpus=2)
-    out = keras_taylorglo("resume", str(run_dir), "--set", f"execution.ray_address={again.address}")
+    address = f"execution.ray_address={again.address}"
+    out = cli("resume", str(run_dir), "--set", address, env=RAY_ENV, timeout=180)
     assert out.returncode == 0, out.stderr
     s = status(run_dir)
     same_search(s, reference)

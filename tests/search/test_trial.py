@@ -184,15 +184,15 @@ def test_outcome_round_trip_and_validation():
         train_seconds=3.25,
     )
     data = outcome.to_dict()
-    assert set(data) == {
-        "status",
-        "fitness",
-        "val_accuracy",
-        "steps",
-        "seconds",
-        "history",
-        "error",
-        "train_seconds",
+    assert data == {
+        "status": Status.OK,
+        "fitness": 0.875,
+        "val_accuracy": 0.875,
+        "steps": 300,
+        "seconds": 4.5,
+        "history": {"val_accuracy": [0.5, 0.875]},
+        "error": "",
+        "train_seconds": 3.25,
     }
     assert Outcome.from_dict(data) == outcome
     assert Outcome.from_dict({**data, "unknown": 1}) == outcome
