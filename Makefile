@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/keras-taylorglo analyze runs/digits_noisy --runs 5 \
 		--baselines crossentropy,label_smoothing:0.1,gce:0.7
 
-# The evidence of the README's "Studies" (about an hour on 2 CPU cores; resumes where it stopped).
+# The evidence of the README's "Studies" (a few hours on 2 CPU cores; resumes where it stopped).
 studies: $(STAMP)
 	bash docs/studies/run.sh
 

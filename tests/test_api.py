@@ -82,6 +82,7 @@ full = { steps = 40 }
 population = 4
 sigma = 1.2
 generations = 2
+finalists = { count = 3, seeds = 4, budget = "full" }  # the base recipe's (digits), as Search's
 
 [evaluation]
 abort = { threshold = 0.15, epoch = 4 }
@@ -147,6 +148,16 @@ def _store_contents(run_dir: Path) -> dict:
                 + ("updated", "pid", "host")
             },
             "best": store.best(),
+            "finalists": [
+                {k: v for k, v in f.as_dict().items() if k not in times} for f in store.finalists()
+            ],
+            "finalist_runs": sorted(
+                (
+                    {k: v for k, v in r.as_dict().items() if k not in (*times, "worker", "device")}
+                    for r in store.finalist_runs()
+                ),
+                key=lambda r: (r["finalist"], r["seed_index"], r["rerun"]),
+            ),
             "recipe": meta["recipe_text"],
         }
 
@@ -199,12 +210,14 @@ def test_a_search_from_python_equals_the_same_search_from_a_recipe(tmp_path):
 
     cli_result = ktg.SearchResult.from_run_dir(tmp_path / "cli" / "same")
     assert result.state == cli_result.state == "finished"
-    assert result.best == cli_result.best  # θ, fitness, generation and candidate, exactly
     py, cl = _store_contents(run_dir), _store_contents(tmp_path / "cli" / "same")
+    assert py["meta"] == cl["meta"]
     assert py["candidates"] == cl["candidates"]
     assert py["attempts"] == cl["attempts"]
     assert py["generations"] == cl["generations"]
-    assert py["meta"] == cl["meta"]
+    assert py["finalists"] == cl["finalists"]
+    assert py["finalist_runs"] == cl["finalist_runs"]
+    assert result.best == cli_result.best  # the chosen loss: θ, fitness, its origin, exactly
     assert len({c["fitness"] for c in py["candidates"]}) > 1  # a search, not a constant
     # The resolved recipes differ only in where the model and the data come from.
     assert _without_inputs(py["recipe"]) == _without_inputs(cl["recipe"])
@@ -338,7 +351,7 @@ def test_a_script_with_its_model_in_main_stops_resumes_and_the_cli_reads_the_run
     assert status.returncode == 0, status.stderr
     info = json.loads(status.stdout)
     assert info["state"] == "finished" and info["evaluations"] == 4 * GENERATIONS
-    assert info["best"]["theta"] == theta
+    assert info["chosen"]["theta"] == theta  # the loss handed over: the chosen finalist
 
     analysis = cli("analyze", run_dir, "--runs", "2", "--json")
     assert analysis.returncode == 0, analysis.stderr

@@ -59,12 +59,13 @@ for seed in 0 1 2; do
 done
 # The budget curve: 8 x 4 + 16 = 48, 8 x 18 + 16 = 160 and 8 x 54 + 16 = 448 trainings.
 row sym40_new_g18 digits_noisy "" experiment.seed=0 "${SYM40[@]}" evolution.generations=18
-row sym40_new_g54 digits_noisy "" experiment.seed=0 "${SYM40[@]}" evolution.generations=54
 # Small data: the search and the analysis at the smallest fraction of mnist5k.
 row mnist5k_f01 mnist5k "" data.train_fraction=0.1
 
 # The clean digits recipe with the new defaults (the README's digits reproduction).
 row digits_new_s0 digits ""
+# The budget curve's longest row, then the old rules at the new partial budget.
+row sym40_new_g54 digits_noisy "" experiment.seed=0 "${SYM40[@]}" evolution.generations=54
 for seed in 0 1 2; do
   row "sym40_paper500_s$seed" digits_noisy "" experiment.seed=$seed "${SYM40[@]}" \
     "${PAPER500[@]}"
