@@ -180,7 +180,7 @@ def test_a_diverged_training_counts_as_zero_is_said_and_is_never_run_again(run_d
     assert "warning" not in out.stderr  # a diverged training is a result, not a failure
     said = [line for line in out.stderr.splitlines() if " diverged, test accuracy " in line]
     assert len(said) == 1 and said[0].endswith(
-        ": baseline run 1 (fraction 1) diverged, test accuracy 0.0000"
+        ": cross-entropy run 1 (fraction 1) diverged, test accuracy 0.0000"
     ), out.stderr
     report = json.loads((run_dir / "analysis" / "report.json").read_text())
     seeds = [analysis.analysis_seed(5, i) for i in range(3)]

