@@ -26,6 +26,7 @@ __all__ = [
     "say",
     "sigint_deferred",
     "stop_on_signals",
+    "threads_without_sigint",
 ]
 
 #: The errno values of a file system that cannot take a write (full, over quota, read-only).
@@ -177,4 +178,25 @@ def sigint_deferred() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@contextlib.contextmanager
+def threads_without_sigint() -> Iterator[None]:
+    """Threads started meanwhile never take SIGINT: it is the main thread's to handle.
+
+    A Ctrl-C is sent to the process, and the kernel hands it to any thread that does not block
+    it. While :func:`sigint_deferred` has the main thread block it under an "ignore"
+    disposition, a helper thread (TensorBoard's event writer, its render queue) that did not
+    block it would take it, and an ignored signal is dropped: the search would not stop. A new
+    thread inherits the mask of the thread that starts it, so SIGINT is blocked here for the
+    duration. The main thread only; elsewhere, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)

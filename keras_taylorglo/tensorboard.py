@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .expansion import ExpansionSpec
-from .stopping import sigint_deferred
+from .stopping import sigint_deferred, threads_without_sigint
 
 __all__ = ["TB_DIR", "EventWriter", "SearchLogger", "png_size"]
 
@@ -80,7 +80,8 @@ class EventWriter:
 
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._writer = EventFileWriter(str(self.log_dir), flush_secs=10)
+        with threads_without_sigint():  # its writer thread starts here
+            self._writer = EventFileWriter(str(self.log_dir), flush_secs=10)
         # Its writer thread is "Thread-N" by default; a warning that it stopped (a full disk)
         # should say whose thread it was. Private attributes, so only where they are found.
         worker = getattr(getattr(self._writer, "_async_writer", None), "_worker", None)
@@ -221,7 +222,10 @@ class SearchLogger:
             from concurrent.futures import ThreadPoolExecutor
 
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="tensorboard")
-        self._thread.submit(self._guarded, generation, lambda: self._write_rendered_elsewhere(data))
+        with threads_without_sigint():  # the pool starts its thread on the first submit
+            self._thread.submit(
+                self._guarded, generation, lambda: self._write_rendered_elsewhere(data)
+            )
 
     def _write_rendered_elsewhere(self, data: dict[str, Any]) -> None:
         # Rendering here would hold the GIL in long C calls (Agg) and stall the driver thread's

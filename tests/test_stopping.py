@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import errno
+import signal
 import sys
 import threading
 import time
 import warnings
 
-from keras_taylorglo.stopping import one_line_warnings, say
+import pytest
+
+from keras_taylorglo.stopping import one_line_warnings, say, threads_without_sigint
 
 
 class _SlowStream:
@@ -101,3 +104,38 @@ def test_tensorboards_writer_thread_is_named_in_its_warning(tmp_path):
     finally:
         writer.close()
     assert started == ["TensorBoard's event writer"]  # not "Thread-1", as a full disk once said
+
+
+def _blocked_signals(thread: threading.Thread) -> int:
+    """The thread's blocked-signal mask, as the kernel shows it (Linux)."""
+    status = open(f"/proc/self/task/{thread.native_id}/status").read()
+    return int(
+        next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16
+    )
+
+
+SIGINT_BIT = 1 << (signal.SIGINT - 1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_helper_threads_of_a_search_never_take_sigint(tmp_path):
+    """A Ctrl-C that the kernel hands to a helper thread while the main thread holds it (workers
+    starting) would be dropped; TensorBoard's writer thread and render queue block it, and the
+    main thread's own mask is as it was."""
+    from keras_taylorglo.tensorboard import EventWriter
+
+    before = _blocked_signals(threading.main_thread())
+    writer = EventWriter(tmp_path / "tb")
+    try:
+        helpers = [t for t in threading.enumerate() if t.name == "TensorBoard's event writer"]
+        assert helpers, [t.name for t in threading.enumerate()]
+        assert all(_blocked_signals(t) & SIGINT_BIT for t in helpers)
+    finally:
+        writer.close()
+    assert _blocked_signals(threading.main_thread()) == before
+    with threads_without_sigint():
+        thread = threading.Thread(target=time.sleep, args=(0.5,))
+        thread.start()
+    assert _blocked_signals(thread) & SIGINT_BIT
+    assert not _blocked_signals(threading.main_thread()) & SIGINT_BIT
+    thread.join()
