@@ -50,6 +50,7 @@ class Engine:
         self._attempt_rows: dict[int, int] = {}
         self.best_fitness = -math.inf
         self._tensorboard: Any = None
+        self._tensorboard_off = False  # it failed once: no summaries, one warning
         self._unlogged: list[int] = []
         #: Whether any attempt of this driver finished (a failure before that leaves nothing
         #: worth resuming: :func:`start_search` removes the new store).
@@ -134,7 +135,10 @@ class Engine:
             self.executor.shutdown(kill=True)
             self._log_finished_generations()  # an interrupted run keeps its summaries too
             if self._tensorboard is not None:
-                self._tensorboard.close()
+                try:
+                    self._tensorboard.close()
+                except Exception as error:  # noqa: BLE001 - never in place of the search's end
+                    _tensorboard_warning(error)
             if self.display:
                 self.display.stop()
         return self.store.chosen()
@@ -373,14 +377,30 @@ class Engine:
 
     def _log_finished_generations(self) -> None:
         """Writes the TensorBoard summaries of the generations finished since the last call."""
+        if self._tensorboard_off:
+            self._unlogged = []
         if not self._unlogged:
             return
         if self._tensorboard is None:
-            from ..tensorboard import SearchLogger
+            try:
+                from ..tensorboard import SearchLogger
 
-            self._tensorboard = SearchLogger(self.store.run_dir)
+                self._tensorboard = SearchLogger(self.store.run_dir)
+            except Exception as error:  # noqa: BLE001 - TensorBoard must never stop a search
+                # Also when a Ctrl-C broke TensorBoard's first import (this runs in the
+                # ``finally`` of an interrupted search too): the interrupt must stay the one
+                # error, not a half-imported module's AttributeError.
+                _tensorboard_warning(error)
+                self._tensorboard_off, self._unlogged = True, []
+                return
         while self._unlogged:  # read now, rendered and written in a thread; never raises
             self._tensorboard.submit_generation(self.store, self._unlogged.pop(0))
+
+
+def _tensorboard_warning(error: BaseException) -> None:
+    """One line: this run's TensorBoard summaries stop here; the search does not."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    say(f"warning: TensorBoard summaries stopped: {text}")
 
 
 def _check_same_candidates(g: int, asked: list[Any], journaled: list[Any]) -> None:

@@ -595,3 +595,28 @@ def test_first_worker_report_of_label_noise_goes_into_the_meta(tmp_path):
     engine._worker_event(up("w2", {"label_noise": other}))
     assert store.meta()["label_noise"] == noise  # the first report stands
     store.close()
+
+
+def test_tensorboard_that_cannot_start_neither_stops_nor_hides_anything(tmp_path, monkeypatch):
+    """A Ctrl-C that lands inside TensorBoard's first import leaves a half-imported module, and
+    the interrupted search's ``finally`` starts TensorBoard again: that must be one warning, never
+    an AttributeError in place of the interrupt, and a search goes on without summaries."""
+    from keras_taylorglo import tensorboard
+
+    def half_imported(*args, **kwargs):
+        raise AttributeError("partially initialized module 'fsspec' has no attribute 'utils'")
+
+    monkeypatch.setattr(tensorboard, "SearchLogger", half_imported)
+    run_dir = tmp_path / "run"
+    out = cli_in_process(
+        "search", str(write_recipe(tmp_path, generations=3)), "--out", str(run_dir)
+    )
+    assert out.returncode == 0, out.stderr
+    warned = [line for line in out.stderr.splitlines() if line.startswith("warning: TensorBoard")]
+    assert warned == [
+        "warning: TensorBoard summaries stopped: partially initialized module 'fsspec' has no "
+        "attribute 'utils'"
+    ]
+    assert "Traceback" not in out.stderr
+    assert status(run_dir)["state"] == "finished"
+    assert not list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
